@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Set up and run the service for development: a virtualenv in .venv, SQLite in db.sqlite3,
+# the demo catalog loaded, Django's server on http://127.0.0.1:8000 (PORT to change it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+export DEBUG=${DEBUG:-1}
+export TELEGRAM_WEBHOOK_SECRET=${TELEGRAM_WEBHOOK_SECRET:-dev-webhook-secret}
+.venv/bin/python manage.py migrate --noinput
+.venv/bin/python manage.py loaddata demo_catalog
+echo "Webhook secret for this run: \$TELEGRAM_WEBHOOK_SECRET (default dev-webhook-secret)."
+exec .venv/bin/python manage.py runserver "127.0.0.1:${PORT:-8000}"

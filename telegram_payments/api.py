@@ -1,0 +1,87 @@
+"""What every webhook view shares: the secret header, the body limit and JSON error bodies."""
+
+import hmac
+import logging
+
+from django.conf import settings
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .services import TRANSIENT_ERRORS
+
+logger = logging.getLogger(__name__)
+
+SECRET_HEADER = "HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN"
+
+
+class Unauthorized(exceptions.APIException):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_code = "unauthorized"
+    default_detail = "Missing or wrong X-Telegram-Bot-Api-Secret-Token header."
+
+
+class BodyTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "body_too_large"
+    default_detail = "Request body is too large."
+
+
+def secret_matches(given: str) -> bool:
+    expected = settings.TELEGRAM_WEBHOOK_SECRET
+    # compare_digest takes the same time whatever the prefix that matches.
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+class WebhookView(APIView):
+    """Base of the endpoints Telegram (or its relay) calls: authenticated by the secret header only."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    def initial(self, request, *args, **kwargs):
+        if not secret_matches(request.META.get(SECRET_HEADER, "")):
+            raise Unauthorized()
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > settings.WEBHOOK_MAX_BODY_BYTES or len(request.body) > settings.WEBHOOK_MAX_BODY_BYTES:
+            raise BodyTooLarge()
+        super().initial(request, *args, **kwargs)
+
+
+def outcome_response(outcome) -> Response:
+    return Response(
+        {
+            "ok": True,
+            "status": outcome.status,
+            "event_id": outcome.event.event_id,
+            "event_status": outcome.event.get_status_display(),
+        }
+    )
+
+
+def exception_handler(exc, context):
+    """JSON errors with a machine-readable reason; never a stack trace; 503 when the DB is away."""
+    if isinstance(exc, TRANSIENT_ERRORS):
+        logger.error("database unavailable: %s", type(exc).__name__)
+        return Response(
+            {"ok": False, "error": "database_unavailable"},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
+        )
+    if isinstance(exc, exceptions.ValidationError):
+        return Response({"ok": False, "errors": exc.detail}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, exceptions.ParseError):
+        return Response(
+            {"ok": False, "errors": {"body": ["Malformed JSON: the body must be one JSON object."]}},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        response.data = {"ok": False, "error": code if isinstance(code, str) else "error",
+                         "detail": response.data.get("detail", "") if isinstance(response.data, dict) else ""}
+    return response

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class TelegramPaymentsConfig(AppConfig):
+    name = "telegram_payments"
+    verbose_name = "Telegram Stars payments"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,101 @@
+"""The one way this service calls the Telegram Bot API.
+
+python-telegram-bot's `Bot` is async and cannot be reused across `asyncio.run` calls ("Event loop
+is closed"), so each call builds a fresh `Bot` on its own HTTP client and closes it afterwards.
+`TELEGRAM_API_BASE_URL` points it at Telegram, a self-hosted Bot API server, or a fake one in tests.
+Bot API errors become `BotApiError`, which keeps Telegram's description and never the token.
+"""
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from django.conf import settings
+from telegram import Bot
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.request import HTTPXRequest
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 10.0
+
+
+class BotApiError(Exception):
+    """The Bot API refused or failed a call. `description` is Telegram's own words."""
+
+    def __init__(self, method: str, description: str, *, retry_after: float | None = None,
+                 transient: bool = False):
+        self.method = method
+        self.description = scrub(description)
+        self.retry_after = retry_after
+        self.transient = transient
+        super().__init__(f"{method}: {self.description}")
+
+
+class BotNotConfigured(BotApiError):
+    def __init__(self, method: str):
+        super().__init__(method, "TELEGRAM_BOT_TOKEN is not set")
+
+
+def scrub(text: str) -> str:
+    """Remove the bot token from any text that may reach a log, a caller or a page."""
+    token = settings.TELEGRAM_BOT_TOKEN
+    return text.replace(token, "<token>") if token else text
+
+
+class _RecordingRequest(HTTPXRequest):
+    """Keeps the last raw answer: PTB rewrites descriptions ("Charge_already_refunded"), we want
+    Telegram's own words ("Bad Request: CHARGE_ALREADY_REFUNDED")."""
+
+    last_payload: bytes = b""
+
+    async def do_request(self, *args, **kwargs):
+        code, payload = await super().do_request(*args, **kwargs)
+        self.last_payload = payload
+        return code, payload
+
+    def telegram_description(self) -> str | None:
+        try:
+            return json.loads(self.last_payload)["description"]
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+def call_bot(method: str, action: Callable[[Bot], Awaitable[T]]) -> T:
+    """Run `action(bot)` on a fresh Bot and return its result, synchronously.
+
+    `method` names the Bot API method for errors and metrics, e.g.
+    `call_bot("refundStarPayment", lambda bot: bot.refund_star_payment(user_id, charge_id))`.
+    """
+    if not settings.TELEGRAM_BOT_TOKEN:
+        raise BotNotConfigured(method)
+
+    request = _RecordingRequest(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT)
+
+    async def run() -> T:
+        bot = Bot(
+            settings.TELEGRAM_BOT_TOKEN,
+            base_url=f"{settings.TELEGRAM_API_BASE_URL}/bot",
+            base_file_url=f"{settings.TELEGRAM_API_BASE_URL}/file/bot",
+            request=request,
+        )
+        try:
+            return await action(bot)
+        finally:
+            await request.shutdown()
+
+    try:
+        return asyncio.run(run())
+    except RetryAfter as exc:
+        seconds = exc.retry_after.total_seconds() if hasattr(exc.retry_after, "total_seconds") else exc.retry_after
+        raise BotApiError(method, f"retry after {int(seconds)}", retry_after=seconds, transient=True) from None
+    except BadRequest as exc:  # a subclass of NetworkError in PTB, but permanent
+        raise BotApiError(method, request.telegram_description() or exc.message) from None
+    except NetworkError as exc:  # timeouts, connection failures, Telegram's 5xx
+        raise BotApiError(method, request.telegram_description() or exc.message, transient=True) from None
+    except TelegramError as exc:
+        raise BotApiError(method, request.telegram_description() or exc.message) from None

@@ -1,0 +1,140 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+PAYMENT_METHOD = "telegram_stars"
+STARS_CURRENCY = "XTR"
+EVENT_PAYMENT = "telegram_stars.successful_payment"
+EVENT_REFUND = "telegram_stars.refund"
+
+
+class EventStatus(models.IntegerChoices):
+    # Values fixed by the original spec's stripe_events table.
+    PENDING = 0, "pending"
+    PROCESSED = 1, "processed"
+    FAILED = 2, "failed"
+
+
+class EventSource(models.TextChoices):
+    TELEGRAM = "telegram", "Telegram update"
+    RELAY = "relay", "Relay endpoint"
+    STAFF = "staff", "Staff (admin)"
+    RECONCILIATION = "reconciliation", "Reconciliation"
+    MANUAL = "manual", "Manual (operator)"
+
+
+class StripeEvent(models.Model):
+    """The audit trail: one row per payment or refund event, whatever route it arrived by.
+
+    The table keeps the original spec's name and columns (`stripe_events`); `event_id` is unique and
+    is what makes each event happen once. Rows are written by services only, never edited by hand.
+    """
+
+    event_id = models.CharField(max_length=255, unique=True)
+    event_type = models.CharField(max_length=100)
+    payment_method = models.CharField(max_length=50, default=PAYMENT_METHOD)
+    customer_id = models.CharField(max_length=36, help_text="Telegram user id of the buyer.")
+    amount_cents = models.IntegerField(null=True, blank=True, help_text="For XTR: whole Stars.")
+    currency = models.CharField(max_length=3, default=STARS_CURRENCY)
+    status = models.IntegerField(choices=EventStatus.choices, default=EventStatus.PENDING)
+
+    source = models.CharField(max_length=20, choices=EventSource.choices)
+    update_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    telegram_payment_charge_id = models.CharField(max_length=255, db_index=True)
+    provider_payment_charge_id = models.CharField(max_length=255, blank=True, default="")
+    invoice_payload = models.CharField(max_length=255, blank=True, default="")
+    entitlement_type = models.CharField(max_length=100, blank=True, default="")
+    subscription_expires_at = models.DateTimeField(null=True, blank=True)
+    refund_reason = models.TextField(blank=True, default="")
+    initiated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    payload = models.JSONField(default=dict, help_text="The body as received.")
+    error = models.TextField(blank=True, default="")
+    note = models.TextField(blank=True, default="", help_text="What processing did, in words.")
+    attempts = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "stripe_events"
+        verbose_name = "audit event"
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=[0, 1, 2]), name="stripe_event_status_known"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="stripe_events_status_received"),
+            models.Index(fields=["customer_id"], name="stripe_events_customer"),
+        ]
+        permissions = [("refund_payment", "Can refund a Telegram Stars payment")]
+
+    def __str__(self):
+        return self.event_id
+
+    @property
+    def is_payment(self) -> bool:
+        return self.event_type == EVENT_PAYMENT
+
+    @property
+    def is_refund(self) -> bool:
+        return self.event_type == EVENT_REFUND
+
+
+class Product(models.Model):
+    """The catalog: what the bot sells, for how many Stars, granting which entitlement for how long."""
+
+    entitlement_type = models.SlugField(max_length=100, unique=True)
+    title = models.CharField(max_length=32, help_text="Shown on the invoice (Telegram: 1-32 characters).")
+    description = models.CharField(max_length=255, help_text="Shown on the invoice (1-255 characters).")
+    price_stars = models.PositiveIntegerField()
+    duration_days = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: lifetime.")
+    is_subscription = models.BooleanField(
+        default=False, help_text="Renews every 30 days through Telegram (invoice links only)."
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["price_stars"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price_stars__gte=1), name="product_price_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.title} ({self.price_stars} XTR)"
+
+
+def new_invoice_payload() -> str:
+    return f"inv_{secrets.token_urlsafe(12)}"
+
+
+class InvoiceStatus(models.TextChoices):
+    OPEN = "open"
+    PAID = "paid"
+    EXPIRED = "expired"
+
+
+class Invoice(models.Model):
+    """A Stars invoice we issued. Its `payload` is what Telegram hands back on pre-checkout and payment.
+
+    An invoice can be paid more than once (forwarded copies), so payments key on the charge id.
+    """
+
+    payload = models.CharField(max_length=128, unique=True, default=new_invoice_payload)
+    user_id = models.BigIntegerField(null=True, blank=True, help_text="Empty: anyone may pay (a link).")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="invoices")
+    price_stars = models.PositiveIntegerField(help_text="The price when the invoice was issued.")
+    subscription_period = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds.")
+    status = models.CharField(max_length=10, choices=InvoiceStatus.choices, default=InvoiceStatus.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user_id"], name="invoice_user")]
+
+    def __str__(self):
+        return self.payload

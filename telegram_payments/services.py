@@ -1,0 +1,318 @@
+"""Payment and refund processing: the one place where an event becomes an effect.
+
+Every route (Bot API update, relay endpoint, staff refund, reconciliation, replay) ends here, so a
+charge has the same event id whichever way it arrives, and its effect happens once:
+
+* the event row and its effect are written in one transaction;
+* the unique `stripe_events.event_id` is the dedupe (a unique violation means "already done");
+* a per-charge lock orders a payment and the refund of the same charge;
+* a permanent problem is recorded as a failed row (outside the rolled-back transaction) so that
+  staff can see and replay it; a transient one (database unavailable) propagates for a 503.
+"""
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.utils import timezone
+
+from entitlements.models import Entitlement
+from entitlements.services import grant_entitlement, revoke_entitlement
+from payments_project.locks import lock_for_transaction
+
+from .models import (
+    EVENT_PAYMENT,
+    EVENT_REFUND,
+    PAYMENT_METHOD,
+    STARS_CURRENCY,
+    EventSource,
+    EventStatus,
+    Invoice,
+    InvoiceStatus,
+    Product,
+    StripeEvent,
+)
+
+logger = logging.getLogger(__name__)
+
+# Errors that mean "try again later" (the database is away); everything else is permanent.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+MAX_EVENT_ID_LENGTH = 255
+
+
+class PaymentRejected(Exception):
+    """A permanent reason not to apply an event (unknown product, wrong amount, ...)."""
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    status: str  # "processed", "duplicate" or "failed"
+    event: StripeEvent
+
+    @property
+    def event_id(self) -> str:
+        return self.event.event_id
+
+
+def charge_event_id(kind: str, telegram_payment_charge_id: str) -> str:
+    """`tg_stars:<kind>:<charge id>`, hashing the charge id in the rare case it would not fit."""
+    event_id = f"tg_stars:{kind}:{telegram_payment_charge_id}"
+    if len(event_id) <= MAX_EVENT_ID_LENGTH:
+        return event_id
+    digest = hashlib.sha256(telegram_payment_charge_id.encode()).hexdigest()
+    return f"tg_stars:{kind}:sha256:{digest}"
+
+
+def payment_event_id(telegram_payment_charge_id: str) -> str:
+    return charge_event_id("payment", telegram_payment_charge_id)
+
+
+def refund_event_id(telegram_payment_charge_id: str) -> str:
+    return charge_event_id("refund", telegram_payment_charge_id)
+
+
+def handle_successful_payment(
+    *,
+    user_id: int,
+    telegram_payment_charge_id: str,
+    total_amount: int,
+    currency: str,
+    source: str,
+    payload: dict,
+    entitlement_type: str = "",
+    invoice_payload: str = "",
+    provider_payment_charge_id: str = "",
+    subscription_expires_at: datetime | None = None,
+    update_id: int | None = None,
+) -> EventOutcome:
+    """Record a successful payment and grant what was bought, once per charge id."""
+    return _record_and_apply(
+        StripeEvent(
+            event_id=payment_event_id(telegram_payment_charge_id),
+            event_type=EVENT_PAYMENT,
+            payment_method=PAYMENT_METHOD,
+            customer_id=str(user_id),
+            amount_cents=total_amount,
+            currency=currency.upper(),
+            source=source,
+            update_id=update_id,
+            telegram_payment_charge_id=telegram_payment_charge_id,
+            provider_payment_charge_id=provider_payment_charge_id or "",
+            invoice_payload=invoice_payload or "",
+            entitlement_type=entitlement_type or "",
+            subscription_expires_at=subscription_expires_at,
+            payload=payload,
+        )
+    )
+
+
+def handle_refund(
+    *,
+    user_id: int,
+    telegram_payment_charge_id: str,
+    source: str,
+    payload: dict,
+    entitlement_type: str = "",
+    refund_reason: str = "",
+    total_amount: int | None = None,
+    currency: str = STARS_CURRENCY,
+    invoice_payload: str = "",
+    provider_payment_charge_id: str = "",
+    initiated_by=None,
+    update_id: int | None = None,
+) -> EventOutcome:
+    """Record a refund and revoke the grant of that charge at once, once per charge id.
+
+    A refund of a charge we never saw is still recorded; if its payment arrives later, the payment
+    is recorded but grants nothing.
+    """
+    return _record_and_apply(
+        StripeEvent(
+            event_id=refund_event_id(telegram_payment_charge_id),
+            event_type=EVENT_REFUND,
+            payment_method=PAYMENT_METHOD,
+            customer_id=str(user_id),
+            amount_cents=total_amount,
+            currency=(currency or STARS_CURRENCY).upper(),
+            source=source,
+            update_id=update_id,
+            telegram_payment_charge_id=telegram_payment_charge_id,
+            provider_payment_charge_id=provider_payment_charge_id or "",
+            invoice_payload=invoice_payload or "",
+            entitlement_type=entitlement_type or "",
+            refund_reason=refund_reason or "",
+            initiated_by=initiated_by,
+            payload=payload,
+        )
+    )
+
+
+def replay_event(*, event: StripeEvent) -> EventOutcome:
+    """Run a stored event's effect again (failed or stuck pending). A processed event is left alone.
+
+    This is exactly the code a webhook runs; the attempt and its error are recorded either way.
+    """
+    with transaction.atomic():
+        event = StripeEvent.objects.select_for_update().get(pk=event.pk)
+        if event.status == EventStatus.PROCESSED:
+            return EventOutcome("duplicate", event)
+        lock_for_transaction(f"charge:{event.telegram_payment_charge_id}")
+        event.attempts += 1
+        try:
+            with transaction.atomic():
+                _apply(event)
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as exc:  # recorded on the row; the effect was rolled back with the savepoint
+            event.status = EventStatus.FAILED
+            event.error = _describe(exc)
+            event.save(update_fields=["status", "error", "attempts"])
+            return EventOutcome("failed", event)
+        _mark_processed(event)
+        event.save()
+        return EventOutcome("processed", event)
+
+
+def _record_and_apply(new_event: StripeEvent) -> EventOutcome:
+    existing = StripeEvent.objects.filter(event_id=new_event.event_id).first()
+    if existing is not None:
+        return EventOutcome("duplicate", existing)
+    try:
+        with transaction.atomic():
+            lock_for_transaction(f"charge:{new_event.telegram_payment_charge_id}")
+            new_event.status = EventStatus.PENDING
+            new_event.attempts = 1
+            new_event.save(force_insert=True)
+            _apply(new_event)
+            _mark_processed(new_event)
+            new_event.save()
+        return EventOutcome("processed", new_event)
+    except IntegrityError:
+        return _existing_duplicate(new_event.event_id)
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as exc:
+        logger.warning("event %s failed: %s", new_event.event_id, _describe(exc))
+        return _record_failure(new_event, exc)
+
+
+def _record_failure(event: StripeEvent, exc: Exception) -> EventOutcome:
+    event.pk = None
+    event.status = EventStatus.FAILED
+    event.error = _describe(exc)
+    event.note = ""
+    event.processed_at = None
+    try:
+        with transaction.atomic():
+            event.save(force_insert=True)
+    except IntegrityError:
+        return _existing_duplicate(event.event_id)
+    return EventOutcome("failed", event)
+
+
+def _existing_duplicate(event_id: str) -> EventOutcome:
+    existing = StripeEvent.objects.filter(event_id=event_id).first()
+    if existing is None:  # the violation was not on event_id: a real integrity problem
+        raise
+    return EventOutcome("duplicate", existing)
+
+
+def _mark_processed(event: StripeEvent) -> None:
+    event.status = EventStatus.PROCESSED
+    event.error = ""
+    event.processed_at = timezone.now()
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, PaymentRejected):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _apply(event: StripeEvent) -> None:
+    if event.event_type == EVENT_PAYMENT:
+        _apply_payment(event)
+    elif event.event_type == EVENT_REFUND:
+        _apply_refund(event)
+    else:
+        raise PaymentRejected(f"unknown event type {event.event_type!r}")
+
+
+def _apply_payment(event: StripeEvent) -> None:
+    invoice = None
+    if event.invoice_payload:
+        invoice = Invoice.objects.select_related("product").filter(payload=event.invoice_payload).first()
+    product = _product_for(event, invoice)
+    event.entitlement_type = product.entitlement_type
+    if event.currency != STARS_CURRENCY:
+        raise PaymentRejected(f"currency {event.currency} is not {STARS_CURRENCY} (Telegram Stars)")
+    price = invoice.price_stars if invoice else product.price_stars
+    if event.amount_cents is None or event.amount_cents < price:
+        raise PaymentRejected(f"amount {event.amount_cents} XTR is below the price of {price} XTR")
+    if invoice and invoice.status != InvoiceStatus.PAID:
+        invoice.status = InvoiceStatus.PAID
+        invoice.paid_at = timezone.now()
+        invoice.save(update_fields=["status", "paid_at"])
+    if StripeEvent.objects.filter(event_id=refund_event_id(event.telegram_payment_charge_id)).exists():
+        event.note = "This charge was refunded before its payment arrived: nothing granted."
+        return
+    user_id = int(event.customer_id)
+    if event.subscription_expires_at:
+        grant = grant_entitlement(
+            user_id=user_id,
+            entitlement_type=product.entitlement_type,
+            event_id=event.event_id,
+            expires_at=event.subscription_expires_at,
+        )
+    elif product.duration_days:
+        grant = grant_entitlement(
+            user_id=user_id,
+            entitlement_type=product.entitlement_type,
+            event_id=event.event_id,
+            duration=timedelta(days=product.duration_days),
+        )
+    else:
+        grant = grant_entitlement(
+            user_id=user_id, entitlement_type=product.entitlement_type, event_id=event.event_id
+        )
+    until = f"until {grant.expires_at:%Y-%m-%d %H:%M} UTC" if grant.expires_at else "for life"
+    event.note = f"Granted {product.entitlement_type} to {user_id} {until}."
+
+
+def _product_for(event: StripeEvent, invoice: Invoice | None) -> Product:
+    if invoice is not None:
+        product = invoice.product
+    else:
+        if not event.entitlement_type:
+            raise PaymentRejected(f"unknown invoice {event.invoice_payload!r} and no entitlement_type given")
+        product = Product.objects.filter(entitlement_type=event.entitlement_type).first()
+        if product is None:
+            raise PaymentRejected(f"unknown product {event.entitlement_type!r}")
+    if not product.is_active:
+        raise PaymentRejected(f"product {product.entitlement_type!r} is not on sale")
+    return product
+
+
+def _apply_refund(event: StripeEvent) -> None:
+    payment = StripeEvent.objects.filter(
+        event_id=payment_event_id(event.telegram_payment_charge_id)
+    ).first()
+    if payment is not None:
+        event.amount_cents = event.amount_cents or payment.amount_cents
+        event.entitlement_type = event.entitlement_type or payment.entitlement_type
+        event.invoice_payload = event.invoice_payload or payment.invoice_payload
+    grant = Entitlement.objects.filter(event_id=payment_event_id(event.telegram_payment_charge_id)).first()
+    if grant is None:
+        event.note = (
+            "No payment recorded for this charge yet: nothing to revoke; a later payment grants nothing."
+            if payment is None
+            else "The payment granted nothing: nothing to revoke."
+        )
+        return
+    reason = f"refund ({EventSource(event.source).label})" + (
+        f": {event.refund_reason}" if event.refund_reason else ""
+    )
+    revoke_entitlement(entitlement=grant, reason=reason)
+    event.note = f"Revoked {grant.entitlement_type} of {grant.user_id}."

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("webhook/telegram/successful_payment", views.RelaySuccessfulPaymentView.as_view(),
+         name="relay-successful-payment"),
+    path("webhook/telegram/refund", views.RelayRefundView.as_view(), name="relay-refund"),
+]

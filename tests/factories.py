@@ -1,0 +1,47 @@
+import factory
+from django.utils import timezone
+
+from entitlements.models import Entitlement
+from telegram_payments.models import EVENT_PAYMENT, EventSource, EventStatus, Product, StripeEvent
+from telegram_payments.services import payment_event_id
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+        django_get_or_create = ("entitlement_type",)
+
+    entitlement_type = factory.Sequence(lambda n: f"product_{n}")
+    title = factory.LazyAttribute(lambda o: o.entitlement_type.replace("_", " ").title()[:32])
+    description = "A product for tests."
+    price_stars = 100
+    duration_days = 30
+
+
+class StripeEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StripeEvent
+
+    telegram_payment_charge_id = factory.Sequence(lambda n: f"charge_{n:06d}")
+    event_id = factory.LazyAttribute(lambda o: payment_event_id(o.telegram_payment_charge_id))
+    event_type = EVENT_PAYMENT
+    customer_id = "1001"
+    amount_cents = 100
+    currency = "XTR"
+    status = EventStatus.PROCESSED
+    source = EventSource.RELAY
+    entitlement_type = "premium_monthly"
+    attempts = 1
+    payload = factory.LazyAttribute(lambda o: {"telegram_payment_charge_id": o.telegram_payment_charge_id})
+    processed_at = factory.LazyFunction(timezone.now)
+
+
+class EntitlementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Entitlement
+
+    user_id = 1001
+    entitlement_type = "premium_monthly"
+    event_id = factory.Sequence(lambda n: f"tg_stars:payment:factory_{n}")
+    starts_at = factory.LazyFunction(timezone.now)
+    expires_at = factory.LazyAttribute(lambda o: o.starts_at + timezone.timedelta(days=30))

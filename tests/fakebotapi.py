@@ -1,0 +1,186 @@
+"""A small fake Telegram Bot API server on loopback, for tests.
+
+It speaks the real wire format (POST /bot<token>/<method>, form or JSON parameters, answers
+`{"ok": true, "result": ...}` or `{"ok": false, "error_code": ..., "description": ...}`), records
+every call, and can be told to answer a method with a result, a Bot API error, an HTTP 500, or
+a delay. Only the bot token it was started with is accepted.
+"""
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+BOT_USER = {"id": 123456789, "is_bot": True, "first_name": "Stars Test Bot", "username": "stars_test_bot"}
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict
+
+
+@dataclass
+class Scripted:
+    result: object = None
+    error: tuple[int, str] | None = None  # (error_code, description)
+    http_status: int = 200
+    delay: float = 0.0
+    retry_after: int | None = None
+
+
+def _decode_params(content_type: str, body: bytes) -> dict:
+    if not body:
+        return {}
+    if "application/json" in content_type:
+        return json.loads(body)
+    if "multipart/form-data" in content_type:  # not used by these tests (no files)
+        raise ValueError("multipart is not supported by the fake Bot API")
+    params = {}
+    for key, values in parse_qs(body.decode(), keep_blank_values=True).items():
+        value = values[-1]
+        try:
+            params[key] = json.loads(value)
+        except ValueError:
+            params[key] = value
+    return params
+
+
+@dataclass
+class FakeBotApi:
+    token: str
+    calls: list[Call] = field(default_factory=list)
+    scripted: dict[str, list[Scripted]] = field(default_factory=dict)
+    defaults: dict[str, Scripted] = field(default_factory=dict)
+    star_transactions: list[dict] = field(default_factory=list)
+    webhook: dict = field(default_factory=dict)
+    _message_id: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # --- configuring answers -------------------------------------------------------------------
+    def respond(self, method: str, *, result=None, error=None, http_status=200, delay=0.0,
+                retry_after=None, times: int | None = 1):
+        """Script the next answer(s) of `method`. times=None: every call from now on."""
+        answer = Scripted(result=result, error=error, http_status=http_status, delay=delay,
+                          retry_after=retry_after)
+        if times is None:
+            self.defaults[method] = answer
+        else:
+            self.scripted.setdefault(method, []).extend([answer] * times)
+
+    def calls_of(self, method: str) -> list[dict]:
+        return [c.params for c in self.calls if c.method == method]
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # --- default behaviour of the methods we use -----------------------------------------------
+    def _default_result(self, method: str, params: dict):
+        now = int(time.time())
+        if method == "getMe":
+            return BOT_USER
+        if method in {"sendMessage", "sendInvoice"}:
+            with self._lock:
+                self._message_id += 1
+                message_id = self._message_id
+            chat_id = params.get("chat_id", 1)
+            message = {"message_id": message_id, "date": now, "from": BOT_USER,
+                       "chat": {"id": chat_id, "type": "private"}}
+            if method == "sendMessage":
+                message["text"] = params.get("text", "")
+            else:
+                message["invoice"] = {"title": params.get("title", ""),
+                                      "description": params.get("description", ""),
+                                      "start_parameter": params.get("start_parameter", ""),
+                                      "currency": params.get("currency", "XTR"),
+                                      "total_amount": sum(p["amount"] for p in params.get("prices", []))}
+            return message
+        if method == "createInvoiceLink":
+            return f"https://t.me/$fake_invoice_{params.get('payload', '')}"
+        if method == "setWebhook":
+            self.webhook = {"url": params.get("url", ""), "has_custom_certificate": False,
+                            "pending_update_count": 0,
+                            "allowed_updates": params.get("allowed_updates", [])}
+            return True
+        if method == "deleteWebhook":
+            self.webhook = {}
+            return True
+        if method == "getWebhookInfo":
+            return self.webhook or {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        if method == "getStarTransactions":
+            offset = int(params.get("offset", 0) or 0)
+            limit = int(params.get("limit", 100) or 100)
+            return {"transactions": self.star_transactions[offset: offset + limit]}
+        if method in {"refundStarPayment", "answerPreCheckoutQuery", "editUserStarSubscription",
+                      "answerCallbackQuery", "deleteMessage"}:
+            return True
+        raise LookupError(method)
+
+    def answer(self, method: str, params: dict) -> tuple[int, dict, Scripted | None]:
+        self.calls.append(Call(method, params))
+        with self._lock:
+            queue = self.scripted.get(method)
+            scripted = queue.pop(0) if queue else self.defaults.get(method)
+        if scripted is not None:
+            if scripted.delay:
+                time.sleep(scripted.delay)
+            if scripted.http_status != 200:
+                return scripted.http_status, {"ok": False, "error_code": scripted.http_status,
+                                              "description": "Internal Server Error"}, scripted
+            if scripted.retry_after is not None:
+                return 429, {"ok": False, "error_code": 429,
+                             "description": f"Too Many Requests: retry after {scripted.retry_after}",
+                             "parameters": {"retry_after": scripted.retry_after}}, scripted
+            if scripted.error is not None:
+                code, description = scripted.error
+                return code, {"ok": False, "error_code": code, "description": description}, scripted
+            return 200, {"ok": True, "result": scripted.result}, scripted
+        try:
+            return 200, {"ok": True, "result": self._default_result(method, params)}, None
+        except LookupError:
+            return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}, None
+
+
+def start_fake_bot_api(token: str) -> FakeBotApi:
+    fake = FakeBotApi(token=token)
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):  # keep test output clean
+            pass
+
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            prefix = f"/bot{fake.token}/"
+            if not self.path.startswith(prefix):
+                return self._send(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+            method = self.path[len(prefix):]
+            params = _decode_params(self.headers.get("Content-Type", ""), body)
+            status, payload, _ = fake.answer(method, params)
+            self._send(status, payload)
+
+        do_GET = do_POST
+
+        def _send(self, status: int, payload: dict):
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    fake.server = server
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return fake
+
+
+def stop_fake_bot_api(fake: FakeBotApi) -> None:
+    fake.server.shutdown()
+    fake.server.server_close()

@@ -1,0 +1,15 @@
+"""Test settings: the production settings with test secrets filled in where the environment has none."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("TELEGRAM_WEBHOOK_SECRET", "test-webhook-secret-0123456789")
+os.environ.setdefault("TELEGRAM_BOT_TOKEN", "123456789:TEST-token-never-real_abcdefghijk")
+os.environ.setdefault("ALLOWED_HOSTS", "*")
+
+from payments_project.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# A fake Bot API server on loopback is started per test that needs it (tests/fakebotapi.py);
+# until then, any call goes to a closed port rather than to Telegram.
+TELEGRAM_API_BASE_URL = "http://127.0.0.1:9"
