@@ -23,7 +23,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from telegram import Message, PreCheckoutQuery, Update
+from telegram import InlineKeyboardMarkup, Message, PreCheckoutQuery, Update
 
 from entitlements.services import active_entitlements
 
@@ -389,8 +389,9 @@ def _text(chat_id: int, text: str, *, buttons: list | None = None) -> dict:
 
 
 def _send(reply: dict) -> None:
-    params = {key: value for key, value in reply.items() if key != "method"}
-    call_bot(reply["method"], lambda bot: bot.do_api_request(reply["method"], api_kwargs=params))
+    """Send a `_text` reply as a call (when the response body is taken by another answer)."""
+    markup = InlineKeyboardMarkup.de_json(reply["reply_markup"], None) if "reply_markup" in reply else None
+    call_bot("sendMessage", lambda bot: bot.send_message(reply["chat_id"], reply["text"], reply_markup=markup))
 
 
 def _ignored(update_id: int, kind: str) -> UpdateResult:
