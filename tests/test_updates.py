@@ -337,3 +337,21 @@ def test_subscription_expiration_is_read_as_utc(subscription_invoice):
     moment = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
     process_update(update("subscription_first_payment", subscription_expiration_date=ts(moment)))
     assert StripeEvent.objects.get().subscription_expires_at == moment
+
+
+def test_renewal_is_honoured_after_the_product_went_off_sale(post_json, subscription_invoice):
+    first_ends = (timezone.now() + timedelta(days=2)).replace(microsecond=0)
+    post_json(URL, update("subscription_first_payment", subscription_expiration_date=ts(first_ends)))
+    subscription_invoice.product.is_active = False  # no new subscribers; existing ones keep paying
+    subscription_invoice.product.save()
+    renewal_ends = first_ends + timedelta(days=30)
+    response = post_json(URL, update("subscription_renewal", subscription_expiration_date=ts(renewal_ends)))
+    assert response.json()["status"] == "processed"
+    assert active_entitlements(BUYER)[0].expires_at == renewal_ends
+
+
+def test_one_time_payment_for_a_product_off_sale_is_recorded_failed(post_json, invoice, catalog):
+    catalog["premium_monthly"].is_active = False
+    catalog["premium_monthly"].save()
+    assert post_json(URL, update("successful_payment")).json()["status"] == "failed"
+    assert "not on sale" in StripeEvent.objects.get().error
