@@ -82,12 +82,13 @@ def process_update(data: dict, *, source: str = EventSource.TELEGRAM) -> UpdateR
     known = _redelivered(data, update_id)
     if known is not None:
         return known
-    # Only the kinds we handle are parsed: a kind PTB cannot parse (a newer Bot API) is still acknowledged.
-    kinds = [kind for kind in ALLOWED_UPDATES if kind in data]
-    if not kinds:
+    # Only the fields we route on are parsed, so content PTB cannot parse (a poll or sticker shaped by
+    # a newer Bot API) cannot turn an ordinary message into a 400 that Telegram would redeliver forever.
+    essentials = {kind: _essential_fields(kind, data[kind]) for kind in ALLOWED_UPDATES if kind in data}
+    if not essentials:
         return _ignored(update_id, "other")
     try:
-        update = Update.de_json({"update_id": update_id, **{kind: data[kind] for kind in kinds}}, None)
+        update = Update.de_json({"update_id": update_id, **essentials}, None)
     except Exception as exc:  # PTB raises KeyError/TypeError/ValueError on missing or mistyped fields
         raise InvalidUpdate(f"Not a Bot API Update: {type(exc).__name__}: {exc}") from None
 
@@ -107,6 +108,24 @@ def process_update(data: dict, *, source: str = EventSource.TELEGRAM) -> UpdateR
     if query is not None and (query.data or "").startswith(BUY_CALLBACK_PREFIX) and source == EventSource.TELEGRAM:
         return _guarded(_buy_button, query, update_id=update_id, kind="callback_query")
     return _ignored(update_id, "other")
+
+
+# Of each update kind we handle, the fields routing reads (pre-checkout queries are read whole).
+MESSAGE_FIELDS = ("message_id", "date", "chat", "from", "text", "successful_payment", "refunded_payment")
+CALLBACK_QUERY_FIELDS = ("id", "from", "chat_instance", "data", "message")
+CALLBACK_MESSAGE_FIELDS = ("message_id", "date", "chat")
+
+
+def _essential_fields(kind: str, value):
+    if not isinstance(value, dict) or kind == "pre_checkout_query":
+        return value
+    if kind == "message":
+        return {key: value[key] for key in MESSAGE_FIELDS if key in value}
+    essential = {key: value[key] for key in CALLBACK_QUERY_FIELDS if key in value}
+    if isinstance(essential.get("message"), dict):
+        essential["message"] = {key: essential["message"][key] for key in CALLBACK_MESSAGE_FIELDS
+                                if key in essential["message"]}
+    return essential
 
 
 # --- redelivery --------------------------------------------------------------------------------

@@ -122,3 +122,15 @@ def test_each_query_is_recorded_separately(post_json, invoice):
     assert post_json(URL, data).json()["ok"] is False
     assert list(PreCheckoutAnswer.objects.order_by("pk").values_list("ok", "reason")) == [
         (True, ""), (False, "wrong_currency")]
+
+
+def test_answers_are_visible_read_only_in_the_admin(client, post_json, invoice, django_user_model):
+    post_json(URL, pre_checkout(total_amount=1))
+    staff = django_user_model.objects.create_superuser("staff", "staff@example.com", "pw")
+    client.force_login(staff)
+    listing = client.get("/admin/telegram_payments/precheckoutanswer/")
+    assert listing.status_code == 200 and b"wrong_amount" in listing.content
+    answer = PreCheckoutAnswer.objects.get()
+    page = client.get(f"/admin/telegram_payments/precheckoutanswer/{answer.pk}/change/")
+    assert page.status_code == 200 and b"Save" not in page.content
+    assert client.get("/admin/telegram_payments/precheckoutanswer/add/").status_code == 403
