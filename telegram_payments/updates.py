@@ -153,13 +153,13 @@ def _redelivered(data: dict, update_id: int) -> UpdateResult | None:
             )
             if event is not None and event.telegram_payment_charge_id == payment.get("telegram_payment_charge_id"):
                 outcome = EventOutcome("duplicate", event)
-                return UpdateResult("duplicate", kind, update_id, outcome_body(outcome), outcome=outcome)
+                return UpdateResult("duplicate", kind, update_id, _outcome_body(outcome), outcome=outcome)
     return None
 
 
 # --- payments and refunds ----------------------------------------------------------------------
 
-def outcome_body(outcome: EventOutcome) -> dict:
+def _outcome_body(outcome: EventOutcome) -> dict:
     return {
         "ok": True,
         "status": outcome.status,
@@ -183,7 +183,7 @@ def _successful_payment(message: Message, *, update_id: int, data: dict, source:
         payload=data,
         update_id=update_id,
     )
-    return UpdateResult(outcome.status, "successful_payment", update_id, outcome_body(outcome), outcome=outcome)
+    return UpdateResult(outcome.status, "successful_payment", update_id, _outcome_body(outcome), outcome=outcome)
 
 
 def _refunded_payment(message: Message, *, update_id: int, data: dict, source: str) -> UpdateResult:
@@ -199,7 +199,7 @@ def _refunded_payment(message: Message, *, update_id: int, data: dict, source: s
         payload=data,
         update_id=update_id,
     )
-    return UpdateResult(outcome.status, "refunded_payment", update_id, outcome_body(outcome), outcome=outcome)
+    return UpdateResult(outcome.status, "refunded_payment", update_id, _outcome_body(outcome), outcome=outcome)
 
 
 # --- pre-checkout ------------------------------------------------------------------------------
@@ -215,7 +215,7 @@ DECLINE_MESSAGES = {
 }
 
 
-def decline_reason(*, invoice: Invoice | None, user_id: int, currency: str, total_amount: int) -> str | None:
+def _decline_reason(*, invoice: Invoice | None, user_id: int, currency: str, total_amount: int) -> str | None:
     """Why a pre-checkout query for `invoice` must be declined (a `DECLINE_MESSAGES` key), or None."""
     if invoice is None:
         return "unknown_invoice"
@@ -236,7 +236,7 @@ def decline_reason(*, invoice: Invoice | None, user_id: int, currency: str, tota
 
 def _answer_pre_checkout(query: PreCheckoutQuery, *, update_id: int, raw: dict) -> UpdateResult:
     invoice = Invoice.objects.select_related("product").filter(payload=query.invoice_payload).first()
-    reason = decline_reason(
+    reason = _decline_reason(
         invoice=invoice, user_id=query.from_user.id, currency=query.currency, total_amount=query.total_amount
     )
     answer = PreCheckoutAnswer(
