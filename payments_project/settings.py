@@ -44,6 +44,17 @@ TELEGRAM_WEBHOOK_URL = os.environ.get("TELEGRAM_WEBHOOK_URL", "")
 TELEGRAM_API_BASE_URL = os.environ.get("TELEGRAM_API_BASE_URL", "https://api.telegram.org").rstrip("/")
 ENTITLEMENTS_SERVICE_URL = os.environ.get("ENTITLEMENTS_SERVICE_URL", "")
 
+# Telegram requires bots that sell digital goods to answer /paysupport and /terms.
+TELEGRAM_PAYSUPPORT_TEXT = os.environ.get("TELEGRAM_PAYSUPPORT_TEXT", "") or (
+    "Need help with a payment? Write your question in this chat with the date and amount of the "
+    "payment, and we will answer within 24 hours. Telegram's support cannot help with purchases made in this bot."
+)
+TELEGRAM_TERMS_TEXT = os.environ.get("TELEGRAM_TERMS_TEXT", "") or (
+    "Purchases are paid in Telegram Stars and unlock digital features of this bot for the period shown "
+    "on the invoice (subscriptions renew every 30 days until cancelled). If something you bought does "
+    "not work, contact /paysupport: we refund purchases we cannot deliver."
+)
+
 # Largest webhook body we accept; Telegram updates are a few KiB.
 WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", str(64 * 1024)))
 

@@ -9,6 +9,6 @@ PYTHON=${PYTHON:-python3}
 export DEBUG=${DEBUG:-1}
 export TELEGRAM_WEBHOOK_SECRET=${TELEGRAM_WEBHOOK_SECRET:-dev-webhook-secret}
 .venv/bin/python manage.py migrate --noinput
-.venv/bin/python manage.py loaddata demo_catalog
+.venv/bin/python manage.py loaddata demo_catalog demo_subscription
 echo "Webhooks need the header X-Telegram-Bot-Api-Secret-Token: the value of TELEGRAM_WEBHOOK_SECRET (default dev-webhook-secret)."
 exec .venv/bin/python manage.py runserver "127.0.0.1:${PORT:-8000}"

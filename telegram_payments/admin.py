@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Invoice, Product, StripeEvent
+from .models import Invoice, PreCheckoutAnswer, Product, StripeEvent
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -34,3 +34,11 @@ class ProductAdmin(ReadOnlyAdmin):
 class InvoiceAdmin(ReadOnlyAdmin):
     list_display = ["payload", "user_id", "product", "price_stars", "status", "created_at", "paid_at"]
     list_filter = ["status"]
+
+
+@admin.register(PreCheckoutAnswer)
+class PreCheckoutAnswerAdmin(ReadOnlyAdmin):
+    list_display = ["answered_at", "user_id", "invoice_payload", "total_amount", "currency", "ok", "reason"]
+    list_filter = ["ok", "reason"]
+    search_fields = ["user_id", "query_id", "invoice_payload"]
+    date_hierarchy = "answered_at"

@@ -138,3 +138,37 @@ class Invoice(models.Model):
 
     def __str__(self):
         return self.payload
+
+
+class PreCheckoutAnswer(models.Model):
+    """Each answer we gave to a pre-checkout query: approved, or declined with the reason shown to the user.
+
+    `query_id` is unique, so a redelivered query gets the answer recorded the first time.
+    """
+
+    query_id = models.CharField(max_length=255, unique=True)
+    update_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    user_id = models.BigIntegerField(help_text="Telegram user id of the buyer.")
+    invoice_payload = models.CharField(max_length=255, blank=True, default="")
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="pre_checkout_answers"
+    )
+    currency = models.CharField(max_length=3)
+    total_amount = models.IntegerField()
+    ok = models.BooleanField()
+    reason = models.CharField(max_length=32, blank=True, default="", help_text="Why it was declined (a code).")
+    error_message = models.CharField(max_length=255, blank=True, default="", help_text="Shown to the user.")
+    payload = models.JSONField(default=dict, help_text="The pre_checkout_query as received.")
+    answered_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ok=True, reason="", error_message="")
+                | (Q(ok=False) & ~Q(reason="") & ~Q(error_message="")),
+                name="pre_checkout_answer_declined_has_reason",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.query_id}: {'ok' if self.ok else self.reason}"

@@ -290,7 +290,10 @@ def _product_for(event: StripeEvent, invoice: Invoice | None) -> Product:
         product = Product.objects.filter(entitlement_type=event.entitlement_type).first()
         if product is None:
             raise PaymentRejected(f"unknown product {event.entitlement_type!r}")
-    if not product.is_active:
+    # A subscription renewal of an invoice we issued is honoured after its product went off sale:
+    # Telegram keeps charging subscribers until they cancel, and they must get what they paid for.
+    renewal = invoice is not None and event.subscription_expires_at is not None
+    if not product.is_active and not renewal:
         raise PaymentRejected(f"product {product.entitlement_type!r} is not on sale")
     return product
 

@@ -1,7 +1,11 @@
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
 from .api import WebhookView, outcome_response
 from .models import EventSource
 from .serializers import RefundRelaySerializer, SuccessfulPaymentRelaySerializer
 from .services import handle_refund, handle_successful_payment
+from .updates import InvalidUpdate, process_update
 
 
 class RelaySuccessfulPaymentView(WebhookView):
@@ -41,3 +45,18 @@ class RelayRefundView(WebhookView):
             payload=request.data,
         )
         return outcome_response(outcome)
+
+
+class TelegramUpdateView(WebhookView):
+    """POST /webhook/telegram: Bot API Updates as Telegram sends them (see `updates.process_update`).
+
+    The answer body may be a Bot API method call (answerPreCheckoutQuery, sendMessage), which
+    Telegram then performs.
+    """
+
+    def post(self, request):
+        try:
+            result = process_update(request.data, source=EventSource.TELEGRAM)
+        except InvalidUpdate as exc:
+            raise ValidationError({exc.field: [str(exc)]}) from None
+        return Response(result.body)

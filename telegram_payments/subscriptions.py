@@ -1,0 +1,39 @@
+"""Star subscriptions: cancel or re-enable a user's renewal through `editUserStarSubscription`.
+
+Cancelling stops future renewals only: the entitlement already paid for runs to its end, so nothing
+changes here on our side. Re-enabling works while the paid period has not ended.
+"""
+
+import logging
+
+from .bot import call_bot
+from .models import EVENT_PAYMENT, StripeEvent
+
+logger = logging.getLogger(__name__)
+
+
+class UnknownSubscription(Exception):
+    """No subscription payment of this user with this charge id is on record."""
+
+
+def set_subscription_cancelled(*, user_id: int, charge_id: str, cancelled: bool) -> bool:
+    """Cancel (`cancelled=True`) or re-enable (`False`) the subscription paid by `charge_id`.
+
+    The charge must be a subscription payment of `user_id` in our audit trail (a typo must not reach
+    Telegram as some other user's subscription). Bot API refusals raise `BotApiError` with
+    Telegram's description.
+    """
+    known = StripeEvent.objects.filter(
+        event_type=EVENT_PAYMENT,
+        telegram_payment_charge_id=charge_id,
+        customer_id=str(user_id),
+        subscription_expires_at__isnull=False,
+    ).exists()
+    if not known:
+        raise UnknownSubscription(f"no subscription payment {charge_id!r} of user {user_id} on record")
+    result = call_bot(
+        "editUserStarSubscription",
+        lambda bot: bot.edit_user_star_subscription(user_id, charge_id, cancelled),
+    )
+    logger.info("subscription %s of user %s %s", charge_id, user_id, "cancelled" if cancelled else "re-enabled")
+    return bool(result)

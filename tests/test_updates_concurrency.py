@@ -1,0 +1,66 @@
+"""The Update route under concurrency, over real HTTP against a real PostgreSQL (live_server)."""
+
+import copy
+import threading
+
+import pytest
+from django.db import connections
+
+from entitlements.models import Entitlement
+from telegram_payments.models import Invoice, PreCheckoutAnswer, StripeEvent
+from tests.conftest import load_update
+from tests.test_concurrency import post, run_at_once
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+BUYER = 555000111
+
+
+def run_at_once_mixed(jobs, secret):
+    """POST each (url, body) from its own thread, all released together; returns [(status, json)]."""
+    barrier = threading.Barrier(len(jobs))
+    results = [None] * len(jobs)
+
+    def worker(i, url, body):
+        barrier.wait()
+        results[i] = post(url, body, secret)
+
+    threads = [threading.Thread(target=worker, args=(i, url, body)) for i, (url, body) in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    connections.close_all()
+    return results
+
+
+@pytest.fixture
+def invoice(catalog):
+    return Invoice.objects.create(payload="inv_fixture_premium_monthly", user_id=BUYER,
+                                  product=catalog["premium_monthly"], price_stars=250)
+
+
+def test_one_charge_by_both_routes_at_once_is_one_event_and_one_grant(live_server, invoice, webhook_secret):
+    update = load_update("successful_payment")
+    payment = update["message"]["successful_payment"]
+    relay = {"user_id": str(BUYER), "entitlement_type": "premium_monthly", "invoice_id": invoice.payload,
+             "telegram_payment_charge_id": payment["telegram_payment_charge_id"],
+             "provider_payment_charge_id": "", "total_amount": 250, "currency": "XTR"}
+    redelivered = []
+    for n in range(10):
+        copy_n = copy.deepcopy(update)
+        copy_n["update_id"] += n % 2  # redeliveries and a second update carrying the same charge
+        redelivered.append(copy_n)
+    jobs = [(f"{live_server.url}/webhook/telegram", body) for body in redelivered]
+    jobs += [(f"{live_server.url}/webhook/telegram/successful_payment", relay)] * 10
+    results = run_at_once_mixed(jobs, webhook_secret)
+    assert [status for status, _ in results] == [200] * 20
+    assert sorted(body["status"] for _, body in results) == ["duplicate"] * 19 + ["processed"]
+    assert StripeEvent.objects.count() == 1 and Entitlement.objects.count() == 1
+
+
+def test_one_pre_checkout_query_delivered_ten_times_at_once_is_one_answer(live_server, invoice, webhook_secret):
+    results = run_at_once([load_update("pre_checkout_query")] * 10, f"{live_server.url}/webhook/telegram",
+                          webhook_secret)
+    assert {status for status, _ in results} == {200}
+    assert all(body == results[0][1] for _, body in results) and results[0][1]["ok"] is True
+    assert PreCheckoutAnswer.objects.count() == 1
