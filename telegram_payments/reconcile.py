@@ -75,13 +75,6 @@ class Reconciliation:
     failed_here: list[StripeEvent] = field(default_factory=list)  # Telegram has them; ours failed
     applied: bool = False
 
-    @property
-    def unresolved(self) -> list[Difference]:
-        """Differences still open after this run (all of them on a dry run)."""
-        if not self.applied:
-            return self.differences
-        return [d for d in self.differences if d.kind == ONLY_HERE or not d.result.startswith(("processed", "dup"))]
-
 
 def fetch_star_transactions(*, page_size: int = MAX_PAGE_SIZE, on_page: Callable[[int], None] | None = None) -> list:
     """Every Star transaction of the bot, paging by offset/limit until a short page."""
@@ -211,7 +204,7 @@ def reconcile_stars(
     apply: bool = False,
     page_size: int = MAX_PAGE_SIZE,
     on_page: Callable[[int], None] | None = None,
-    on_applied: Callable[[Difference], None] | None = None,
+    on_applied: Callable[[int, int], None] | None = None,
 ) -> Reconciliation:
     """Compare Telegram's Star transactions with our audit trail; with `apply`, record what we lack.
 
@@ -225,14 +218,13 @@ def reconcile_stars(
     result.fetched, result.ignored = len(transactions), ignored
     if apply:
         result.applied = True
-        for difference in result.differences:
-            if difference.charge is None:
-                continue
+        missing = [d for d in result.differences if d.charge is not None]
+        for done, difference in enumerate(missing, start=1):
             outcome = record_charge(difference.charge)
             difference.result = outcome.status
             if outcome.status == "failed":
                 difference.result = f"failed: {outcome.event.error}"
             logger.info("reconciliation recorded %s: %s", difference.event_id, difference.result)
             if on_applied:
-                on_applied(difference)
+                on_applied(done, len(missing))
     return result

@@ -85,8 +85,9 @@ def test_missing_payment_dry_run_then_apply_then_clean(catalog, fake_bot_api):
     assert snapshot() == before
     assert fails("--dry-run")[1] == out
 
-    out, _ = run("--apply")
+    out, err = run("--apply")
     assert "Applied: 1 of 1 recorded, 0 recorded as failed; 0 only here" in out
+    assert "reconciled 1/1" in err
     event = StripeEvent.objects.get()
     assert (event.event_id, event.source, event.status) == ("tg_stars:payment:ch_1", EventSource.RECONCILIATION,
                                                             EventStatus.PROCESSED)

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from telegram_payments.bot import BotApiError
 from telegram_payments.management.cli import Progress, iso_datetime
 from telegram_payments.reconcile import MAX_PAGE_SIZE, ONLY_HERE, reconcile_stars
+from telegram_payments.services import TRANSIENT_ERRORS
 
 
 class Command(BaseCommand):
@@ -31,13 +32,20 @@ class Command(BaseCommand):
         fetching = Progress(self.stderr, "fetched transactions", every=1, enabled=verbose)
         applying = Progress(self.stderr, "reconciled", enabled=verbose, every=10)
 
+
+        def on_applied(done, total):
+            applying.total = total
+            applying.update(done)
+
         try:
             result = reconcile_stars(
                 since=options["since"], apply=options["apply"], page_size=options["page_size"],
-                on_page=fetching.update, on_applied=lambda difference: applying.step(),
+                on_page=fetching.update, on_applied=on_applied,
             )
         except BotApiError as exc:
             raise CommandError(f"Telegram did not answer getStarTransactions: {exc.description}") from None
+        except TRANSIENT_ERRORS as exc:  # what was recorded stays recorded; a rerun picks up the rest
+            raise CommandError(f"Database unavailable ({type(exc).__name__}); safe to run again.") from None
         fetching.finish()
         applying.finish()
 
