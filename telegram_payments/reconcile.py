@@ -73,6 +73,8 @@ class Reconciliation:
     ours: int = 0  # our payment and refund rows in the window
     differences: list[Difference] = field(default_factory=list)
     failed_here: list[StripeEvent] = field(default_factory=list)  # Telegram has them; ours failed
+    # Matched by id, but the user or amount we recorded is not Telegram's: for a human to look at.
+    mismatches: list[tuple[StripeEvent, str]] = field(default_factory=list)
     applied: bool = False
 
 
@@ -147,8 +149,13 @@ def compare(*, charges: list[TelegramCharge], since: datetime | None = None,
                     charge=charge,
                 )
             )
-        elif event.status == EventStatus.FAILED:
+            continue
+        if event.status == EventStatus.FAILED:
             result.failed_here.append(event)
+        if event.customer_id != str(charge.user_id):
+            result.mismatches.append((event, f"user {event.customer_id} here, {charge.user_id} at Telegram"))
+        elif event.amount_cents is not None and event.amount_cents != charge.amount:
+            result.mismatches.append((event, f"{event.amount_cents} XTR here, {charge.amount} XTR at Telegram"))
 
     # Ours, against everything Telegram listed (not only the window): a webhook may arrive after
     # `since` for a payment made just before it.
@@ -157,7 +164,10 @@ def compare(*, charges: list[TelegramCharge], since: datetime | None = None,
     if since is not None:
         here = here.filter(received_at__gte=since)
     result.ours = here.count()
-    for event in here.exclude(event_id__in=known).order_by("received_at", "pk").iterator():
+    # Compared in Python: `known` can hold more ids than a query may carry as parameters.
+    for event in here.defer("payload").order_by("received_at", "pk").iterator(chunk_size=2000):
+        if event.event_id in known:
+            continue
         result.differences.append(
             Difference(
                 kind=ONLY_HERE,

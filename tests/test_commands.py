@@ -304,6 +304,16 @@ def test_verify_deployment_webhook_not_ours(catalog, production_settings, fake_b
     assert "Checks passed: 10/11" in out
 
 
+def test_verify_deployment_unapplied_migration(catalog, production_settings):
+    from django.db import connection
+    from django.db.migrations.recorder import MigrationRecorder
+
+    MigrationRecorder(connection).record_unapplied("entitlements", "0001_initial")  # rolled back after the test
+    message, out = fails("verify_deployment")
+    assert "✗ migrations: 1 unapplied migration(s): entitlements.0001_initial (run manage.py migrate)" in out
+    assert "Checks passed: 10/11" in out
+
+
 def test_verify_deployment_bot_api_down(catalog, production_settings):
     production_settings.TELEGRAM_API_BASE_URL = "http://127.0.0.1:9"
     message, out = fails("verify_deployment")

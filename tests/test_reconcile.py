@@ -164,6 +164,20 @@ def test_rows_only_we_have_are_reported_and_left_alone(catalog, fake_bot_api):
     assert snapshot() == before
 
 
+def test_a_charge_recorded_with_another_user_or_amount_is_flagged(catalog, fake_bot_api):
+    invoice = invoice_for(catalog)
+    webhook_payment("ch_1", invoice)
+    webhook_payment("ch_2", invoice)
+    fake_bot_api.star_transactions = [
+        star_payment("ch_1", user_id=99, amount=250, invoice_payload=invoice.payload, date=HOUR_AGO),
+        star_payment("ch_2", user_id=7, amount=300, invoice_payload=invoice.payload, date=HOUR_AGO),
+    ]
+    out, _ = run()
+    assert "No differences" in out  # nothing to record; a human decides
+    assert "Recorded differently: tg_stars:payment:ch_1: user 7 here, 99 at Telegram" in out
+    assert "Recorded differently: tg_stars:payment:ch_2: 250 XTR here, 300 XTR at Telegram" in out
+
+
 def test_manual_events_are_not_telegram_transactions(catalog, fake_bot_api):
     call_command("grant_entitlement", "7", "lifetime", "--reason", "goodwill", stdout=StringIO())
     assert run()[0].count("No differences") == 1

@@ -62,6 +62,8 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(
                 f"Recorded here as failed: {event.event_id}: {event.error} (fix, then replay_events --failed)"
             ))
+        for event, what in result.mismatches:
+            self.stdout.write(self.style.WARNING(f"Recorded differently: {event.event_id}: {what}"))
 
         missing = [d for d in result.differences if d.kind != ONLY_HERE]
         only_here = len(result.differences) - len(missing)
