@@ -32,7 +32,6 @@ class Command(BaseCommand):
         fetching = Progress(self.stderr, "fetched transactions", every=1, enabled=verbose)
         applying = Progress(self.stderr, "reconciled", enabled=verbose, every=10)
 
-
         def on_applied(done, total):
             applying.total = total
             applying.update(done)
