@@ -58,6 +58,9 @@ TELEGRAM_TERMS_TEXT = os.environ.get("TELEGRAM_TERMS_TEXT", "") or (
 # Largest webhook body we accept; Telegram updates are a few KiB.
 WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", str(64 * 1024)))
 
+# Days processed audit events are kept before `prune_events` may remove them (two years).
+EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "730"))
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

@@ -184,3 +184,34 @@ def start_fake_bot_api(token: str) -> FakeBotApi:
 def stop_fake_bot_api(fake: FakeBotApi) -> None:
     fake.server.shutdown()
     fake.server.server_close()
+
+
+# --- real-shaped StarTransaction dicts for `FakeBotApi.star_transactions` (getStarTransactions) ---
+def _partner_user(user_id: int, invoice_payload: str | None, subscription_period: int | None = None) -> dict:
+    partner = {"type": "user", "transaction_type": "invoice_payment",
+               "user": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}}
+    if invoice_payload is not None:
+        partner["invoice_payload"] = invoice_payload
+    if subscription_period is not None:
+        partner["subscription_period"] = subscription_period
+    return partner
+
+
+def star_payment(charge_id: str, *, user_id: int, amount: int, invoice_payload: str | None,
+                 date: int | None = None, subscription_period: int | None = None) -> dict:
+    """A payment to the bot: `source` is the paying user; `id` is the telegram_payment_charge_id."""
+    return {"id": charge_id, "amount": amount, "date": date or int(time.time()),
+            "source": _partner_user(user_id, invoice_payload, subscription_period)}
+
+
+def star_refund(charge_id: str, *, user_id: int, amount: int, invoice_payload: str | None = None,
+                date: int | None = None) -> dict:
+    """The refund of that payment: the same `id`, with `receiver` (the user) instead of `source`."""
+    return {"id": charge_id, "amount": amount, "date": date or int(time.time()),
+            "receiver": _partner_user(user_id, invoice_payload)}
+
+
+def star_withdrawal(transaction_id: str, *, amount: int, date: int | None = None) -> dict:
+    """A withdrawal to Fragment: not a payment of ours, reconciliation must ignore it."""
+    return {"id": transaction_id, "amount": amount, "date": date or int(time.time()),
+            "receiver": {"type": "fragment", "withdrawal_state": {"type": "pending"}}}

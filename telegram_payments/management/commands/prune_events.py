@@ -1,0 +1,58 @@
+"""Prune old processed events from the audit trail (or only their raw payloads), within the rules."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from telegram_payments.management.cli import Progress
+from telegram_payments.retention import prune_events
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete processed events older than --older-than DAYS (default EVENT_RETENTION_DAYS), or with "
+        "--payloads-only clear their raw payloads. Never failed or pending events, never an event an "
+        "entitlement points to, never a payment/refund pair. --dry-run counts first."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--older-than", type=int, metavar="DAYS", default=None,
+                            help="retention in days (default: EVENT_RETENTION_DAYS)")
+        parser.add_argument("--payloads-only", action="store_true",
+                            help="keep the rows, clear only the stored raw payloads")
+        parser.add_argument("--dry-run", action="store_true", help="count, change nothing")
+        parser.add_argument("--batch-size", type=int, default=1000, help="rows per transaction")
+
+    def handle(self, *args, **options):
+        days = options["older_than"] if options["older_than"] is not None else settings.EVENT_RETENTION_DAYS
+        if days < 1:
+            raise CommandError("--older-than must be at least 1 day.")
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        progress = Progress(self.stderr, "pruned", enabled=options["verbosity"] >= 1)
+
+        def on_batch(pruned, selected):
+            progress.total = selected
+            progress.update(pruned)
+
+        summary = prune_events(
+            older_than=timedelta(days=days), payloads_only=options["payloads_only"],
+            dry_run=options["dry_run"], batch_size=options["batch_size"],
+            on_batch=on_batch,
+        )
+        progress.finish()
+        what = "payloads cleared" if options["payloads_only"] else "events deleted"
+        before = f"received before {summary.cutoff:%Y-%m-%d %H:%M} UTC ({days} days)"
+        if options["dry_run"]:
+            self.stdout.write(f"Dry run: {summary.selected} {what.split()[0]} would be "
+                              f"{what.split()[1]}, {before}; nothing changed.")
+        else:
+            self.stdout.write(f"Pruned: {summary.pruned} {what}, {before}.")
+        if not options["payloads_only"]:
+            self.stdout.write(
+                f"Kept: {summary.kept_for_entitlements} behind entitlements, {summary.kept_in_pairs} in "
+                f"payment/refund pairs, {summary.kept_unfinished} failed or pending."
+            )
+        elif summary.kept_unfinished:
+            self.stdout.write(f"Kept: {summary.kept_unfinished} failed or pending.")

@@ -1,0 +1,39 @@
+"""Support: revoke a user's entitlement by hand, recorded in the audit trail as manual with its reason."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from telegram_payments.management.commands.grant_entitlement import os_user, staff_user
+from telegram_payments.manual import ManualActionRefused, revocable_grants, revoke_manually
+
+
+class Command(BaseCommand):
+    help = (
+        "Revoke TYPE from USER_ID for a support case (--reason required): every grant of that type the "
+        "user holds or has waiting. Recorded as a manual event (manual:revoke:<uuid>) in one transaction."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("user_id", type=int, metavar="USER_ID", help="Telegram user id")
+        parser.add_argument("entitlement_type", metavar="TYPE", help="entitlement type")
+        parser.add_argument("--reason", required=True, help="why (kept in the audit trail)")
+        parser.add_argument("--operator", metavar="USERNAME", help="your staff username, recorded as initiated_by")
+        parser.add_argument("--dry-run", action="store_true", help="list what would be revoked, change nothing")
+
+    def handle(self, *args, **options):
+        operator = staff_user(options["operator"])
+        if options["dry_run"]:
+            grants = revocable_grants(user_id=options["user_id"], entitlement_type=options["entitlement_type"])
+            self.stdout.write(
+                f"Dry run: would revoke {grants.count()} {options['entitlement_type']} grant(s) of "
+                f"{options['user_id']}; nothing changed."
+            )
+            return
+        try:
+            outcome = revoke_manually(
+                user_id=options["user_id"], entitlement_type=options["entitlement_type"],
+                reason=options["reason"], operator=operator,
+                operator_name=options["operator"] or os_user(),
+            )
+        except ManualActionRefused as exc:
+            raise CommandError(f"Not revoked: {exc}.") from None
+        self.stdout.write(self.style.SUCCESS(f"{outcome.event.note} Audit event: {outcome.event.event_id}"))

@@ -1,0 +1,88 @@
+"""Reads shared by commands and the admin: which events to replay, what a user holds and why."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from entitlements.models import Entitlement
+
+from .models import EVENT_PAYMENT, EVENT_REFUND, EventStatus, StripeEvent
+from .services import refund_event_id
+
+# Short names accepted wherever an event type is asked for (`--type payment`).
+EVENT_TYPE_ALIASES = {"payment": EVENT_PAYMENT, "refund": EVENT_REFUND}
+DEFAULT_STUCK_AFTER = timedelta(minutes=5)
+
+
+def resolve_event_type(name: str) -> str:
+    return EVENT_TYPE_ALIASES.get(name, name)
+
+
+def events_to_replay(
+    *,
+    failed: bool = False,
+    pending: bool = False,
+    stuck_after: timedelta = DEFAULT_STUCK_AFTER,
+    event_ids: list[str] | None = None,
+    event_type: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    now: datetime | None = None,
+) -> QuerySet[StripeEvent]:
+    """Events a replay should run, oldest first.
+
+    `failed`, `pending` (older than `stuck_after`, so a webhook still in flight is left alone) and
+    `event_ids` are alternatives (any of them selects); `event_type`, `since` and `until` narrow the
+    result. With none of the three alternatives nothing is selected, never "everything".
+    Processed events may be selected by id; `replay_event` leaves them alone.
+    """
+    now = now or timezone.now()
+    which = Q(pk__in=[])
+    if failed:
+        which |= Q(status=EventStatus.FAILED)
+    if pending:
+        which |= Q(status=EventStatus.PENDING, received_at__lt=now - stuck_after)
+    if event_ids:
+        which |= Q(event_id__in=list(event_ids))
+    events = StripeEvent.objects.filter(which)
+    if event_type:
+        events = events.filter(event_type=resolve_event_type(event_type))
+    if since is not None:
+        events = events.filter(received_at__gte=since)
+    if until is not None:
+        events = events.filter(received_at__lt=until)
+    return events.order_by("received_at", "pk")
+
+
+def waiting_events(*, stuck_after: timedelta = DEFAULT_STUCK_AFTER, now: datetime | None = None) -> QuerySet:
+    """Failed events and events stuck in pending: what staff should look at."""
+    return events_to_replay(failed=True, pending=True, stuck_after=stuck_after, now=now)
+
+
+@dataclass(frozen=True)
+class EntitlementRecord:
+    entitlement: Entitlement
+    event: StripeEvent | None  # the event that granted it (a payment, or a manual grant)
+    revoking_event: StripeEvent | None  # the refund of that payment, if one is recorded
+
+    @property
+    def state(self) -> str:
+        return self.entitlement.state
+
+
+def user_entitlements(user_id: int) -> list[EntitlementRecord]:
+    """Every grant `user_id` ever had (active, scheduled, expired, revoked) with the events behind it."""
+    grants = list(Entitlement.objects.filter(user_id=user_id).order_by("entitlement_type", "starts_at", "pk"))
+    events = StripeEvent.objects.in_bulk([g.event_id for g in grants], field_name="event_id")
+    refund_ids = {
+        g.event_id: refund_event_id(events[g.event_id].telegram_payment_charge_id)
+        for g in grants
+        if g.event_id in events and events[g.event_id].is_payment
+    }
+    refunds = StripeEvent.objects.in_bulk(list(refund_ids.values()), field_name="event_id")
+    return [
+        EntitlementRecord(g, events.get(g.event_id), refunds.get(refund_ids.get(g.event_id, "")))
+        for g in grants
+    ]
