@@ -16,11 +16,7 @@ from django.db.migrations.executor import MigrationExecutor
 from .bot import call_bot, scrub
 from .models import EventStatus, Product
 from .selectors import waiting_events
-
-try:  # the webhook pipeline's list; this fallback only until it is merged
-    from .updates import ALLOWED_UPDATES
-except ImportError:  # pragma: no cover - depends on what is merged
-    ALLOWED_UPDATES = ["message", "pre_checkout_query"]
+from .updates import ALLOWED_UPDATES
 
 BOT_TOKEN_FORMAT = re.compile(r"^\d+:[A-Za-z0-9_-]{30,}$")
 WEBHOOK_SECRET_FORMAT = re.compile(r"^[A-Za-z0-9_-]{32,256}$")
