@@ -24,6 +24,7 @@ class EventSource(models.TextChoices):
     STAFF = "staff", "Staff (admin)"
     RECONCILIATION = "reconciliation", "Reconciliation"
     MANUAL = "manual", "Manual (operator)"
+    REPLAY = "replay", "Replayed update (operator)"
 
 
 class StripeEvent(models.Model):
