@@ -7,10 +7,17 @@ import pytest
 from django.core.management import call_command
 
 from entitlements.models import Entitlement
-from telegram_payments.models import EventStatus, StripeEvent
-from tests.test_updates import BUYER, CHARGE, command, invoice, update  # noqa: F401  (invoice is a fixture)
+from telegram_payments.models import EventStatus, Invoice, StripeEvent
+from tests.test_updates import BUYER, CHARGE, command, update
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def invoice(catalog):
+    """The invoice the fixture updates were paid for."""
+    return Invoice.objects.create(payload="inv_fixture_premium_monthly", user_id=BUYER,
+                                  product=catalog["premium_monthly"], price_stars=250)
 
 
 def run(path, *args):

@@ -63,7 +63,9 @@ class Command(BaseCommand):
         progress.finish()
 
         if options["dry_run"]:
-            self.stdout.write(f"Dry run: {counts['valid']} update(s) valid, {counts['bad']} bad line(s); nothing stored.")
+            self.stdout.write(
+                f"Dry run: {counts['valid']} update(s) valid, {counts['bad']} bad line(s); nothing stored."
+            )
         else:
             self.stdout.write(
                 f"Updates: {counts['processed']} processed, {counts['duplicate']} duplicate, "
