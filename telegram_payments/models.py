@@ -138,3 +138,12 @@ class Invoice(models.Model):
 
     def __str__(self):
         return self.payload
+
+
+class RefundEvent(StripeEvent):
+    """The refund events of the audit trail, for the admin's "Refunds" list (same table, no new rows)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "refund"
+        verbose_name_plural = "refunds"
