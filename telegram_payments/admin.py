@@ -24,6 +24,7 @@ from entitlements.models import Entitlement
 from . import admin_views
 from .bot import BotApiError
 from .models import (
+    EVENT_PAYMENT,
     EVENT_REFUND,
     STARS_CURRENCY,
     EventSource,
@@ -45,6 +46,8 @@ STATUS_COLOURS = {
     EventStatus.PROCESSED: "#1a7f37",
     EventStatus.FAILED: "#cf222e",
 }
+
+EVENT_KINDS = {EVENT_PAYMENT: "payment", EVENT_REFUND: "refund"}
 
 REDACTED = "[redacted]"
 SECRET_KEY_WORDS = ("token", "secret", "password", "authorization", "api_key", "apikey")
@@ -201,9 +204,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class StripeEventAdmin(ReadOnlyAdmin):
     """The audit trail. Superusers cannot edit it either: an audit trail is never edited by hand."""
 
-    list_display = ["received_at", "event_type", "customer_id", "amount", "status_badge",
-                    "telegram_payment_charge_id", "entitlement_type", "initiator_column"]
-    list_display_links = ["received_at", "event_type"]
+    list_display = ["received", "kind", "user_id", "amount", "status_badge", "charge_id", "entitlement_type"]
+    list_display_links = ["received", "kind"]
     list_filter = ["status", "event_type", "payment_method", "currency", "entitlement_type", "source"]
     search_fields = ["=customer_id", "=event_id", "=telegram_payment_charge_id", "=provider_payment_charge_id",
                      "invoice_payload"]
@@ -229,9 +231,25 @@ class StripeEventAdmin(ReadOnlyAdmin):
     ]
 
     # --- columns and detail fields ---
+    @admin.display(description="received", ordering="received_at")
+    def received(self, obj):
+        return timezone.localtime(obj.received_at).strftime("%Y-%m-%d %H:%M:%S")
+
+    @admin.display(description="event", ordering="event_type")
+    def kind(self, obj):
+        return EVENT_KINDS.get(obj.event_type, obj.event_type)
+
+    @admin.display(description="user id", ordering="customer_id")
+    def user_id(self, obj):
+        return obj.customer_id
+
     @admin.display(description="amount", ordering="amount_cents")
     def amount(self, obj):
-        return format_amount(obj.amount_cents, obj.currency)
+        return format_html('<span style="white-space:nowrap">{}</span>', format_amount(obj.amount_cents, obj.currency))
+
+    @admin.display(description="charge id", ordering="telegram_payment_charge_id")
+    def charge_id(self, obj):
+        return obj.telegram_payment_charge_id
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
@@ -258,10 +276,10 @@ class StripeEventAdmin(ReadOnlyAdmin):
         grant = Entitlement.objects.filter(event_id=payment_event_id(obj.telegram_payment_charge_id)).first()
         if grant is None:
             return "— (none granted)"
-        verb = "revoked" if obj.is_refund else "granted"
+        how = "revoked by this refund" if obj.is_refund else "granted by this payment"
         url = reverse("admin:entitlements_entitlement_change", args=[grant.pk])
-        return format_html('<a href="{}" class="entitlement-link">{} for user {} ({}; {} by this charge)</a>',
-                           url, grant.entitlement_type, grant.user_id, grant.state, verb)
+        return format_html('<a href="{}" class="entitlement-link">{} for user {} ({}; now {})</a>',
+                           url, grant.entitlement_type, grant.user_id, how, grant.state)
 
     @admin.display(description="related event")
     def related_event_link(self, obj):
@@ -402,9 +420,9 @@ def _csv_filename() -> str:
 class RefundEventAdmin(StripeEventAdmin):
     """Refunds only, with their reason and who initiated them. Same rows, same permissions."""
 
-    list_display = ["received_at", "customer_id", "amount", "refund_reason", "initiator_column", "status_badge",
-                    "telegram_payment_charge_id", "payment_link"]
-    list_display_links = ["received_at"]
+    list_display = ["received", "user_id", "amount", "refund_reason", "initiator_column", "status_badge",
+                    "charge_id", "payment_link"]
+    list_display_links = ["received"]
     list_filter = ["source", "status", "entitlement_type"]
     actions = ["export_csv"]
     change_list_template = None

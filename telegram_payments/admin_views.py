@@ -103,6 +103,7 @@ def bar_chart(values: list[tuple[date, int]], *, unit: str, colour: str, width=7
     grid = [
         {"y": round(top + plot_h - plot_h * fraction, 1), "text": f"{top_value * fraction:g}"}
         for fraction in (0, 0.5, 1)
+        if float(top_value * fraction).is_integer()  # counts: no "0.5 refunds" line
     ]
     return {"width": width, "height": height, "left": left, "right": width - right, "bottom": top + plot_h,
             "label_y": height - 8, "bars": bars, "labels": labels, "grid": grid, "colour": colour, "unit": unit}

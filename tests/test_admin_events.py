@@ -105,7 +105,7 @@ def test_list_query_count_does_not_grow_with_rows(admin_client, django_user_mode
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = admin_client.get(CHANGELIST)
     assert len(response.context["cl"].result_list) == 100
-    assert response.content.decode().count("Staff (admin): alice") == 100
+    assert response.content.decode().count('class="status-label') == 100
 
 
 def test_refunds_list_query_count_does_not_grow_with_rows(admin_client, django_user_model):
@@ -190,7 +190,7 @@ def test_payment_and_refund_link_to_each_other_and_to_the_entitlement(admin_clie
     ).content.decode()
     assert reverse("admin:telegram_payments_stripeevent_change", args=[payment.pk]) in refund_html
     assert reverse("admin:entitlements_entitlement_change", args=[grant.pk]) in refund_html
-    assert "revoked; revoked by this charge" in refund_html
+    assert "revoked by this refund; now revoked" in refund_html
 
 
 def test_by_event_id_redirects_to_the_event(admin_client):
