@@ -456,7 +456,17 @@ class ProductAdmin(admin.ModelAdmin):
                     "updated_at"]
     list_filter = ["is_active", "is_subscription"]
     search_fields = ["entitlement_type", "title"]
+    fields = ["entitlement_type", "title", "description", "price_stars", "duration_days", "is_subscription",
+              "is_active", "created_at", "updated_at"]
     readonly_fields = ["created_at", "updated_at"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        kwargs.setdefault("help_texts", {
+            "price_stars": "In Stars (XTR). A new price applies to new invoices only: past payments keep what "
+                           "was paid and open invoices keep the price they were issued with.",
+            "is_active": "Untick to take it off sale (payments for it are then recorded as failed).",
+        })
+        return super().get_form(request, obj, **kwargs)
 
     @admin.display(description="price", ordering="price_stars")
     def price(self, obj):

@@ -331,6 +331,7 @@ def test_product_price_change_never_touches_past_events_or_invoices(admin_client
     invoice = Invoice.objects.create(product=product, price_stars=250, user_id=7)
     event = pay(charge="ch_before")
     url = reverse("admin:telegram_payments_product_change", args=[product.pk])
+    assert "applies to new invoices only" in admin_client.get(url).content.decode()
     response = admin_client.post(url, {
         "title": product.title, "description": product.description, "price_stars": 300,
         "duration_days": 30, "is_active": "on",

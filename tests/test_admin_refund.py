@@ -1,8 +1,11 @@
 """Refunding a payment from the admin, against the fake Bot API: the page, the service, the permission."""
 
+import threading
+
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.urls import reverse
 
 from entitlements.models import Entitlement
@@ -226,3 +229,34 @@ def test_refund_payment_service_refuses_non_payments(payment, django_user_model,
         refund_payment(event=refund.event, staff_user=staff, reason="r")
     again = refund_payment(event=payment, staff_user=staff, reason="r")
     assert again.status == "duplicate" and len(fake_bot_api.calls_of("refundStarPayment")) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_staff_refunding_one_payment_at_once_make_one_refund(catalog, fake_bot_api, django_user_model):
+    payment = handle_successful_payment(
+        user_id=99, telegram_payment_charge_id="stxRACE", total_amount=250, currency="XTR",
+        entitlement_type="premium_monthly", source=EventSource.TELEGRAM, payload={},
+    ).event
+    staff = [make_staff(django_user_model, "ann"), make_staff(django_user_model, "bob")]
+    # Telegram refunds the first call; any later one is "already refunded".
+    fake_bot_api.respond("refundStarPayment", result=True)
+    fake_bot_api.respond("refundStarPayment", error=(400, "Bad Request: CHARGE_ALREADY_REFUNDED"), times=None)
+    barrier = threading.Barrier(2)
+    results = [None, None]
+
+    def worker(i):
+        try:
+            barrier.wait()
+            results[i] = refund_payment(event=payment, staff_user=staff[i], reason=f"by {i}").status
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["duplicate", "processed"]
+    assert StripeEvent.objects.filter(event_type=EVENT_REFUND).count() == 1
+    assert Entitlement.objects.get(event_id=payment.event_id).revoked_at is not None
