@@ -362,3 +362,32 @@ def test_product_editing_needs_permission(staff_client, catalog):
     assert product.price_stars == 250
     # Nobody deletes a product past events refer to: take it off sale instead.
     assert editor.get(reverse("admin:telegram_payments_product_delete", args=[product.pk])).status_code == 403
+
+
+def test_glance_counts_only_the_last_30_days(admin_client):
+    now = timezone.now()
+    StripeEventFactory(amount_cents=111, received_at=now - timezone.timedelta(days=29))
+    StripeEventFactory(amount_cents=999, received_at=now - timezone.timedelta(days=31))
+    StripeEventFactory(amount_cents=50, status=EventStatus.FAILED, error="x")  # failed: not revenue
+    stats = admin_client.get(reverse("admin:telegram_payments_glance")).context["stats"]
+    assert stats["stars_total"] == 111 and stats["payments_total"] == 1
+    assert [d.stars for d in stats["days"]][0] == 111 and len(stats["days"]) == 30
+
+
+@pytest.mark.parametrize("url", [
+    "/admin/", CHANGELIST, REFUNDS, "/admin/telegram_payments/product/", "/admin/telegram_payments/invoice/",
+    "/admin/telegram_payments/product/add/", "/admin/entitlements/entitlement/", "/admin/telegram_payments/",
+])
+def test_every_admin_list_page_renders(admin_client, catalog, url):
+    pay(charge="ch_smoke")
+    handle_refund(user_id=7, telegram_payment_charge_id="ch_smoke", source=EventSource.TELEGRAM, payload={})
+    assert admin_client.get(url).status_code == 200
+
+
+def test_refund_event_detail_in_the_refunds_admin(admin_client, catalog):
+    pay(charge="ch_proxy")
+    refund = handle_refund(user_id=7, telegram_payment_charge_id="ch_proxy", source=EventSource.TELEGRAM,
+                           payload={}, refund_reason="not as described").event
+    response = admin_client.get(reverse("admin:telegram_payments_refundevent_change", args=[refund.pk]))
+    assert response.status_code == 200 and "not as described" in response.content.decode()
+    assert admin_client.get(reverse("admin:telegram_payments_refundevent_add")).status_code == 403
