@@ -1,14 +1,92 @@
-from django.contrib import admin
+"""Entitlements in the admin: browse, filter by state, revoke one with a reason. Dates are never edited.
+
+This app knows nothing of Telegram: the link to the payment event is built from the admin URL
+name only (no import), and falls back to plain text where that page does not exist.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
 from .models import Entitlement
+from .services import revoke_entitlement
+
+# Revoking is the only change the admin makes to a grant, so it takes the model's change permission.
+REVOKE_PERMISSION = "entitlements.change_entitlement"
+
+STATE_COLOURS = {"active": "#1a7f37", "scheduled": "#0969da", "expired": "#6e7781", "revoked": "#cf222e"}
+
+
+class StateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("active", "active"), ("scheduled", "scheduled"), ("expired", "expired"), ("revoked", "revoked")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        not_expired = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+        if self.value() == "active":
+            return queryset.active(now)
+        if self.value() == "scheduled":
+            return queryset.filter(not_expired, revoked_at__isnull=True, starts_at__gt=now)
+        if self.value() == "expired":
+            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+class RevokeForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Why this grant is taken back. Recorded on the grant and in the admin log.",
+    )
+
+
+def payment_event_link(event_id: str):
+    try:
+        url = reverse("admin:telegram_payments_stripeevent_by_event_id", args=[event_id])
+    except NoReverseMatch:
+        return event_id
+    return format_html('<a href="{}" class="payment-event-link">{}</a>', url, event_id)
 
 
 @admin.register(Entitlement)
 class EntitlementAdmin(admin.ModelAdmin):
-    list_display = ["user_id", "entitlement_type", "starts_at", "expires_at", "revoked_at", "event_id"]
-    list_filter = ["entitlement_type"]
-    search_fields = ["=user_id", "event_id"]
+    list_display = ["user_id", "entitlement_type", "state_badge", "starts_at", "expires_at", "revoked_at",
+                    "payment_event"]
+    list_filter = ["entitlement_type", StateFilter]
+    search_fields = ["=user_id", "=event_id"]
+    search_help_text = "Exact user id or event id."
+    ordering = ["-granted_at", "-pk"]
+    fields = ["user_id", "entitlement_type", "state_badge", "granted_at", "starts_at", "expires_at", "revoked_at",
+              "revoke_reason", "payment_event"]
+    readonly_fields = ["state_badge", "payment_event"]
+    change_form_template = "admin/entitlements/entitlement/change_form.html"
 
+    @admin.display(description="state")
+    def state_badge(self, obj):
+        state = obj.state
+        return format_html(
+            '<span class="state-label state-{}" style="background:{};color:#fff;padding:2px 8px;'
+            'border-radius:10px;font-size:11px;font-weight:600">{}</span>',
+            state, STATE_COLOURS.get(state, "#6e7781"), state,
+        )
+
+    @admin.display(description="payment event", ordering="event_id")
+    def payment_event(self, obj):
+        return payment_event_link(obj.event_id)
+
+    # Grants are written by services only: nobody adds, edits dates or deletes by hand.
     def has_add_permission(self, request):
         return False
 
@@ -17,3 +95,42 @@ class EntitlementAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_urls(self):
+        return [
+            path("<int:object_id>/revoke/", self.admin_site.admin_view(self.revoke_view),
+                 name="entitlements_entitlement_revoke"),
+        ] + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        grant = self.get_object(request, object_id)
+        if grant is not None and grant.revoked_at is None and request.user.has_perm(REVOKE_PERMISSION):
+            extra_context["revoke_url"] = reverse("admin:entitlements_entitlement_revoke", args=[grant.pk])
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def revoke_view(self, request, object_id):
+        """GET: a confirmation with a reason field. POST: revoke now (grants stacked behind move up)."""
+        grant = get_object_or_404(Entitlement, pk=object_id)
+        if not (self.has_view_permission(request, grant) and request.user.has_perm(REVOKE_PERMISSION)):
+            raise PermissionDenied
+        change_url = reverse("admin:entitlements_entitlement_change", args=[grant.pk])
+        if grant.revoked_at is not None:
+            messages.warning(request, "This grant is already revoked.")
+            return redirect(change_url)
+        form = RevokeForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            reason = f"staff ({request.user.get_username()}): {form.cleaned_data['reason']}"
+            revoke_entitlement(entitlement=grant, reason=reason)
+            self.log_change(request, grant, f"Revoked: {form.cleaned_data['reason']}")
+            messages.success(request, f"Revoked {grant.entitlement_type} of user {grant.user_id}.")
+            return redirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Revoke this entitlement?",
+            "grant": grant,
+            "form": form,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/entitlements/entitlement/revoke.html", context)

@@ -173,3 +173,12 @@ class PreCheckoutAnswer(models.Model):
 
     def __str__(self):
         return f"{self.query_id}: {'ok' if self.ok else self.reason}"
+
+
+class RefundEvent(StripeEvent):
+    """The refund events of the audit trail, for the admin's "Refunds" list (same table, no new rows)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "refund"
+        verbose_name_plural = "refunds"

@@ -319,3 +319,59 @@ def _apply_refund(event: StripeEvent) -> None:
     )
     revoke_entitlement(entitlement=grant, reason=reason)
     event.note = f"Revoked {grant.entitlement_type} of {grant.user_id}."
+
+
+class RefundNotAllowed(Exception):
+    """The event is not a processed payment that may be refunded."""
+
+
+ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
+
+
+def refund_payment(*, event: StripeEvent, staff_user, reason: str) -> EventOutcome:
+    """Refund a processed Stars payment through the Bot API, then record it like any refund of that charge.
+
+    The refund event gets the usual id (`tg_stars:refund:<charge>`), so Telegram's own
+    `refunded_payment` update that follows is a duplicate. Telegram's `CHARGE_ALREADY_REFUNDED`
+    counts as success (a second click, or a refund made elsewhere). Any other `BotApiError`
+    propagates and nothing is recorded: the staff user sees Telegram's words and may try again.
+    A charge whose refund is already recorded returns that refund ("duplicate") without calling Telegram.
+    """
+    from .bot import BotApiError, call_bot  # imported here: the bot client loads python-telegram-bot
+
+    event = StripeEvent.objects.get(pk=event.pk)
+    if not event.is_payment or event.status != EventStatus.PROCESSED:
+        raise RefundNotAllowed(f"{event.event_id} is not a processed payment")
+    existing = StripeEvent.objects.filter(event_id=refund_event_id(event.telegram_payment_charge_id)).first()
+    if existing is not None:
+        return EventOutcome("duplicate", existing)
+
+    user_id = int(event.customer_id)
+    charge_id = event.telegram_payment_charge_id
+    try:
+        call_bot("refundStarPayment", lambda bot: bot.refund_star_payment(user_id, charge_id))
+        telegram_answer = "ok"
+    except BotApiError as exc:
+        if ALREADY_REFUNDED not in exc.description.upper():
+            raise
+        telegram_answer = ALREADY_REFUNDED
+    return handle_refund(
+        user_id=user_id,
+        telegram_payment_charge_id=charge_id,
+        source=EventSource.STAFF,
+        payload={
+            "bot_api_method": "refundStarPayment",
+            "user_id": user_id,
+            "telegram_payment_charge_id": charge_id,
+            "telegram_answer": telegram_answer,
+            "staff_user": staff_user.get_username(),
+            "refund_reason": reason,
+        },
+        entitlement_type=event.entitlement_type,
+        refund_reason=reason,
+        total_amount=event.amount_cents,
+        currency=event.currency,
+        invoice_payload=event.invoice_payload,
+        provider_payment_charge_id=event.provider_payment_charge_id,
+        initiated_by=staff_user,
+    )

@@ -1,0 +1,162 @@
+"""A support person's day in a real browser: Playwright drives Debian's Chromium against a live server.
+
+Log in, find a payment by its charge id, refund it through the confirmation page (against the fake
+Bot API), see the refund and the revoked entitlement; put a product back on sale and replay the
+payment that failed because of it; read the chart. Screenshots go to the test's tmp dir.
+
+The database is only touched before and after the browser runs: Playwright's sync API keeps an
+asyncio loop on this thread, where Django refuses ORM calls.
+"""
+
+import os
+import shutil
+from contextlib import contextmanager
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from entitlements.models import Entitlement
+from telegram_payments.models import EventSource, EventStatus, Product, StripeEvent
+from telegram_payments.services import handle_successful_payment, refund_event_id
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed "
+                                                             "(pip install -r requirements-dev.txt)")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not (os.path.exists(CHROMIUM) or shutil.which("chromium")),
+                       reason=f"no Chromium at {CHROMIUM}: apt-get install chromium (.ci/run does)"),
+]
+
+STAFF_PERMS = [
+    "telegram_payments.view_stripeevent", "telegram_payments.change_stripeevent",
+    "telegram_payments.refund_payment", "telegram_payments.view_product", "telegram_payments.change_product",
+    "entitlements.view_entitlement",
+]
+PASSWORD = "correct-horse-battery-staple"
+
+
+@contextmanager
+def chromium_page():
+    executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.set_default_timeout(20_000)
+            yield page
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def support_data(catalog, django_user_model):
+    staff = django_user_model.objects.create_user(username="sophie", password=PASSWORD, is_staff=True)
+    for perm in STAFF_PERMS:
+        app_label, codename = perm.split(".")
+        staff.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    for n in range(6):
+        handle_successful_payment(
+            user_id=500 + n, telegram_payment_charge_id=f"stxOTHER{n}", total_amount=250, currency="XTR",
+            entitlement_type="premium_monthly", source=EventSource.TELEGRAM, payload={"n": n},
+        )
+    payment = handle_successful_payment(
+        user_id=424242, telegram_payment_charge_id="stxBROWSER42", total_amount=2500, currency="XTR",
+        entitlement_type="premium_yearly", source=EventSource.TELEGRAM, payload={"charge": "stxBROWSER42"},
+    ).event
+    Product.objects.create(entitlement_type="team_plan", title="Team plan", description="For teams",
+                           price_stars=900, duration_days=30, is_active=False)
+    failed = handle_successful_payment(
+        user_id=31337, telegram_payment_charge_id="stxTEAM1", total_amount=900, currency="XTR",
+        entitlement_type="team_plan", source=EventSource.TELEGRAM, payload={},
+    ).event
+    assert failed.status == EventStatus.FAILED
+    return {"payment": payment, "failed": failed}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_support_person_refunds_a_payment_and_replays_a_failed_one(
+    live_server, fake_bot_api, support_data, tmp_path
+):
+    with chromium_page() as page:
+        support_day_in_the_browser(page, live_server.url, tmp_path)
+
+    # After the browser: what the database says (the ORM is usable on this thread again).
+    refund = StripeEvent.objects.get(event_id=refund_event_id("stxBROWSER42"))
+    assert refund.source == EventSource.STAFF and refund.initiated_by.username == "sophie"
+    assert Entitlement.objects.get(event_id=support_data["payment"].event_id).revoked_at is not None
+    assert fake_bot_api.calls_of("refundStarPayment") == [
+        {"user_id": 424242, "telegram_payment_charge_id": "stxBROWSER42"}
+    ]
+    support_data["failed"].refresh_from_db()
+    assert support_data["failed"].status == EventStatus.PROCESSED
+    assert all((tmp_path / name).stat().st_size > 0 for name in ("1-search.png", "2-refund-confirmation.png"))
+
+
+def support_day_in_the_browser(page, base: str, tmp_path):
+    expect = sync_api.expect
+
+    # Log in.
+    page.goto(f"{base}/admin/login/?next=/admin/")
+    page.fill("#id_username", "sophie")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    expect(page.locator("#glance-link")).to_be_visible()
+
+    # Find the payment by its charge id.
+    page.get_by_role("link", name="Audit events").click()
+    page.fill("#searchbar", "stxBROWSER42")
+    page.press("#searchbar", "Enter")
+    rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("2500 ⭐")
+    page.screenshot(path=tmp_path / "1-search.png", full_page=True)
+
+    # Open it and refund it through the confirmation page.
+    rows.first.locator("th a").click()
+    expect(page.locator(".event-payload")).to_contain_text("stxBROWSER42")
+    page.click("#refund-button")
+    expect(page.locator("#refund-user")).to_have_text("424242")
+    expect(page.locator("#refund-revokes")).to_contain_text("premium_yearly for user 424242")
+    page.fill("textarea[name=reason]", "Bought the wrong plan")
+    page.screenshot(path=tmp_path / "2-refund-confirmation.png", full_page=True)
+    page.click("#confirm-refund")
+    expect(page.locator(".messagelist .success")).to_contain_text("Refunded 2500 ⭐ to user 424242")
+    expect(page.locator("body")).to_contain_text("Staff (admin): sophie")
+    page.screenshot(path=tmp_path / "2b-refund-recorded.png", full_page=True)
+
+    # The refund links to the revoked entitlement.
+    page.click("a.entitlement-link")
+    expect(page.locator(".state-label")).to_have_text("revoked")
+    expect(page.locator("body")).to_contain_text("Bought the wrong plan")
+    page.screenshot(path=tmp_path / "3-entitlement-revoked.png", full_page=True)
+
+    # Put the product back on sale, then replay the payment that failed because it was not.
+    page.goto(f"{base}/admin/telegram_payments/product/")
+    page.get_by_role("link", name="team_plan").click()
+    page.check("#id_is_active")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist .success")).to_be_visible()
+    page.goto(f"{base}/admin/telegram_payments/stripeevent/?status__exact=2")
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    page.check("#action-toggle")
+    page.select_option("select[name=action]", "replay_failed")
+    page.click("button[name=index]")
+    expect(page.locator(".messagelist")).to_contain_text("Replayed 1, still failing 0")
+    page.screenshot(path=tmp_path / "4-replayed.png", full_page=True)
+
+    # Read the chart.
+    page.goto(f"{base}/admin/")
+    page.click("#glance-link")
+    expect(page.locator("svg.bar-chart")).to_have_count(2)
+    expect(page.locator("#figure-refunds")).to_contain_text("1")
+    page.screenshot(path=tmp_path / "5-at-a-glance.png", full_page=True)
+    page.goto(f"{base}/admin/telegram_payments/stripeevent/")
+    page.screenshot(path=tmp_path / "6-audit-list.png", full_page=True)
+    page.goto(f"{base}/admin/telegram_payments/refundevent/")
+    page.screenshot(path=tmp_path / "7-refunds-list.png", full_page=True)
+
