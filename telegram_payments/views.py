@@ -1,5 +1,6 @@
 from .api import WebhookView, outcome_response
 from .models import EventSource
+from .schema import webhook_schema
 from .serializers import RefundRelaySerializer, SuccessfulPaymentRelaySerializer
 from .services import handle_refund, handle_successful_payment
 
@@ -7,6 +8,7 @@ from .services import handle_refund, handle_successful_payment
 class RelaySuccessfulPaymentView(WebhookView):
     """POST /webhook/telegram/successful_payment: the original spec's relay format."""
 
+    @webhook_schema(SuccessfulPaymentRelaySerializer, summary="A successful Stars payment, relay format")
     def post(self, request):
         serializer = SuccessfulPaymentRelaySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -28,6 +30,7 @@ class RelaySuccessfulPaymentView(WebhookView):
 class RelayRefundView(WebhookView):
     """POST /webhook/telegram/refund: the original spec's relay format."""
 
+    @webhook_schema(RefundRelaySerializer, summary="A refunded Stars payment, relay format")
     def post(self, request):
         serializer = RefundRelaySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
