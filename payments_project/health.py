@@ -16,6 +16,7 @@ from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.urls import resolve
+from django.views.decorators.http import require_safe
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 _migrations_seen_applied = False
 
 
+@require_safe
 def healthz(request):
     return JsonResponse({"status": "ok"})
 
@@ -39,6 +41,7 @@ def _unapplied_migrations() -> int:
     return len(plan)
 
 
+@require_safe
 def readyz(request):
     checks = {}
     try:

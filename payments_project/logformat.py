@@ -72,7 +72,7 @@ def log_webhook(request, response, started: float) -> None:
         "path": request.path,
         "http_status": response.status_code,
         "outcome": getattr(outcome, "status", None) or data.get("status") or data.get("error")
-        or ("ok" if response.status_code < 400 else f"http_{response.status_code}"),
+        or ("invalid" if "errors" in data else "ok" if response.status_code < 400 else f"http_{response.status_code}"),
         "update_id": update_id,
         "event_id": event.event_id if event is not None else data.get("event_id"),
         "user_id": _user_id(event, body),

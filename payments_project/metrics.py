@@ -22,6 +22,7 @@ import time
 
 from django.conf import settings
 from django.http import HttpResponse
+from django.views.decorators.http import require_safe
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -217,6 +218,7 @@ def scrape_registry():
     return _Scrape(REGISTRY)
 
 
+@require_safe
 def metrics_view(request):
     """GET /metrics: Prometheus text format, for a bearer token or an allowed network only.
 
