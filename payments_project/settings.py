@@ -152,10 +152,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Webhooks Telegram (or its relay) calls, and the entitlements API for the bot's other services.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    # Swagger UI and Redoc from the drf-spectacular-sidecar package, served by us: no CDN.
+    # Swagger UI from the drf-spectacular-sidecar package, served by us: no CDN. (No Redoc page:
+    # its template loads Google Fonts.)
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
+    # Swagger UI would otherwise send the schema's URL to validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # LOG_FORMAT=json (the default without DEBUG): one JSON object per line; text: for people.
