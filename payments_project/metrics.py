@@ -161,6 +161,10 @@ def record_pre_checkout_answer(outcome: str) -> None:
     PRE_CHECKOUT_ANSWERS.labels(outcome=outcome).inc()
 
 
+def _static_prefix() -> str:
+    return "/" + settings.STATIC_URL.lstrip("/")
+
+
 class RequestMetricsMiddleware:
     """Times every request and labels it by URL pattern name (never by raw path: bounded labels)."""
 
@@ -171,7 +175,10 @@ class RequestMetricsMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
-        view = (match.view_name or match.route or "unnamed") if match else "unresolved"
+        if match:
+            view = match.view_name or match.route or "unnamed"
+        else:  # answered before URL resolution (WhiteNoise) or no URL matched (404)
+            view = "static" if request.path_info.startswith(_static_prefix()) else "unresolved"
         REQUEST_LATENCY.labels(view=view, method=request.method, status=str(response.status_code)).observe(
             time.perf_counter() - started
         )

@@ -145,3 +145,18 @@ def test_staff_create_tokens_in_the_admin(admin_client):
     response = admin_client.post("/admin/authtoken/tokenproxy/add/", {"user": service.pk})
     assert response.status_code == 302
     assert Token.objects.filter(user=service).exists()
+
+
+def test_the_entitlements_app_never_imports_telegram_payments():
+    import ast
+    from pathlib import Path
+
+    import entitlements
+
+    offenders = []
+    for path in Path(entitlements.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "telegram_payments"]
+    assert offenders == []

@@ -108,13 +108,16 @@ def test_request_latency_is_labelled_by_view_name_not_path(client, post_json, ca
     post_json(PAY_URL, payment("lat-1"))
     post_json(PAY_URL, payment("lat-1"), secret="wrong")
     client.get("/no/such/page/12345")
+    client.get("/static/admin/css/base.css")
     after = scrape(client)
     labels = {"view": "relay-successful-payment", "method": "POST"}
     assert delta(before, after, "http_request_duration_seconds_count", status="200", **labels) == 1
     assert delta(before, after, "http_request_duration_seconds_count", status="401", **labels) == 1
     assert delta(before, after, "http_request_duration_seconds_count", view="unresolved", method="GET",
                  status="404") == 1
-    assert not any("12345" in str(key) for key in after)
+    assert delta(before, after, "http_request_duration_seconds_count", view="static", method="GET",
+                 status="200") == 1
+    assert not any("12345" in str(key) or "base.css" in str(key) for key in after)
 
 
 def test_metrics_from_an_allowed_network_only(client, settings):
