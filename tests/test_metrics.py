@@ -161,3 +161,22 @@ def test_default_is_loopback_only(client, settings):
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
     assert client.get("/metrics", REMOTE_ADDR="::1").status_code == 200
     assert client.get("/metrics", REMOTE_ADDR="10.0.0.1").status_code == 403
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_scrape_still_answers_without_the_database(client):
+    from django.db import connection
+
+    original = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict["PORT"] = "9"  # nothing listens there: the database is "down"
+    try:
+        response = client.get("/metrics")
+    finally:
+        connection.close()
+        connection.settings_dict.update(original)
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "http_request_duration_seconds" in text
+    assert "telegram_stars_failed_events_waiting" not in text

@@ -3,6 +3,11 @@
 import hashlib
 import hmac
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -10,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from entitlements import outbox
@@ -26,7 +31,7 @@ class Receiver:
     """Another service's endpoint: checks the signature, fails the first `fail_first` requests
     (per message if `per_message`), and records what it received and what was in flight at once."""
 
-    def __init__(self, *, fail_first=0, per_message=False, delay=0.0):
+    def __init__(self, *, fail_first=0, per_message=False, delay=0.0, port=0):
         self.fail_first = fail_first
         self.per_message = per_message
         self.delay = delay
@@ -46,7 +51,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.handle(self, body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/entitlements"
@@ -307,3 +312,68 @@ def test_two_workers_at_once_deliver_each_message_exactly_once_in_order_per_user
     assert DeliveryAttempt.objects.filter(delivered=True).count() == 24
     assert DeliveryAttempt.objects.filter(delivered=False).count() == 24
     assert not OutboxMessage.objects.filter(attempt_count__lt=2).exists()
+
+
+def test_settings_refuse_a_service_url_without_a_secret():
+    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "x" * 50, "TELEGRAM_WEBHOOK_SECRET": "s" * 32,
+           "ENTITLEMENTS_SERVICE_URL": "https://entitlements.example.com/hook", "ENTITLEMENTS_SERVICE_SECRET": ""}
+    result = subprocess.run([sys.executable, "-c", "import payments_project.settings"], env=env,
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "ENTITLEMENTS_SERVICE_SECRET must be set" in result.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_worker_delivers_everything_once_after_the_receiver_was_down_then_stops_on_sigterm(settings, tmp_path):
+    """The issue's "done when": the receiver is down for a while; once it is up, the other service
+    sees each grant and revoke exactly once, in order. `deliver_outbox` runs as a real process."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/hooks/entitlements"
+    settings.ENTITLEMENTS_SERVICE_URL = url
+    settings.ENTITLEMENTS_SERVICE_SECRET = SECRET
+    db = connection.settings_dict
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "ENTITLEMENTS_SERVICE_URL": url,
+           "ENTITLEMENTS_SERVICE_SECRET": SECRET,
+           "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
+    output_file = open(tmp_path / "worker.log", "w+")
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "deliver_outbox", "--poll-interval", "0.05", "--backoff-base", "0.1",
+         "--backoff-max", "0.3"],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))), env=env,
+        stdout=output_file, stderr=subprocess.STDOUT,
+    )
+    receiver = None
+    try:
+        grants = [grant_entitlement(user_id=500 + n % 2, entitlement_type=f"t{n}", event_id=f"w{n}",
+                                    duration=timedelta(days=1)) for n in range(4)]
+        revoke_entitlement(entitlement=grants[0], reason="refund")
+        for _ in range(600):  # the receiver is down: wait until the worker has tried and failed
+            if DeliveryAttempt.objects.filter(status_code__isnull=True).count() >= 3:
+                break
+            time.sleep(0.05)
+        assert not OutboxMessage.objects.filter(delivered_at__isnull=False).exists()
+        receiver = Receiver(port=port)
+        for _ in range(600):
+            if not OutboxMessage.objects.filter(delivered_at__isnull=True).exists():
+                break
+            time.sleep(0.05)
+        expected = list(OutboxMessage.objects.order_by("id").values_list("message_id", "user_id"))
+        delivered = [(r[0], r[1]) for r in receiver.delivered()]
+        assert sorted(delivered) == sorted((str(m), u) for m, u in expected)  # each exactly once
+        for user in (500, 501):
+            assert [m for m, u in delivered if u == user] == [str(m) for m, u in expected if u == user]
+        assert receiver.bad_signatures == 0
+        assert DeliveryAttempt.objects.filter(status_code__isnull=True).count() >= 3
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+        output_file.close()
+        output = (tmp_path / "worker.log").read_text()
+        if receiver:
+            receiver.stop()
+        connections.close_all()
+    assert worker.returncode == 0, output
+    assert "deliver_outbox: stopped" in output
