@@ -1,6 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
-from .models import DeliveryAttempt, Entitlement, OutboxMessage
+from .models import DeliveryAttempt, Entitlement, OutboxMessage, ServiceToken
 
 
 @admin.register(Entitlement)
@@ -70,3 +72,25 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# API tokens of the services that read the entitlements API (rest_framework.authtoken). DRF's own
+# admin lists every full key; ours shows a key once, when it is created, and only its start after.
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(ServiceToken)
+class ServiceTokenAdmin(TokenAdmin):
+    list_display = ("key_start", "user", "created")
+
+    @admin.display(description="key")
+    def key_start(self, obj):
+        return f"{obj.key[:4]}…"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            self.message_user(
+                request, f"API token for {obj.user}: {obj.key} (copy it now: it is not shown again).",
+                level=messages.WARNING,
+            )

@@ -3,6 +3,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from rest_framework.authtoken.models import TokenProxy
 
 
 class EntitlementQuerySet(models.QuerySet):
@@ -109,3 +110,18 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self):
         return f"attempt at {self.attempted_at:%Y-%m-%d %H:%M:%S} ({self.status_code or self.error})"
+
+
+class ServiceToken(TokenProxy):
+    """A DRF API token of a service account that reads the entitlements API (admin: create, delete).
+
+    A proxy (of DRF's admin proxy, whose pk is the user's) so that its admin pages never print the whole
+    key, which DRF's Token uses as its name and primary key.
+    """
+
+    class Meta:
+        proxy = True
+        verbose_name = "service API token"
+
+    def __str__(self):
+        return f"API token of {self.user}"

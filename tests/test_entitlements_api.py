@@ -140,11 +140,17 @@ def test_one_query_answer_equals_the_services_answer():
         assert current_access(7, at=at) == active_entitlements(7, at=at), at
 
 
-def test_staff_create_tokens_in_the_admin(admin_client):
+def test_staff_create_tokens_in_the_admin_and_see_each_key_once(admin_client, client):
     service = get_user_model().objects.create_user("reports-service")
-    response = admin_client.post("/admin/authtoken/tokenproxy/add/", {"user": service.pk})
-    assert response.status_code == 302
-    assert Token.objects.filter(user=service).exists()
+    response = admin_client.post("/admin/entitlements/servicetoken/add/", {"user": service.pk}, follow=True)
+    assert response.status_code == 200
+    key = Token.objects.get(user=service).key
+    assert key in response.content.decode()  # shown once, to copy
+    listing = admin_client.get("/admin/entitlements/servicetoken/").content.decode()
+    assert "reports-service" in listing and key[:4] in listing and key not in listing
+    change = admin_client.get(f"/admin/entitlements/servicetoken/{service.pk}/change/").content.decode()
+    assert key not in change
+    assert client.get("/api/entitlements/1/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
 
 
 def test_the_entitlements_app_never_imports_telegram_payments():
