@@ -1,7 +1,7 @@
 """The entitlements API for the bot's other services: what may this user use, and until when?
 
 Authenticated by DRF tokens (`Authorization: Token <key>`) that staff create in the admin
-(Auth Token > Tokens) for a service account; 401 without a valid token. Read-only.
+(Entitlements > Service API tokens) for a service account; 401 without a valid token. Read-only.
 """
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
