@@ -16,7 +16,6 @@ Access log and error log go to stdout/stderr, for the process manager to collect
 
 import multiprocessing
 import os
-import shutil
 from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
@@ -47,13 +46,9 @@ def on_starting(server):
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
         path = Path(directory)
-        if path.is_dir():
-            for child in path.iterdir():
-                if child.is_file():
-                    child.unlink()
-                else:
-                    shutil.rmtree(child)
         path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):  # only the client library's files
+            stale.unlink()
 
 
 def child_exit(server, worker):

@@ -53,7 +53,8 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
-                entry[key] = value
+                # Django passes the request itself (django.request): keep its path, not its repr.
+                entry[key] = getattr(value, "path", value) if key == "request" else value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
