@@ -180,3 +180,8 @@ def test_a_scrape_still_answers_without_the_database(client):
     text = response.content.decode()
     assert "http_request_duration_seconds" in text
     assert "telegram_stars_failed_events_waiting" not in text
+
+
+def test_no_created_timestamps_series(client):
+    text = client.get("/metrics").content.decode()
+    assert "_created" not in text
