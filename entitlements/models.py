@@ -1,6 +1,9 @@
+import uuid
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from rest_framework.authtoken.models import TokenProxy
 
 
 class EntitlementQuerySet(models.QuerySet):
@@ -57,3 +60,68 @@ class Entitlement(models.Model):
         if self.starts_at > now:
             return "scheduled"
         return "active"
+
+
+class OutboxMessage(models.Model):
+    """A grant or revoke to deliver to ENTITLEMENTS_SERVICE_URL, written in the same transaction.
+
+    Delivered in `id` order per user by `manage.py deliver_outbox`; a user's later message waits
+    while an earlier one is undelivered. `message_id` lets the receiver drop a repeated delivery
+    (delivery is at least once: a worker that dies between the POST and its commit sends it again).
+    """
+
+    message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user_id = models.BigIntegerField()
+    kind = models.CharField(max_length=40)  # entitlement.granted, entitlement.revoked
+    payload = models.JSONField(help_text="The JSON body POSTed, signed with HMAC-SHA256.")
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    attempt_count = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "entitlements_outbox"
+        verbose_name = "outbox message"
+        indexes = [
+            # The worker's question: what is undelivered, per user in order, and what is due.
+            models.Index(fields=["user_id", "id"], name="outbox_undelivered_user",
+                         condition=Q(delivered_at__isnull=True)),
+            models.Index(fields=["next_attempt_at"], name="outbox_undelivered_due",
+                         condition=Q(delivered_at__isnull=True)),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} for {self.user_id} ({self.message_id})"
+
+
+class DeliveryAttempt(models.Model):
+    """One POST of an outbox message: what the receiver answered, or why it could not."""
+
+    message = models.ForeignKey(OutboxMessage, on_delete=models.CASCADE, related_name="attempts")
+    attempted_at = models.DateTimeField(default=timezone.now)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty: no HTTP answer.")
+    error = models.TextField(blank=True, default="")
+    duration_ms = models.PositiveIntegerField(default=0)
+    delivered = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "entitlements_delivery_attempts"
+
+    def __str__(self):
+        return f"attempt at {self.attempted_at:%Y-%m-%d %H:%M:%S} ({self.status_code or self.error})"
+
+
+class ServiceToken(TokenProxy):
+    """A DRF API token of a service account that reads the entitlements API (admin: create, delete).
+
+    A proxy (of DRF's admin proxy, whose pk is the user's) so that its admin pages never print the whole
+    key, which DRF's Token uses as its name and primary key.
+    """
+
+    class Meta:
+        proxy = True
+        verbose_name = "service API token"
+
+    def __str__(self):
+        return f"API token of {self.user}"

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from payments_project.locks import lock_for_transaction
 
+from . import outbox
 from .models import Entitlement
 
 
@@ -54,7 +55,7 @@ def grant_entitlement(
         elif expires_at is not None and expires_at <= now:
             # A subscription whose period already ended (late delivery): record it, grant nothing usable.
             starts_at = expires_at - timedelta(seconds=1)
-        return Entitlement.objects.create(
+        grant = Entitlement.objects.create(
             user_id=user_id,
             entitlement_type=entitlement_type,
             event_id=event_id,
@@ -62,6 +63,8 @@ def grant_entitlement(
             starts_at=starts_at,
             expires_at=expires_at,
         )
+        outbox.enqueue_change(entitlement=grant, kind=outbox.GRANTED, now=now)  # same transaction
+        return grant
 
 
 def revoke_entitlement(*, entitlement: Entitlement, reason: str, now: datetime | None = None) -> Entitlement:
@@ -90,6 +93,7 @@ def revoke_entitlement(*, entitlement: Entitlement, reason: str, now: datetime |
                 later.starts_at -= unused
                 later.expires_at -= unused
                 later.save(update_fields=["starts_at", "expires_at"])
+        outbox.enqueue_change(entitlement=entitlement, kind=outbox.REVOKED, now=now)  # same transaction
         return entitlement
 
 

@@ -43,6 +43,14 @@ TELEGRAM_BOT_TOKEN = os.environ.get("TELEGRAM_BOT_TOKEN", "")
 TELEGRAM_WEBHOOK_URL = os.environ.get("TELEGRAM_WEBHOOK_URL", "")
 TELEGRAM_API_BASE_URL = os.environ.get("TELEGRAM_API_BASE_URL", "https://api.telegram.org").rstrip("/")
 ENTITLEMENTS_SERVICE_URL = os.environ.get("ENTITLEMENTS_SERVICE_URL", "")
+# Grants and revokes POSTed to ENTITLEMENTS_SERVICE_URL are signed with HMAC-SHA256 under this secret.
+ENTITLEMENTS_SERVICE_SECRET = os.environ.get("ENTITLEMENTS_SERVICE_SECRET", "")
+if ENTITLEMENTS_SERVICE_URL and not ENTITLEMENTS_SERVICE_SECRET and not DEBUG:
+    raise ImproperlyConfigured("ENTITLEMENTS_SERVICE_SECRET must be set when ENTITLEMENTS_SERVICE_URL is (see README).")
+
+# /metrics: allowed from these networks (CIDRs, the direct peer's address) or with this bearer token.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128")
 
 # Telegram requires bots that sell digital goods to answer /paysupport and /terms.
 TELEGRAM_PAYSUPPORT_TEXT = os.environ.get("TELEGRAM_PAYSUPPORT_TEXT", "") or (
@@ -69,12 +77,18 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "entitlements",
     "telegram_payments",
 ]
 
 MIDDLEWARE = [
+    "payments_project.metrics.RequestMetricsMiddleware",
+    "payments_project.health.HealthCheckMiddleware",  # before the host check: probes come by IP
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -125,12 +139,19 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles"
+# WhiteNoise serves the admin's files from STATIC_ROOT (after collectstatic), compressed and with
+# hashed names cached for a year.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "telegram_payments.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -140,10 +161,32 @@ if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Telegram Stars payments",
+    "DESCRIPTION": "Webhooks Telegram (or its relay) calls, and the entitlements API for the bot's other services.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the drf-spectacular-sidecar package, served by us: no CDN. (No Redoc page:
+    # its template loads Google Fonts.)
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Swagger UI would otherwise send the schema's URL to validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+}
+
+# LOG_FORMAT=json (the default without DEBUG): one JSON object per line; text: for people.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "payments_project.logformat.JsonFormatter"},
+        "text": {"()": "payments_project.logformat.TextFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"httpx": {"level": "WARNING"}},  # httpx logs full URLs, which hold the bot token
 }

@@ -1,7 +1,17 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import health, metrics
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("telegram_payments.urls")),
+    path("api/entitlements/", include("entitlements.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("metrics", metrics.metrics_view, name="metrics"),
+    # Answered by HealthCheckMiddleware before the host check; listed here so they resolve anyway.
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
 ]

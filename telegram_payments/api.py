@@ -2,12 +2,15 @@
 
 import hmac
 import logging
+import time
 
 from django.conf import settings
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from payments_project.logformat import log_webhook
 
 from .services import TRANSIENT_ERRORS
 
@@ -51,9 +54,15 @@ class WebhookView(APIView):
             raise BodyTooLarge()
         super().initial(request, *args, **kwargs)
 
+    def dispatch(self, request, *args, **kwargs):
+        started = time.monotonic()
+        response = super().dispatch(request, *args, **kwargs)
+        log_webhook(self.request, response, started)  # one structured line per webhook
+        return response
+
 
 def outcome_response(outcome) -> Response:
-    return Response(
+    response = Response(
         {
             "ok": True,
             "status": outcome.status,
@@ -61,6 +70,8 @@ def outcome_response(outcome) -> Response:
             "event_status": outcome.event.get_status_display(),
         }
     )
+    response.outcome = outcome  # for the webhook log line
+    return response
 
 
 def exception_handler(exc, context):

@@ -17,6 +17,8 @@ from telegram import Bot
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
+from payments_project.metrics import BOT_API_CALLS
+
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -71,6 +73,22 @@ def call_bot(method: str, action: Callable[[Bot], Awaitable[T]]) -> T:
     `method` names the Bot API method for errors and metrics, e.g.
     `call_bot("refundStarPayment", lambda bot: bot.refund_star_payment(user_id, charge_id))`.
     """
+    try:
+        result = _call_bot(method, action)
+    except BotNotConfigured:
+        BOT_API_CALLS.labels(method=method, result="not_configured").inc()
+        raise
+    except BotApiError as exc:
+        BOT_API_CALLS.labels(method=method, result="transient_error" if exc.transient else "error").inc()
+        raise
+    except Exception:
+        BOT_API_CALLS.labels(method=method, result="error").inc()
+        raise
+    BOT_API_CALLS.labels(method=method, result="ok").inc()
+    return result
+
+
+def _call_bot(method: str, action: Callable[[Bot], Awaitable[T]]) -> T:
     if not settings.TELEGRAM_BOT_TOKEN:
         raise BotNotConfigured(method)
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from entitlements.models import Entitlement
 from entitlements.services import grant_entitlement, revoke_entitlement
 from payments_project.locks import lock_for_transaction
+from payments_project.metrics import observe_outcome
 
 from .models import (
     EVENT_PAYMENT,
@@ -73,6 +74,7 @@ def refund_event_id(telegram_payment_charge_id: str) -> str:
     return charge_event_id("refund", telegram_payment_charge_id)
 
 
+@observe_outcome
 def handle_successful_payment(
     *,
     user_id: int,
@@ -108,6 +110,7 @@ def handle_successful_payment(
     )
 
 
+@observe_outcome
 def handle_refund(
     *,
     user_id: int,
@@ -149,6 +152,7 @@ def handle_refund(
     )
 
 
+@observe_outcome
 def replay_event(*, event: StripeEvent) -> EventOutcome:
     """Run a stored event's effect again (failed or stuck pending). A processed event is left alone.
 

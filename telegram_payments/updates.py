@@ -26,6 +26,7 @@ from django.utils import timezone
 from telegram import InlineKeyboardMarkup, Message, PreCheckoutQuery, Update
 
 from entitlements.services import active_entitlements
+from payments_project.metrics import record_pre_checkout_answer
 
 from .bot import BotApiError, call_bot
 from .invoices import create_invoice_link, send_invoice
@@ -261,6 +262,7 @@ def _answer_pre_checkout(query: PreCheckoutQuery, *, update_id: int, raw: dict) 
             raise
         return UpdateResult("duplicate", "pre_checkout_query", update_id, _pre_checkout_body(existing),
                             pre_checkout_answer=existing)
+    record_pre_checkout_answer(reason or "ok")
     if reason:
         logger.info("pre-checkout %s declined: %s", query.id, reason)
     return UpdateResult("answered", "pre_checkout_query", update_id, _pre_checkout_body(answer),

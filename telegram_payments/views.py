@@ -1,8 +1,11 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from .api import WebhookView, outcome_response
 from .models import EventSource
+from .schema import WEBHOOK_RESPONSES, webhook_schema
 from .serializers import RefundRelaySerializer, SuccessfulPaymentRelaySerializer
 from .services import handle_refund, handle_successful_payment
 from .updates import InvalidUpdate, process_update
@@ -11,6 +14,7 @@ from .updates import InvalidUpdate, process_update
 class RelaySuccessfulPaymentView(WebhookView):
     """POST /webhook/telegram/successful_payment: the original spec's relay format."""
 
+    @webhook_schema(SuccessfulPaymentRelaySerializer, summary="A successful Stars payment, relay format")
     def post(self, request):
         serializer = SuccessfulPaymentRelaySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -32,6 +36,7 @@ class RelaySuccessfulPaymentView(WebhookView):
 class RelayRefundView(WebhookView):
     """POST /webhook/telegram/refund: the original spec's relay format."""
 
+    @webhook_schema(RefundRelaySerializer, summary="A refunded Stars payment, relay format")
     def post(self, request):
         serializer = RefundRelaySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -54,9 +59,20 @@ class TelegramUpdateView(WebhookView):
     Telegram then performs.
     """
 
+    @webhook_schema(
+        OpenApiTypes.OBJECT,
+        summary="A Bot API Update, as Telegram sends it",
+        responses={**WEBHOOK_RESPONSES, 200: OpenApiResponse(
+            OpenApiTypes.OBJECT,
+            description="Acknowledged: an outcome like the relay's, or a Bot API method call for Telegram "
+            "to perform (answerPreCheckoutQuery, sendMessage).",
+        )},
+    )
     def post(self, request):
         try:
             result = process_update(request.data, source=EventSource.TELEGRAM)
         except InvalidUpdate as exc:
             raise ValidationError({exc.field: [str(exc)]}) from None
-        return Response(result.body)
+        response = Response(result.body)
+        response.outcome = result.outcome or result  # for the webhook log line
+        return response

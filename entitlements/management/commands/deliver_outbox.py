@@ -1,0 +1,59 @@
+"""manage.py deliver_outbox [--once]: POST grants and revokes to ENTITLEMENTS_SERVICE_URL.
+
+A long-running worker by default (run one or several, on any machines: they never send the same
+message at once); `--once` delivers what is due now and exits (for cron). Stops cleanly on
+SIGTERM/SIGINT after the message in flight.
+"""
+
+import logging
+import signal
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, close_old_connections
+
+from entitlements import outbox
+
+logger = logging.getLogger("entitlements.outbox")
+
+
+class Command(BaseCommand):
+    help = "Deliver outbox messages (grants and revokes) to ENTITLEMENTS_SERVICE_URL, signed, in order per user."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="Deliver what is due now, then exit.")
+        parser.add_argument("--poll-interval", type=float, default=1.0,
+                            help="Seconds to wait when nothing is due (worker mode). Default 1.")
+        parser.add_argument("--backoff-base", type=float, default=outbox.BACKOFF_BASE_SECONDS,
+                            help="Seconds before the first retry; doubles each failure. Default 5.")
+        parser.add_argument("--backoff-max", type=float, default=outbox.BACKOFF_MAX_SECONDS,
+                            help="Longest wait between retries, in seconds. Default 3600.")
+
+    def handle(self, *args, once, poll_interval, backoff_base, backoff_max, **options):
+        if not settings.ENTITLEMENTS_SERVICE_URL:
+            raise CommandError("ENTITLEMENTS_SERVICE_URL is not set: nothing to deliver to.")
+        if backoff_base <= 0 or backoff_max < backoff_base:
+            raise CommandError("--backoff-base must be > 0 and --backoff-max >= --backoff-base.")
+        backoff = {"backoff_base": backoff_base, "backoff_max": backoff_max}
+        if once:
+            delivered, failed = outbox.deliver_due(**backoff)
+            self.stdout.write(f"delivered {delivered}, failed {failed} (will be retried)")
+            return
+        self.stopping = False
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._stop)
+        self.stdout.write("deliver_outbox: running (SIGTERM to stop)")
+        while not self.stopping:
+            try:
+                result = outbox.deliver_one(**backoff)
+            except DatabaseError as exc:  # database restarting: wait and reconnect
+                logger.warning("deliver_outbox: database error %s; retrying", type(exc).__name__)
+                close_old_connections()
+                result = None
+            if result is None:
+                time.sleep(poll_interval)
+        self.stdout.write("deliver_outbox: stopped")
+
+    def _stop(self, signum, frame):
+        self.stopping = True

@@ -1,0 +1,59 @@
+"""gunicorn configuration for production: `gunicorn payments_project.wsgi` reads this file.
+
+Everything can be set from the environment:
+
+| variable | default | meaning |
+| --- | --- | --- |
+| GUNICORN_BIND | 0.0.0.0:$PORT (PORT defaults to 8000) | address to listen on |
+| WEB_CONCURRENCY | 2 x CPUs + 1 | worker processes |
+| GUNICORN_THREADS | 1 | threads per worker |
+| GUNICORN_TIMEOUT | 30 | seconds a request may take before its worker is restarted |
+| GUNICORN_FORWARDED_ALLOW_IPS | 127.0.0.1 | proxies whose X-Forwarded-* headers are trusted |
+| PROMETHEUS_MULTIPROC_DIR | unset | a directory for the workers' metrics (see README, Metrics) |
+
+Access log and error log go to stdout/stderr, for the process manager to collect.
+"""
+
+import multiprocessing
+import os
+from pathlib import Path
+
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2 + 1)
+threads = int(os.environ.get("GUNICORN_THREADS") or 1)
+timeout = int(os.environ.get("GUNICORN_TIMEOUT") or 30)
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT") or 30)
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE") or 5)
+# Restart workers now and then so that a slow leak never grows; jitter avoids all at once.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS") or 2000)
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER") or 200)
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+backlog = 2048
+
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# No query string and no headers: nothing secret can reach the access log.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+
+# Heartbeat files in memory, not on a possibly slow disk.
+if Path("/dev/shm").is_dir():
+    worker_tmp_dir = "/dev/shm"
+
+
+def on_starting(server):
+    """Start each server run with an empty metrics directory (stale files would add old counts)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):  # only the client library's files
+            stale.unlink()
+
+
+def child_exit(server, worker):
+    """Tell prometheus_client a worker is gone, so its gauges stop counting (counters are kept)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

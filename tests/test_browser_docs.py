@@ -1,0 +1,46 @@
+"""The API docs page in a real browser: Swagger UI renders every endpoint from /api/schema/, and the
+browser fetches nothing from any other host (no CDN, no validator badge)."""
+
+import os
+import shutil
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed "
+                                                             "(pip install -r requirements-dev.txt)")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not (os.path.exists(CHROMIUM) or shutil.which("chromium")),
+                       reason=f"no Chromium at {CHROMIUM}: apt-get install chromium"),
+]
+
+
+def test_swagger_ui_renders_every_endpoint_from_local_assets_only(live_server, tmp_path):
+    executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+    requested = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(20_000)
+            page.on("request", lambda request: requested.append(request.url))
+            page.goto(f"{live_server.url}/api/docs/")
+            page.wait_for_selector(".opblock")
+            paths = page.locator(".opblock-summary-path").all_inner_texts()
+            title = page.locator(".information-container .title").inner_text()
+            page.screenshot(path=str(tmp_path / "api-docs.png"), full_page=True)
+        finally:
+            browser.close()
+    normalized = {p.replace("\u200b", "").strip() for p in paths}
+    assert {"/api/entitlements/{user_id}/", "/api/entitlements/{user_id}/{entitlement_type}/",
+            "/webhook/telegram/successful_payment", "/webhook/telegram/refund"} <= normalized
+    assert "Telegram Stars payments" in title
+    assert any(url.startswith(f"{live_server.url}/api/schema/") for url in requested)
+    outside = [url for url in requested if not url.startswith((live_server.url, "data:", "blob:"))]
+    assert outside == []

@@ -1,0 +1,128 @@
+"""Production serving end to end: gunicorn with gunicorn.conf.py and two workers, WhiteNoise after
+collectstatic, health probes, and /metrics summed over the workers (PROMETHEUS_MULTIPROC_DIR).
+
+Runs the real commands of README "Deploying" as subprocesses, on a SQLite file of its own.
+"""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+GUNICORN = str(Path(PYTHON).with_name("gunicorn"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url, headers=None):
+    request = urllib.request.Request(url, headers={"Connection": "close", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def healthz_count(metrics_text: str) -> float:
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == "http_request_duration_seconds_count" and sample.labels.get("view") == "healthz":
+                return sample.value
+    return 0.0
+
+
+@pytest.fixture
+def deployment(tmp_path):
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")},
+        "DJANGO_SETTINGS_MODULE": "payments_project.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "serving-test-secret-key",
+        "TELEGRAM_WEBHOOK_SECRET": "serving-test-webhook-secret",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "LOG_FORMAT": "json",
+    }
+    (tmp_path / "prometheus").mkdir()
+    (tmp_path / "prometheus" / "counter_999999.db").write_bytes(b"stale")  # emptied at start
+    subprocess.run([PYTHON, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    log = open(tmp_path / "gunicorn.log", "w+")
+    server = subprocess.Popen([GUNICORN, "-c", "gunicorn.conf.py", "payments_project.wsgi"], cwd=ROOT, env=env,
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):  # wait for the server to listen (up to ~30 s on a busy machine)
+            try:
+                if get(f"{base}/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("gunicorn did not start:\n" + (tmp_path / "gunicorn.log").read_text())
+        yield {"base": base, "env": env, "tmp": tmp_path, "log": tmp_path / "gunicorn.log", "healthz_calls": 1}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()
+
+
+def test_gunicorn_serves_probes_static_files_and_summed_metrics(deployment):
+    base, env, tmp = deployment["base"], deployment["env"], deployment["tmp"]
+
+    # A fresh database: alive but not ready until `migrate` has run.
+    status, _, body = get(f"{base}/readyz")
+    assert status == 503 and b"unapplied" in body
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    for _ in range(4):  # every worker answers ready now
+        assert get(f"{base}/readyz")[0] == 200
+
+    # The admin's static files, from STATIC_ROOT through WhiteNoise, with hashed, cacheable names.
+    status, _, login = get(f"{base}/admin/login/")
+    assert status == 200
+    css = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', login.decode()).group(1)
+    status, headers, _ = get(f"{base}{css}", {"Accept-Encoding": "gzip"})
+    assert status == 200
+    assert "immutable" in headers["Cache-Control"] and headers.get("Content-Encoding") == "gzip"
+
+    # Requests spread over both workers; any worker's /metrics counts them all.
+    calls = deployment["healthz_calls"]
+    for _ in range(30):
+        assert get(f"{base}/healthz")[0] == 200
+        calls += 1
+    for _ in range(4):
+        status, _, text = get(f"{base}/metrics")
+        assert status == 200
+        assert healthz_count(text.decode()) == calls
+    worker_files = {p.name for p in (tmp / "prometheus").glob("histogram_*.db")}
+    assert len(worker_files) == 2, worker_files  # two workers wrote, and the scrape summed them
+    assert not (tmp / "prometheus" / "counter_999999.db").exists()
+
+    # Access log on stdout, one line per request, no query string.
+    get(f"{base}/healthz?token=should-not-be-logged")
+    for _ in range(100):  # the worker writes its access line just after answering
+        log = deployment["log"].read_text()
+        if log.count('"GET /healthz HTTP/1.1" 200') >= calls + 1:
+            break
+        time.sleep(0.1)
+    assert log.count('"GET /healthz HTTP/1.1" 200') == calls + 1
+    assert "should-not-be-logged" not in log
