@@ -28,11 +28,11 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 class Route:
     name: str
     path: str
-    body: Callable[..., dict]  # (charge, user_id) -> body
+    body: Callable[..., dict]  # (charge, user_id, invoice_payload="") -> body
 
 
-def relay_payment(charge: str, user_id: int) -> dict:
-    return {"user_id": user_id, "entitlement_type": "premium_monthly", "invoice_id": "",
+def relay_payment(charge: str, user_id: int, invoice_payload: str = "") -> dict:
+    return {"user_id": user_id, "entitlement_type": "premium_monthly", "invoice_id": invoice_payload,
             "telegram_payment_charge_id": charge, "total_amount": 250, "currency": "XTR"}
 
 

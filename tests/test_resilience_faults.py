@@ -14,7 +14,7 @@ from entitlements import services as entitlement_services
 from entitlements.models import Entitlement
 from entitlements.services import has_entitlement
 from telegram_payments import services
-from telegram_payments.models import EventStatus, StripeEvent
+from telegram_payments.models import EventStatus, Invoice, InvoiceStatus, StripeEvent
 from telegram_payments.services import payment_event_id, replay_event
 from tests.test_resilience_concurrency import (
     PAYMENT_ROUTES,
@@ -45,27 +45,32 @@ def send_while_locked(admin, lock_name: str, url: str, body: dict, secret: str):
 
 
 @pytest.mark.parametrize("pay", PAYMENT_ROUTES, ids=lambda r: r.name)
-@pytest.mark.parametrize("where", ["before_insert", "after_insert"])
+@pytest.mark.parametrize("where", ["at_charge_lock", "inside_grant"])
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_database_killed_mid_payment_is_503_nothing_written_and_the_retry_succeeds(
     live_server, catalog, webhook_secret, pay, where
 ):
     charge = f"killed-{where}"
-    # before_insert: waiting on the per-charge lock, the first statement of the transaction;
-    # after_insert: the event row is written and the request waits inside the grant (per user and type).
-    lock = f"charge:{charge}" if where == "before_insert" else f"entitlement:{USER}:premium_monthly"
-    url, body = live_server.url + pay.path, pay.body(charge, USER)
+    invoice = Invoice.objects.create(product=catalog["premium_monthly"], price_stars=250, user_id=USER)
+    # at_charge_lock: waiting on the per-charge lock, the first statement of the transaction;
+    # inside_grant: the invoice is already marked paid in the transaction, the grant waits on its lock.
+    lock = f"charge:{charge}" if where == "at_charge_lock" else f"entitlement:{USER}:premium_monthly"
+    url, body = live_server.url + pay.path, pay.body(charge, USER, invoice.payload)
     with admin_connection() as admin:
         status, answer = send_while_locked(admin, lock, url, body, webhook_secret)
     assert (status, answer) == (503, DB_UNAVAILABLE)
     assert not StripeEvent.objects.exists()
     assert not Entitlement.objects.exists()
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.OPEN  # the half-done transaction was rolled back
 
     status, answer = post(url, body, webhook_secret)  # Telegram retries; the database is back
     assert (status, answer["status"]) == (200, "processed")
     assert StripeEvent.objects.get().event_id == payment_event_id(charge)
     assert has_entitlement(USER, "premium_monthly")
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.PAID
 
 
 @pytest.mark.parametrize("pay,refund", list(zip(PAYMENT_ROUTES, REFUND_ROUTES, strict=True)),
@@ -78,7 +83,7 @@ def test_database_killed_mid_refund_is_503_grant_kept_and_the_retry_revokes(
     charge = "killed-refund"
     assert post(live_server.url + pay.path, pay.body(charge, USER), webhook_secret)[0] == 200
     url, body = live_server.url + refund.path, refund.body(charge, USER)
-    with admin_connection() as admin:  # the refund row is written; the revoke waits on the user's lock
+    with admin_connection() as admin:  # the revoke waits on the user's lock, inside the refund's transaction
         status, answer = send_while_locked(admin, f"entitlement:{USER}:premium_monthly", url, body, webhook_secret)
     assert (status, answer) == (503, DB_UNAVAILABLE)
     assert StripeEvent.objects.count() == 1  # only the payment
