@@ -225,6 +225,12 @@ def _find_event(event_id: str) -> StripeEvent | None:
     return None if row is None else StripeEvent.from_db(connection.alias, ["id", "event_id", "status"], row)
 
 
+def _one(queryset):
+    """The row of a filter on a unique column, or None: `first()` without its ORDER BY, whose
+    query building alone cost ~0.5 ms per lookup (bench/)."""
+    return next(iter(queryset.order_by()[:1]), None)
+
+
 def _existing_duplicate(event_id: str) -> EventOutcome:
     existing = _find_event(event_id)
     if existing is None:  # the violation was not on event_id: a real integrity problem
@@ -256,7 +262,7 @@ def _apply(event: StripeEvent) -> None:
 def _apply_payment(event: StripeEvent) -> None:
     invoice = None
     if event.invoice_payload:
-        invoice = Invoice.objects.select_related("product").filter(payload=event.invoice_payload).first()
+        invoice = _one(Invoice.objects.select_related("product").filter(payload=event.invoice_payload))
     product = _product_for(event, invoice)
     event.entitlement_type = product.entitlement_type
     if event.currency != STARS_CURRENCY:
@@ -268,7 +274,7 @@ def _apply_payment(event: StripeEvent) -> None:
         invoice.status = InvoiceStatus.PAID
         invoice.paid_at = timezone.now()
         invoice.save(update_fields=["status", "paid_at"])
-    if StripeEvent.objects.filter(event_id=refund_event_id(event.telegram_payment_charge_id)).exists():
+    if _find_event(refund_event_id(event.telegram_payment_charge_id)) is not None:
         event.note = "This charge was refunded before its payment arrived: nothing granted."
         return
     user_id = int(event.customer_id)
@@ -300,7 +306,7 @@ def _product_for(event: StripeEvent, invoice: Invoice | None) -> Product:
     else:
         if not event.entitlement_type:
             raise PaymentRejected(f"unknown invoice {event.invoice_payload!r} and no entitlement_type given")
-        product = Product.objects.filter(entitlement_type=event.entitlement_type).first()
+        product = _one(Product.objects.filter(entitlement_type=event.entitlement_type))
         if product is None:
             raise PaymentRejected(f"unknown product {event.entitlement_type!r}")
     if not product.is_active:
@@ -309,14 +315,12 @@ def _product_for(event: StripeEvent, invoice: Invoice | None) -> Product:
 
 
 def _apply_refund(event: StripeEvent) -> None:
-    payment = StripeEvent.objects.filter(
-        event_id=payment_event_id(event.telegram_payment_charge_id)
-    ).first()
+    payment = _one(StripeEvent.objects.filter(event_id=payment_event_id(event.telegram_payment_charge_id)))
     if payment is not None:
         event.amount_cents = event.amount_cents or payment.amount_cents
         event.entitlement_type = event.entitlement_type or payment.entitlement_type
         event.invoice_payload = event.invoice_payload or payment.invoice_payload
-    grant = Entitlement.objects.filter(event_id=payment_event_id(event.telegram_payment_charge_id)).first()
+    grant = _one(Entitlement.objects.filter(event_id=payment_event_id(event.telegram_payment_charge_id)))
     if grant is None:
         event.note = (
             "No payment recorded for this charge yet: nothing to revoke; a later payment grants nothing."

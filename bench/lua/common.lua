@@ -1,6 +1,6 @@
 -- Shared by every scenario (bench/run.py prepends it). Per-thread state lives in globals; setup()
 -- and done() run in wrk's main Lua state and read the threads' counters back.
--- args (after --): outdir runid secret
+-- args (after --): outdir runid secret round; charge ids start with <runid>-<kind>-<round>-<thread>-
 local threads, thread_count = {}, 0
 
 function setup(thread)
@@ -13,7 +13,8 @@ sent, unexpected, acked, fresh = 0, 0, 0, 0
 record_acks, expect = false, nil
 
 function init(args)
-  outdir, runid, secret = args[1], args[2], args[3]
+  outdir, runid, secret, round = args[1], args[2], args[3], tonumber(args[4])
+  prefix = round .. "-" .. tid .. "-"
   headers = {["Content-Type"] = "application/json", ["X-Telegram-Bot-Api-Secret-Token"] = secret}
   if scenario_init then scenario_init() end
   if record_acks then

@@ -3,7 +3,7 @@ expect, record_acks = '"status":"processed"', true
 function request()
   local n = sent + 1
   return post("/webhook/telegram/successful_payment",
-              payment_body(runid .. "-p-" .. tid .. "-" .. n, user_base + tid * 10000000 + n))
+              payment_body(runid .. "-p-" .. prefix .. n, user_base + round * 100000000 + tid * 10000000 + n))
 end
 function scenario_init()
   user_base = 1000000000 + tonumber(string.match(runid, "(%d+)$")) * 1000000000

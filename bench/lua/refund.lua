@@ -14,7 +14,7 @@ function request()
   local charge, user = charges[n], users[n]
   if charge == nil then
     fresh = fresh + 1
-    charge, user = runid .. "-unpaid-" .. tid .. "-" .. n, 1
+    charge, user = runid .. "-unpaid-" .. prefix .. n, 1
   end
   return post("/webhook/telegram/refund", string.format(
     '{"user_id": %d, "entitlement_type": "premium_monthly", "telegram_payment_charge_id": "%s", '
