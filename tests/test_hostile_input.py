@@ -191,3 +191,21 @@ def test_wrong_or_missing_secret_is_401_and_stores_nothing(post_json, catalog, e
     assert response.status_code == 401
     assert response.json()["error"] == "unauthorized"
     assert row_counts() == (0, 0)
+
+
+@endpoint_param
+@pytest.mark.parametrize("declared", ["70000", "999999999999"])
+def test_a_declared_length_over_the_limit_is_413_before_the_body_is_read(client, webhook_secret, endpoint, declared):
+    response = client.generic(
+        "POST", endpoint.url, json.dumps(endpoint.valid_body("declared")), content_type="application/json",
+        CONTENT_LENGTH=declared, HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN=webhook_secret,
+    )
+    assert response.status_code == 413
+    assert row_counts() == (0, 0)
+
+
+@endpoint_param
+def test_the_413_limit_only_applies_after_the_secret_check(post_json, endpoint):
+    # An unauthenticated client learns nothing about the body limit, and cannot make us read big bodies.
+    response = post_json(endpoint.url, b"x" * (64 * 1024 + 1), secret="wrong")
+    assert response.status_code == 401
