@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 # Modest example counts: the machine is shared; deadline off since the DB sets the pace.
 HOSTILE = settings(
-    max_examples=150, deadline=None, database=None,
+    max_examples=150, deadline=None, database=None, print_blob=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 ALLOWED_STATUSES = {200, 400, 401, 413, 415}
