@@ -121,10 +121,25 @@ DATABASES = {
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         # Persistent connections: a webhook should not pay for a new PostgreSQL connection.
         conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
-        conn_health_checks=True,
+        # A `SELECT 1` before a kept connection's first use in each request: a database restart
+        # then costs reconnects instead of one 503 per worker thread (Telegram would retry those).
+        conn_health_checks=env_bool("CONN_HEALTH_CHECKS", True),
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Abuse limits (README "Resilience and performance"). Requests that fail the secret check are
+# counted per client address in Django's cache (per process unless CACHES says otherwise); over
+# the limit within the window they get 429. Requests with the right secret are never limited.
+WEBHOOK_AUTH_FAILURE_LIMIT = int(os.environ.get("WEBHOOK_AUTH_FAILURE_LIMIT", "20"))
+WEBHOOK_AUTH_FAILURE_WINDOW = int(os.environ.get("WEBHOOK_AUTH_FAILURE_WINDOW", "60"))
+# How many reverse proxies in front append to X-Forwarded-For; 0: the client is REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# Optional: answer 403 to webhook requests from outside Telegram's published webhook ranges.
+TELEGRAM_IP_ALLOWLIST = env_bool("TELEGRAM_IP_ALLOWLIST", False)
+TELEGRAM_IP_RANGES = env_list("TELEGRAM_IP_RANGES", "149.154.160.0/20,91.108.4.0/22")
+# Baseline views for bench/ (GET /bench/ping, POST /bench/sql-insert); never on in production.
+BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -15,3 +16,6 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
 ]
+
+if settings.BENCH_ENDPOINTS:  # baselines for bench/run.py; never enabled in production
+    urlpatterns.append(path("", include("bench.urls")))

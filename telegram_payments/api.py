@@ -12,6 +12,14 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from payments_project.logformat import log_webhook
 
+from .guards import (
+    ForbiddenSource,
+    TooManyAuthFailures,
+    WebhookJSONParser,
+    client_ip,
+    count_auth_failure,
+    ip_allowed,
+)
 from .services import TRANSIENT_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -42,9 +50,15 @@ class WebhookView(APIView):
 
     authentication_classes: list = []
     permission_classes: list = []
+    parser_classes = [WebhookJSONParser]
 
     def initial(self, request, *args, **kwargs):
+        if settings.TELEGRAM_IP_ALLOWLIST and not ip_allowed(client_ip(request)):
+            raise ForbiddenSource()
         if not secret_matches(request.META.get(SECRET_HEADER, "")):
+            # Only failures are counted and limited: a request with the right secret always passes.
+            if count_auth_failure(client_ip(request)) > settings.WEBHOOK_AUTH_FAILURE_LIMIT:
+                raise TooManyAuthFailures(wait=settings.WEBHOOK_AUTH_FAILURE_WINDOW)
             raise Unauthorized()
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)

@@ -194,3 +194,10 @@ def test_wrong_content_type_is_415_and_nothing_stored(post_json, catalog):
     assert response.status_code == 415
     assert response.json()["ok"] is False
     assert not StripeEvent.objects.exists()
+
+
+def test_a_duplicate_delivery_costs_one_query(post_json, catalog, django_assert_num_queries):
+    post_json(PAY_URL, payment_body())
+    with django_assert_num_queries(1):  # the event lookup; answer, metrics and log line read what it loaded
+        response = post_json(PAY_URL, payment_body())
+    assert response.json()["status"] == "duplicate"

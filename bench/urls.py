@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("bench/ping", views.PingView.as_view()),
+    path("bench/sql-insert", views.SqlInsertView.as_view()),
+]

@@ -1,0 +1,114 @@
+"""Guards every webhook view applies before its work: a parser that only admits storable JSON,
+per-address limits on failed secret checks, and an optional allowlist of source addresses."""
+
+import codecs
+import functools
+import ipaddress
+import math
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework import exceptions
+from rest_framework.parsers import JSONParser
+from rest_framework.utils import json
+
+
+class TooManyAuthFailures(exceptions.Throttled):
+    default_code = "too_many_auth_failures"
+    default_detail = "Too many requests with a missing or wrong secret from this address."
+
+
+class ForbiddenSource(exceptions.PermissionDenied):
+    default_code = "forbidden_source"
+    default_detail = "This address is not in TELEGRAM_IP_RANGES."
+
+
+# Telegram updates nest 5-6 levels deep; far deeper JSON is an attack on the parser or on jsonb.
+MAX_JSON_DEPTH = 32
+
+
+def _reject_non_finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses as inf, which neither JSON nor jsonb can store
+        raise ValueError(f"number out of range: {text[:20]}")
+    return value
+
+
+def _check_storable(value) -> None:
+    """Depth within MAX_JSON_DEPTH, and no string PostgreSQL cannot store (NUL, lone surrogates)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ValueError("strings must not contain NUL (\\u0000)")
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("strings must be valid Unicode (lone surrogate escape)") from None
+        elif isinstance(item, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+                stack.extend((child, depth + 1) for child in item.values())
+            else:
+                stack.extend((child, depth + 1) for child in item)
+
+
+class WebhookJSONParser(JSONParser):
+    """DRF's strict JSON parser, plus: only what can be stored as the event's payload gets through.
+
+    The body is stored as received (jsonb), so anything PostgreSQL would refuse (NUL, lone
+    surrogates, infinite numbers, absurd nesting) is a 400 here rather than a 500 at insert time.
+    """
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        encoding = (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET
+        try:
+            value = json.load(
+                codecs.getreader(encoding)(stream),
+                parse_constant=json.strict_constant if self.strict else None,  # NaN, Infinity
+                parse_float=_reject_non_finite,
+            )
+            _check_storable(value)
+        except (ValueError, RecursionError, LookupError) as exc:  # LookupError: unknown charset
+            raise exceptions.ParseError(f"JSON parse error - {str(exc)[:200]}") from None
+        return value
+
+
+def client_ip(request) -> str:
+    """The client's address: REMOTE_ADDR, or with TRUSTED_PROXY_COUNT proxies in front, the address
+    the outermost trusted proxy saw (X-Forwarded-For entries further left are the client's own claims).
+    """
+    remote = request.META.get("REMOTE_ADDR", "")
+    count = settings.TRUSTED_PROXY_COUNT
+    if count <= 0:
+        return remote
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [part for part in forwarded if part]
+    return forwarded[-count] if len(forwarded) >= count else remote
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(ranges: tuple[str, ...]):
+    return tuple(ipaddress.ip_network(r, strict=False) for r in ranges)
+
+
+def ip_allowed(ip: str) -> bool:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in network for network in _networks(tuple(settings.TELEGRAM_IP_RANGES)))
+
+
+def count_auth_failure(ip: str) -> int:
+    """Failures from `ip` in the current window (fixed window in Django's cache, per process by default)."""
+    key = f"webhook-auth-failures:{ip}"
+    cache.add(key, 0, timeout=settings.WEBHOOK_AUTH_FAILURE_WINDOW)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=settings.WEBHOOK_AUTH_FAILURE_WINDOW)
+        return 1

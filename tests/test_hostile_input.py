@@ -1,0 +1,211 @@
+"""Hostile input: malformed and mutated bodies never cause a 5xx, and a rejected request stores nothing.
+
+Property-based (hypothesis) over every webhook endpoint in ENDPOINTS. To cover another endpoint
+(e.g. the Bot API Update webhook), add an Endpoint with its URL and a builder of a valid body.
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from entitlements.models import Entitlement
+from telegram_payments.models import StripeEvent
+
+pytestmark = pytest.mark.django_db
+
+# Modest example counts: the machine is shared; deadline off since the DB sets the pace.
+HOSTILE = settings(
+    max_examples=150, deadline=None, database=None, print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+ALLOWED_STATUSES = {200, 400, 401, 413, 415}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    url: str
+    valid_body: Callable[[str], dict]  # charge id -> a body the endpoint accepts
+
+
+def relay_payment(charge: str) -> dict:
+    return {"user_id": "123456789", "entitlement_type": "premium_monthly", "invoice_id": "inv_h",
+            "telegram_payment_charge_id": charge, "provider_payment_charge_id": "",
+            "total_amount": 250, "currency": "XTR"}
+
+
+def relay_refund(charge: str) -> dict:
+    return {"user_id": "123456789", "entitlement_type": "premium_monthly",
+            "telegram_payment_charge_id": charge, "refund_reason": "hostile test"}
+
+
+ENDPOINTS = [
+    Endpoint("relay-payment", "/webhook/telegram/successful_payment", relay_payment),
+    Endpoint("relay-refund", "/webhook/telegram/refund", relay_refund),
+]
+endpoint_param = pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.name)
+
+# Any JSON value, including the awkward ones: huge and negative numbers, floats, unicode, nesting.
+json_scalars = (
+    st.none() | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40)
+    | st.sampled_from(["", " ", "0", "-1", "1e3", "٣", "🚀", "XTR", "\u202e", "a" * 300, "9" * 25])
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@st.composite
+def mutated_bodies(draw, endpoint: Endpoint):
+    """A valid body with some fields deleted, replaced by arbitrary JSON, or joined by extra fields."""
+    body = endpoint.valid_body(draw(st.text(min_size=1, max_size=30)))
+    for key in list(body):
+        action = draw(st.sampled_from(["keep", "keep", "delete", "replace"]))
+        if action == "delete":
+            del body[key]
+        elif action == "replace":
+            body[key] = draw(json_values)
+    body.update(draw(st.dictionaries(st.text(max_size=12), json_values, max_size=3)))
+    return body
+
+
+def raw_json_texts():
+    """Bodies that are not one well-formed object of storable values."""
+    return st.one_of(
+        json_values.map(json.dumps),  # lists, strings, numbers, null at the top
+        st.binary(max_size=200).map(lambda b: b.decode("latin-1")),
+        st.integers(min_value=1, max_value=5000).map(lambda n: "[" * n + "]" * n),
+        st.integers(min_value=1, max_value=5000).map(lambda n: '{"a":' * n + "1" + "}" * n),
+        st.sampled_from([
+            "", " ", "{", "}", "{}", "[]", "null", "true", '"x"', "NaN", "Infinity", "-Infinity",
+            '{"total_amount": NaN}', '{"x": 1e999}', '{"x": -1e999}', '{"x": "\\u0000"}',
+            '{"x": "\\ud800"}', '{"\\u0000": 1}', '{"x": ' + "9" * 5000 + "}", "\ufeff{}",
+            '{"a": 1, "a": 2}',
+        ]),
+    )
+
+
+def row_counts():
+    return StripeEvent.objects.count(), Entitlement.objects.count()
+
+
+def assert_sane(response, before):
+    assert response.status_code in ALLOWED_STATUSES, (response.status_code, response.content[:300])
+    body = response.json()
+    assert isinstance(body, dict) and "ok" in body
+    if response.status_code != 200:
+        assert body["ok"] is False
+        assert ("error" in body) or ("errors" in body)  # a machine-readable reason
+        assert row_counts() == before, "a rejected request stored something"
+
+
+@endpoint_param
+@HOSTILE
+@given(data=st.data())
+def test_mutated_bodies_get_4xx_or_200_and_rejected_ones_store_nothing(post_json, catalog, endpoint, data):
+    body = data.draw(mutated_bodies(endpoint))
+    before = row_counts()
+    assert_sane(post_json(endpoint.url, body), before)
+
+
+@endpoint_param
+@HOSTILE
+@given(text=raw_json_texts())
+def test_malformed_json_is_400_and_stores_nothing(post_json, catalog, endpoint, text):
+    before = row_counts()
+    response = post_json(endpoint.url, text.encode("utf-8", "surrogatepass"))
+    assert_sane(response, before)
+    assert response.status_code in {400, 413}
+
+
+@endpoint_param
+@HOSTILE
+@given(charge=st.text(min_size=1, max_size=255).filter(lambda c: "\x00" not in c),
+       user_id=st.integers(min_value=1, max_value=2**63 - 1))
+def test_valid_bodies_with_awkward_but_legal_values_are_200(post_json, catalog, endpoint, charge, user_id):
+    body = endpoint.valid_body(charge)
+    body["user_id"] = user_id
+    response = post_json(endpoint.url, body)
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["ok"] is True
+
+
+@endpoint_param
+@HOSTILE
+@given(content_type=st.one_of(
+    st.sampled_from(["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                     "application/xml", "application/json; charset=utf-16", "application/json; charset=nope",
+                     "application/json; charset=latin-1", "", "*/*", "application/jsonx"]),
+    st.text(max_size=30),
+))
+def test_any_content_type_is_handled_without_a_5xx(post_json, catalog, endpoint, content_type):
+    body = json.dumps(endpoint.valid_body("ctype-charge")).encode()
+    before = row_counts()
+    response = post_json(endpoint.url, body, content_type=content_type)
+    assert_sane(response, before)
+
+
+@endpoint_param
+def test_json_with_nul_surrogate_or_infinity_is_400_not_a_database_error(post_json, catalog, endpoint):
+    valid = json.dumps(endpoint.valid_body("storable"))[:-1]
+    for extra in ['"x": "a\\u0000b"', '"x": "\\udc00"', '"x": 1e999', '"x": ' + "[" * 100 + "]" * 100]:
+        response = post_json(endpoint.url, f"{valid}, {extra}}}")
+        assert response.status_code == 400, (extra[:20], response.content)
+        assert response.json()["ok"] is False
+    assert row_counts() == (0, 0)
+
+
+@endpoint_param
+def test_body_over_64_kib_is_413_and_at_the_limit_is_accepted(post_json, catalog, endpoint, settings):
+    assert settings.WEBHOOK_MAX_BODY_BYTES == 64 * 1024
+    body = endpoint.valid_body("big-body")
+    body["padding"] = ""
+    overhead = len(json.dumps(body).encode())
+    body["padding"] = "x" * (64 * 1024 - overhead)
+    at_limit = json.dumps(body).encode()
+    assert len(at_limit) == 64 * 1024
+    assert post_json(endpoint.url, at_limit).status_code == 200
+    too_big = json.dumps({**body, "padding": body["padding"] + "x"}).encode()
+    response = post_json(endpoint.url, too_big)
+    assert response.status_code == 413
+    assert response.json() == {"ok": False, "error": "body_too_large", "detail": "Request body is too large."}
+    assert row_counts()[0] == 1  # only the one at the limit
+
+
+@endpoint_param
+@pytest.mark.parametrize("secret", [
+    False, "", " ", "wrong", "test-webhook-secret-012345678", "test-webhook-secret-0123456789 ",
+    "TEST-WEBHOOK-SECRET-0123456789", "test-webhook-secret-0123456789x", "тест-secret", "x" * 10000,
+])
+def test_wrong_or_missing_secret_is_401_and_stores_nothing(post_json, catalog, endpoint, secret):
+    response = post_json(endpoint.url, endpoint.valid_body("secret-charge"), secret=secret)
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
+    assert row_counts() == (0, 0)
+
+
+@endpoint_param
+@pytest.mark.parametrize("declared", ["70000", "999999999999"])
+def test_a_declared_length_over_the_limit_is_413_before_the_body_is_read(client, webhook_secret, endpoint, declared):
+    response = client.generic(
+        "POST", endpoint.url, json.dumps(endpoint.valid_body("declared")), content_type="application/json",
+        CONTENT_LENGTH=declared, HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN=webhook_secret,
+    )
+    assert response.status_code == 413
+    assert row_counts() == (0, 0)
+
+
+@endpoint_param
+def test_the_413_limit_only_applies_after_the_secret_check(post_json, endpoint):
+    # An unauthenticated client learns nothing about the body limit, and cannot make us read big bodies.
+    response = post_json(endpoint.url, b"x" * (64 * 1024 + 1), secret="wrong")
+    assert response.status_code == 401
