@@ -218,8 +218,12 @@ def _record_failure(event: StripeEvent, exc: Exception) -> EventOutcome:
 
 
 # What callers of a duplicate read (the answer, the metrics, the log line): loaded in the one query.
-_FOUND_EVENT_FIELDS = ("id", "event_id", "event_type", "status", "customer_id", "telegram_payment_charge_id",
-                       "entitlement_type", "amount_cents", "currency", "source")
+# In the model's field order: Model.from_db maps a partial row onto the fields in that order.
+_FOUND_EVENT_FIELDS = [
+    f.attname for f in StripeEvent._meta.concrete_fields
+    if f.attname in {"id", "event_id", "event_type", "status", "customer_id", "telegram_payment_charge_id",
+                     "entitlement_type", "amount_cents", "currency", "source"}
+]
 _FIND_EVENT_SQL = f"SELECT {', '.join(_FOUND_EVENT_FIELDS)} FROM stripe_events WHERE event_id = %s"
 
 
@@ -232,7 +236,7 @@ def _find_event(event_id: str) -> StripeEvent | None:
     with connection.cursor() as cursor:
         cursor.execute(_FIND_EVENT_SQL, [event_id])
         row = cursor.fetchone()
-    return None if row is None else StripeEvent.from_db(connection.alias, list(_FOUND_EVENT_FIELDS), row)
+    return None if row is None else StripeEvent.from_db(connection.alias, _FOUND_EVENT_FIELDS, row)
 
 
 def _one(queryset):

@@ -118,3 +118,11 @@ def test_refund_of_failed_payment_revokes_nothing_and_replay_then_grants_nothing
     handle_refund(user_id=7, telegram_payment_charge_id="c1", source="relay", payload={})
     assert replay_event(event=failed).status == "failed"  # still an unknown product
     assert not Entitlement.objects.exists()
+
+
+def test_a_duplicate_outcome_carries_the_stored_event_as_it_is(catalog):
+    first = pay(amount=300)
+    again = pay(amount=300).event
+    assert (again.pk, again.event_id, again.status, again.customer_id, again.amount_cents, again.currency,
+            again.entitlement_type, again.source, again.telegram_payment_charge_id) == (
+        first.event.pk, "tg_stars:payment:c1", EventStatus.PROCESSED, "7", 300, "XTR", "premium_monthly", "relay", "c1")
