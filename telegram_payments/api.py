@@ -16,6 +16,7 @@ from .guards import (
     ForbiddenSource,
     TooManyAuthFailures,
     WebhookJSONParser,
+    auth_failures,
     client_ip,
     count_auth_failure,
     ip_allowed,
@@ -55,9 +56,14 @@ class WebhookView(APIView):
     def initial(self, request, *args, **kwargs):
         if settings.TELEGRAM_IP_ALLOWLIST and not ip_allowed(client_ip(request)):
             raise ForbiddenSource()
+        # Failed secret checks are counted per client address; once over the limit, that address is
+        # refused before its secret is even compared, so guessing runs at LIMIT tries per WINDOW.
+        # Telegram's own addresses never fail the check, so they are never refused.
+        ip = client_ip(request)
+        if auth_failures(ip) >= settings.WEBHOOK_AUTH_FAILURE_LIMIT:
+            raise TooManyAuthFailures(wait=settings.WEBHOOK_AUTH_FAILURE_WINDOW)
         if not secret_matches(request.META.get(SECRET_HEADER, "")):
-            # Only failures are counted and limited: a request with the right secret always passes.
-            if count_auth_failure(client_ip(request)) > settings.WEBHOOK_AUTH_FAILURE_LIMIT:
+            if count_auth_failure(ip) > settings.WEBHOOK_AUTH_FAILURE_LIMIT:
                 raise TooManyAuthFailures(wait=settings.WEBHOOK_AUTH_FAILURE_WINDOW)
             raise Unauthorized()
         try:

@@ -103,9 +103,18 @@ def ip_allowed(ip: str) -> bool:
     return any(address in network for network in _networks(tuple(settings.TELEGRAM_IP_RANGES)))
 
 
+def _failure_key(ip: str) -> str:
+    return f"webhook-auth-failures:{ip}"
+
+
+def auth_failures(ip: str) -> int:
+    """Failures counted for `ip` in the current window."""
+    return cache.get(_failure_key(ip), 0)
+
+
 def count_auth_failure(ip: str) -> int:
     """Failures from `ip` in the current window (fixed window in Django's cache, per process by default)."""
-    key = f"webhook-auth-failures:{ip}"
+    key = _failure_key(ip)
     cache.add(key, 0, timeout=settings.WEBHOOK_AUTH_FAILURE_WINDOW)
     try:
         return cache.incr(key)
