@@ -4,11 +4,9 @@ Payments are sent through every route in PAYMENT_ROUTES; to cover another webhoo
 Update endpoint), add a Route with its path and a builder of its body.
 """
 
-import json
 import threading
 import time
-import urllib.error
-import urllib.request
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,8 +16,9 @@ from django.db import connection, connections
 
 from entitlements.models import Entitlement
 from entitlements.services import has_entitlement
-from telegram_payments.models import EventStatus, StripeEvent
+from telegram_payments.models import EventStatus, Invoice, StripeEvent
 from telegram_payments.services import payment_event_id, refund_event_id
+from tests.http import post, run_at_once
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -28,11 +27,15 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 class Route:
     name: str
     path: str
-    body: Callable[..., dict]  # (charge, user_id, invoice_payload="") -> body
+    body: Callable[[str, int], dict]  # (charge, user_id) -> body
 
 
-def relay_payment(charge: str, user_id: int, invoice_payload: str = "") -> dict:
-    return {"user_id": user_id, "entitlement_type": "premium_monthly", "invoice_id": invoice_payload,
+# An invoice link anyone may pay (user_id empty), as a bot's "buy" link: what every payment body pays.
+LINK_INVOICE = "inv_resilience_link"
+
+
+def relay_payment(charge: str, user_id: int) -> dict:
+    return {"user_id": user_id, "entitlement_type": "premium_monthly", "invoice_id": LINK_INVOICE,
             "telegram_payment_charge_id": charge, "total_amount": 250, "currency": "XTR"}
 
 
@@ -41,42 +44,43 @@ def relay_refund(charge: str, user_id: int) -> dict:
             "refund_reason": "race test"}
 
 
-PAYMENT_ROUTES = [Route("relay", "/webhook/telegram/successful_payment", relay_payment)]
-REFUND_ROUTES = [Route("relay", "/webhook/telegram/refund", relay_refund)]
+def _update_id(charge: str, kind: str) -> int:
+    return zlib.crc32(f"{kind}:{charge}".encode())  # a redelivery of one update keeps its update_id
+
+
+def update_payment(charge: str, user_id: int) -> dict:
+    """A Bot API Update carrying message.successful_payment, as Telegram sends it."""
+    user = {"id": user_id, "is_bot": False, "first_name": "Buyer"}
+    return {"update_id": _update_id(charge, "payment"), "message": {
+        "message_id": 1, "date": 1795000000, "from": user, "chat": {**user, "type": "private"},
+        "successful_payment": {"currency": "XTR", "total_amount": 250, "invoice_payload": LINK_INVOICE,
+                               "telegram_payment_charge_id": charge, "provider_payment_charge_id": ""}}}
+
+
+def update_refund(charge: str, user_id: int) -> dict:
+    """A Bot API Update carrying message.refunded_payment: `from` is the bot, the buyer is the chat."""
+    bot = {"id": 123456789, "is_bot": True, "first_name": "Bot"}
+    return {"update_id": _update_id(charge, "refund"), "message": {
+        "message_id": 2, "date": 1795000100, "from": bot,
+        "chat": {"id": user_id, "first_name": "Buyer", "type": "private"},
+        "refunded_payment": {"currency": "XTR", "total_amount": 250, "invoice_payload": LINK_INVOICE,
+                             "telegram_payment_charge_id": charge}}}
+
+
+PAYMENT_ROUTES = [Route("relay", "/webhook/telegram/successful_payment", relay_payment),
+                  Route("update", "/webhook/telegram", update_payment)]
+REFUND_ROUTES = [Route("relay", "/webhook/telegram/refund", relay_refund),
+                 Route("update", "/webhook/telegram", update_refund)]
 # (payment route, refund route) pairs raced against each other; a payment by one route and its refund
 # by another must end the same way.
-RACE_PAIRS = [(PAYMENT_ROUTES[0], REFUND_ROUTES[0])]
+RACE_PAIRS = [(pay, refund) for pay in PAYMENT_ROUTES for refund in REFUND_ROUTES]
+
+
+@pytest.fixture(autouse=True)
+def link_invoice(catalog):
+    return Invoice.objects.create(payload=LINK_INVOICE, user_id=None, product=catalog["premium_monthly"],
+                                  price_stars=250)
 payment_routes = pytest.mark.parametrize("pay", PAYMENT_ROUTES, ids=lambda r: r.name)
-
-
-def post(url: str, body: dict, secret: str):
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
-
-
-def run_at_once(jobs, secret):
-    """Run [(url, body)] each from its own thread, released together by a barrier; [(status, json)]."""
-    barrier = threading.Barrier(len(jobs))
-    results = [None] * len(jobs)
-
-    def worker(i, url, body):
-        barrier.wait()
-        results[i] = post(url, body, secret)
-
-    threads = [threading.Thread(target=worker, args=(i, url, body)) for i, (url, body) in enumerate(jobs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    connections.close_all()
-    return results
 
 
 def admin_connection():
@@ -163,7 +167,7 @@ def test_two_hundred_distinct_payments_from_twenty_threads(live_server, catalog,
 
 
 @pytest.mark.parametrize("first", ["payment", "refund"])
-@pytest.mark.parametrize("pay,refund", RACE_PAIRS, ids=lambda r: r.name)
+@pytest.mark.parametrize("pay,refund", RACE_PAIRS, ids=[f"{p.name}-{r.name}" for p, r in RACE_PAIRS])
 def test_refund_racing_its_payment_ends_revoked_in_either_order(live_server, catalog, webhook_secret,
                                                                 first, pay, refund):
     """Both requests queue on the per-charge lock the test holds, in a known order, then race for it."""
@@ -185,7 +189,7 @@ def test_refund_racing_its_payment_ends_revoked_in_either_order(live_server, cat
     assert_refunded(charge, user)
 
 
-@pytest.mark.parametrize("pay,refund", RACE_PAIRS, ids=lambda r: r.name)
+@pytest.mark.parametrize("pay,refund", RACE_PAIRS, ids=[f"{p.name}-{r.name}" for p, r in RACE_PAIRS])
 def test_refund_and_payment_truly_simultaneous_end_revoked(live_server, catalog, webhook_secret, pay, refund):
     charges = [f"simul-{i}" for i in range(10)]
     jobs = []

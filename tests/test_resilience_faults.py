@@ -17,6 +17,7 @@ from telegram_payments import services
 from telegram_payments.models import EventStatus, Invoice, InvoiceStatus, StripeEvent
 from telegram_payments.services import payment_event_id, replay_event
 from tests.test_resilience_concurrency import (
+    LINK_INVOICE,
     PAYMENT_ROUTES,
     REFUND_ROUTES,
     admin_connection,
@@ -26,6 +27,13 @@ from tests.test_resilience_concurrency import (
 
 DB_UNAVAILABLE = {"ok": False, "error": "database_unavailable"}
 USER = 4242
+
+
+@pytest.fixture
+def invoice(catalog):
+    """The invoice every payment body of PAYMENT_ROUTES pays."""
+    return Invoice.objects.create(payload=LINK_INVOICE, product=catalog["premium_monthly"], price_stars=250,
+                                  user_id=USER)
 
 
 def send_while_locked(admin, lock_name: str, url: str, body: dict, secret: str):
@@ -49,14 +57,13 @@ def send_while_locked(admin, lock_name: str, url: str, body: dict, secret: str):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_database_killed_mid_payment_is_503_nothing_written_and_the_retry_succeeds(
-    live_server, catalog, webhook_secret, pay, where
+    live_server, invoice, webhook_secret, pay, where
 ):
     charge = f"killed-{where}"
-    invoice = Invoice.objects.create(product=catalog["premium_monthly"], price_stars=250, user_id=USER)
     # at_charge_lock: waiting on the per-charge lock, the first statement of the transaction;
     # inside_grant: the invoice is already marked paid in the transaction, the grant waits on its lock.
     lock = f"charge:{charge}" if where == "at_charge_lock" else f"entitlement:{USER}:premium_monthly"
-    url, body = live_server.url + pay.path, pay.body(charge, USER, invoice.payload)
+    url, body = live_server.url + pay.path, pay.body(charge, USER)
     with admin_connection() as admin:
         status, answer = send_while_locked(admin, lock, url, body, webhook_secret)
     assert (status, answer) == (503, DB_UNAVAILABLE)
@@ -78,7 +85,7 @@ def test_database_killed_mid_payment_is_503_nothing_written_and_the_retry_succee
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_database_killed_mid_refund_is_503_grant_kept_and_the_retry_revokes(
-    live_server, catalog, webhook_secret, pay, refund
+    live_server, invoice, webhook_secret, pay, refund
 ):
     charge = "killed-refund"
     assert post(live_server.url + pay.path, pay.body(charge, USER), webhook_secret)[0] == 200
@@ -98,7 +105,7 @@ def test_database_killed_mid_refund_is_503_grant_kept_and_the_retry_revokes(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_database_unreachable_at_the_start_of_a_request_is_503_then_the_same_payment_succeeds(
-    catalog, post_json
+    invoice, post_json
 ):
     body = PAYMENT_ROUTES[0].body("unreachable", USER)
     url = PAYMENT_ROUTES[0].path
@@ -120,7 +127,7 @@ def test_database_unreachable_at_the_start_of_a_request_is_503_then_the_same_pay
 
 
 @pytest.mark.django_db
-def test_exception_inside_the_grant_records_failed_rolls_the_grant_back_and_replay_completes(catalog, post_json):
+def test_exception_inside_the_grant_records_failed_rolls_the_grant_back_and_replay_completes(invoice, post_json):
     """The fault is injected at the entitlements boundary, after the grant wrote its row."""
     real_grant = entitlement_services.grant_entitlement
 

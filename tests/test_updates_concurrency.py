@@ -1,36 +1,16 @@
 """The Update route under concurrency, over real HTTP against a real PostgreSQL (live_server)."""
 
 import copy
-import threading
 
 import pytest
-from django.db import connections
 
 from entitlements.models import Entitlement
 from telegram_payments.models import Invoice, PreCheckoutAnswer, StripeEvent
 from tests.conftest import load_update
-from tests.test_concurrency import post, run_at_once
+from tests.http import run_at_once
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 BUYER = 555000111
-
-
-def run_at_once_mixed(jobs, secret):
-    """POST each (url, body) from its own thread, all released together; returns [(status, json)]."""
-    barrier = threading.Barrier(len(jobs))
-    results = [None] * len(jobs)
-
-    def worker(i, url, body):
-        barrier.wait()
-        results[i] = post(url, body, secret)
-
-    threads = [threading.Thread(target=worker, args=(i, url, body)) for i, (url, body) in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    connections.close_all()
-    return results
 
 
 @pytest.fixture
@@ -52,14 +32,14 @@ def test_one_charge_by_both_routes_at_once_is_one_event_and_one_grant(live_serve
         redelivered.append(copy_n)
     jobs = [(f"{live_server.url}/webhook/telegram", body) for body in redelivered]
     jobs += [(f"{live_server.url}/webhook/telegram/successful_payment", relay)] * 10
-    results = run_at_once_mixed(jobs, webhook_secret)
+    results = run_at_once(jobs, webhook_secret)
     assert [status for status, _ in results] == [200] * 20
     assert sorted(body["status"] for _, body in results) == ["duplicate"] * 19 + ["processed"]
     assert StripeEvent.objects.count() == 1 and Entitlement.objects.count() == 1
 
 
 def test_one_pre_checkout_query_delivered_ten_times_at_once_is_one_answer(live_server, invoice, webhook_secret):
-    results = run_at_once([load_update("pre_checkout_query")] * 10, f"{live_server.url}/webhook/telegram",
+    results = run_at_once([(f"{live_server.url}/webhook/telegram", load_update("pre_checkout_query"))] * 10,
                           webhook_secret)
     assert {status for status, _ in results} == {200}
     assert all(body == results[0][1] for _, body in results) and results[0][1]["ok"] is True
