@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from entitlements.models import Entitlement
-from telegram_payments.models import StripeEvent
+from telegram_payments.models import Invoice, StripeEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -43,11 +43,35 @@ def relay_refund(charge: str) -> dict:
             "telegram_payment_charge_id": charge, "refund_reason": "hostile test"}
 
 
+def update_payment(charge: str) -> dict:
+    user = {"id": 123456789, "is_bot": False, "first_name": "Ada"}
+    return {"update_id": 704115002, "message": {
+        "message_id": 1, "date": 1795000000, "from": user, "chat": {**user, "type": "private"},
+        "successful_payment": {"currency": "XTR", "total_amount": 250, "invoice_payload": "inv_h",
+                               "telegram_payment_charge_id": charge, "provider_payment_charge_id": ""}}}
+
+
+def update_refund(charge: str) -> dict:
+    body = update_payment(charge)
+    body["message"]["refunded_payment"] = body["message"].pop("successful_payment")
+    del body["message"]["refunded_payment"]["provider_payment_charge_id"]
+    return body
+
+
 ENDPOINTS = [
     Endpoint("relay-payment", "/webhook/telegram/successful_payment", relay_payment),
     Endpoint("relay-refund", "/webhook/telegram/refund", relay_refund),
+    Endpoint("update-payment", "/webhook/telegram", update_payment),
+    Endpoint("update-refund", "/webhook/telegram", update_refund),
 ]
 endpoint_param = pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.name)
+
+
+@pytest.fixture(autouse=True)
+def invoice(catalog):
+    """The invoice (a link anyone may pay) that the valid bodies pay."""
+    return Invoice.objects.create(payload="inv_h", user_id=None, product=catalog["premium_monthly"],
+                                  price_stars=250)
 
 # Any JSON value, including the awkward ones: huge and negative numbers, floats, unicode, nesting.
 json_scalars = (
@@ -66,16 +90,22 @@ json_values = st.recursive(
 
 @st.composite
 def mutated_bodies(draw, endpoint: Endpoint):
-    """A valid body with some fields deleted, replaced by arbitrary JSON, or joined by extra fields."""
-    body = endpoint.valid_body(draw(st.text(min_size=1, max_size=30)))
-    for key in list(body):
-        action = draw(st.sampled_from(["keep", "keep", "delete", "replace"]))
-        if action == "delete":
-            del body[key]
-        elif action == "replace":
-            body[key] = draw(json_values)
-    body.update(draw(st.dictionaries(st.text(max_size=12), json_values, max_size=3)))
-    return body
+    """A valid body with some fields, at any depth, deleted, replaced by arbitrary JSON, or joined by extra fields."""
+
+    def mutate(obj: dict) -> dict:
+        for key in list(obj):
+            choices = ["keep", "keep", "delete", "replace"] + (["descend"] * 3 if isinstance(obj[key], dict) else [])
+            action = draw(st.sampled_from(choices))
+            if action == "delete":
+                del obj[key]
+            elif action == "replace":
+                obj[key] = draw(json_values)
+            elif action == "descend":
+                obj[key] = mutate(obj[key])
+        obj.update(draw(st.dictionaries(st.text(max_size=12), json_values, max_size=2)))
+        return obj
+
+    return mutate(endpoint.valid_body(draw(st.text(min_size=1, max_size=30))))
 
 
 def raw_json_texts():
