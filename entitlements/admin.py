@@ -16,6 +16,8 @@ from django.utils.html import format_html
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
+from payments_project.admin_mixins import ReadOnlyAdminMixin
+
 from .models import DeliveryAttempt, Entitlement, OutboxMessage, ServiceToken
 from .services import revoke_entitlement
 
@@ -63,7 +65,7 @@ def payment_event_link(event_id: str):
 
 
 @admin.register(Entitlement)
-class EntitlementAdmin(admin.ModelAdmin):
+class EntitlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["user_id", "entitlement_type", "state_badge", "starts_at", "expires_at", "revoked_at",
                     "payment_event"]
     list_filter = ["entitlement_type", StateFilter]
@@ -89,14 +91,7 @@ class EntitlementAdmin(admin.ModelAdmin):
         return payment_event_link(obj.event_id)
 
     # Grants are written by services only: nobody adds, edits dates or deletes by hand.
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         return [
@@ -138,21 +133,12 @@ class EntitlementAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/entitlements/entitlement/revoke.html", context)
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = DeliveryAttempt
     fields = ["attempted_at", "delivered", "status_code", "error", "duration_ms"]
     readonly_fields = fields
     extra = 0
     ordering = ["attempted_at"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class DeliveredFilter(admin.SimpleListFilter):
@@ -169,7 +155,7 @@ class DeliveredFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+class OutboxMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Grants and revokes sent to ENTITLEMENTS_SERVICE_URL, with every attempt. Read-only."""
 
     list_display = ["id", "user_id", "kind", "created_at", "delivered_at", "attempt_count", "next_attempt_at",
@@ -180,15 +166,6 @@ class OutboxMessageAdmin(admin.ModelAdmin):
               "next_attempt_at", "last_error"]
     readonly_fields = fields
     inlines = [DeliveryAttemptInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # API tokens of the services that read the entitlements API (rest_framework.authtoken). DRF's own

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from entitlements.models import Entitlement
+from payments_project.admin_mixins import ReadOnlyAdminMixin
 
 from . import admin_views
 from .bot import BotApiError
@@ -188,17 +189,8 @@ class RefundForm(forms.Form):
 
 
 # --- the audit trail -----------------------------------------------------------------------------
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Rows written by services only: staff may look, never add, change or delete."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(StripeEvent)
