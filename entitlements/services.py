@@ -32,15 +32,20 @@ def grant_entitlement(
     duration: timedelta | None = None,
     expires_at: datetime | None = None,
     now: datetime | None = None,
+    savepoint: bool = True,
 ) -> Entitlement:
     """Grant `entitlement_type` to `user_id` for the event `event_id`.
 
     `duration` stacks: the grant starts when the user's current grant of that type ends.
     `expires_at` instead fixes the end (subscriptions: Telegram says when the period ends);
     it extends the user's access to that moment. Neither: a lifetime grant.
+
+    `savepoint=False`, for a caller whose transaction must roll back as a whole if this fails
+    (services.py): no SAVEPOINT/RELEASE round trips, and an error here breaks the caller's transaction.
+    With the default, a caller may catch the error (a second grant for one event: IntegrityError) and go on.
     """
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         _lock_user_type(user_id, entitlement_type)
         starts_at = now
         if duration is not None:
@@ -67,13 +72,15 @@ def grant_entitlement(
         return grant
 
 
-def revoke_entitlement(*, entitlement: Entitlement, reason: str, now: datetime | None = None) -> Entitlement:
+def revoke_entitlement(
+    *, entitlement: Entitlement, reason: str, now: datetime | None = None, savepoint: bool = True
+) -> Entitlement:
     """Revoke one grant at once. Grants stacked behind it move up by the time it had left.
 
-    Revoking twice is a no-op that keeps the first reason.
+    Revoking twice is a no-op that keeps the first reason. `savepoint`: as in `grant_entitlement`.
     """
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         _lock_user_type(entitlement.user_id, entitlement.entitlement_type)
         entitlement = Entitlement.objects.select_for_update().get(pk=entitlement.pk)
         if entitlement.revoked_at:

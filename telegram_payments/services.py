@@ -292,12 +292,15 @@ def _apply_payment(event: StripeEvent) -> None:
         event.note = "This charge was refunded before its payment arrived: nothing granted."
         return
     user_id = int(event.customer_id)
+    # savepoint=False: a failed grant fails this whole transaction, which _record_and_apply rolls back
+    # (and records the failure outside it); replay_event wraps _apply in its own savepoint.
     if event.subscription_expires_at:
         grant = grant_entitlement(
             user_id=user_id,
             entitlement_type=product.entitlement_type,
             event_id=event.event_id,
             expires_at=event.subscription_expires_at,
+            savepoint=False,
         )
     elif product.duration_days:
         grant = grant_entitlement(
@@ -305,10 +308,11 @@ def _apply_payment(event: StripeEvent) -> None:
             entitlement_type=product.entitlement_type,
             event_id=event.event_id,
             duration=timedelta(days=product.duration_days),
+            savepoint=False,
         )
     else:
         grant = grant_entitlement(
-            user_id=user_id, entitlement_type=product.entitlement_type, event_id=event.event_id
+            user_id=user_id, entitlement_type=product.entitlement_type, event_id=event.event_id, savepoint=False
         )
     until = f"until {grant.expires_at:%Y-%m-%d %H:%M} UTC" if grant.expires_at else "for life"
     event.note = f"Granted {product.entitlement_type} to {user_id} {until}."
@@ -348,7 +352,7 @@ def _apply_refund(event: StripeEvent) -> None:
     reason = f"refund ({EventSource(event.source).label})" + (
         f": {event.refund_reason}" if event.refund_reason else ""
     )
-    revoke_entitlement(entitlement=grant, reason=reason)
+    revoke_entitlement(entitlement=grant, reason=reason, savepoint=False)
     event.note = f"Revoked {grant.entitlement_type} of {grant.user_id}."
 
 
