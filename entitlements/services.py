@@ -3,8 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
-from django.db.models import Max
+from django.db import connection, transaction
 from django.utils import timezone
 
 from payments_project.locks import lock_for_transaction
@@ -49,11 +48,7 @@ def grant_entitlement(
         _lock_user_type(user_id, entitlement_type)
         starts_at = now
         if duration is not None:
-            current_end = (
-                Entitlement.objects.not_revoked()
-                .filter(user_id=user_id, entitlement_type=entitlement_type, expires_at__gt=now)
-                .aggregate(end=Max("expires_at"))["end"]
-            )
+            current_end = _current_end(user_id, entitlement_type, now)
             if current_end:
                 starts_at = current_end
             expires_at = starts_at + duration
@@ -70,6 +65,26 @@ def grant_entitlement(
         )
         outbox.enqueue_change(entitlement=grant, kind=outbox.GRANTED, now=now)  # same transaction
         return grant
+
+
+# The latest end of the user's unrevoked grants of a type still running at %s: where a new grant stacks.
+_CURRENT_END_SQL = (
+    f"SELECT MAX(expires_at) FROM {Entitlement._meta.db_table} "
+    "WHERE user_id = %s AND entitlement_type = %s AND revoked_at IS NULL AND expires_at > %s"
+)
+
+
+def _current_end(user_id: int, entitlement_type: str, now: datetime) -> datetime | None:
+    """`not_revoked().filter(..., expires_at__gt=now).aggregate(Max("expires_at"))`, in raw SQL: the
+    ORM's query building was 1.2 of that query's 1.5 ms CPU, in every new payment (bench/)."""
+    field = Entitlement._meta.get_field("expires_at")
+    with connection.cursor() as cursor:
+        cursor.execute(_CURRENT_END_SQL, [user_id, entitlement_type, connection.ops.adapt_datetimefield_value(now)])
+        (end,) = cursor.fetchone()
+    column = field.get_col(Entitlement._meta.db_table)
+    for converter in connection.ops.get_db_converters(column):  # SQLite: text to an aware datetime
+        end = converter(end, column, connection)
+    return end
 
 
 def revoke_entitlement(
