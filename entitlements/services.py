@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from payments_project.dbinsert import insert
 from payments_project.locks import lock_for_transaction
 
 from . import outbox
@@ -55,14 +56,14 @@ def grant_entitlement(
         elif expires_at is not None and expires_at <= now:
             # A subscription whose period already ended (late delivery): record it, grant nothing usable.
             starts_at = expires_at - timedelta(seconds=1)
-        grant = Entitlement.objects.create(
+        grant = insert(Entitlement(
             user_id=user_id,
             entitlement_type=entitlement_type,
             event_id=event_id,
             granted_at=now,
             starts_at=starts_at,
             expires_at=expires_at,
-        )
+        ))
         outbox.enqueue_change(entitlement=grant, kind=outbox.GRANTED, now=now)  # same transaction
         return grant
 
