@@ -115,7 +115,8 @@ def prepare(args, env) -> None:
 
 def start_server(args, env) -> subprocess.Popen:
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
-    command = [gunicorn, "payments_project.wsgi", "--bind", f"127.0.0.1:{args.port}",
+    command = [gunicorn, "payments_project.wsgi", "--config", str(Path(__file__).resolve().parent / "gunicorn.conf.py"),
+               "--bind", f"127.0.0.1:{args.port}",
                "--workers", str(args.workers), "--worker-class", args.worker_class,
                "--backlog", "2048", "--log-level", "warning"]
     if args.worker_class == "gthread":

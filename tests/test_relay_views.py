@@ -201,3 +201,14 @@ def test_a_duplicate_delivery_costs_one_query(post_json, catalog, django_assert_
     with django_assert_num_queries(1):  # the event lookup; answer, metrics and log line read what it loaded
         response = post_json(PAY_URL, payment_body())
     assert response.json()["status"] == "duplicate"
+
+
+@pytest.mark.postgres
+def test_a_new_payment_costs_at_most_ten_queries(post_json, catalog, django_assert_max_num_queries):
+    # The duplicate check; then in one transaction (a savepoint here, inside the test's transaction):
+    # the charge lock, the product, the refund check, the user+type lock, the current end, the grant,
+    # the event, and its end. A change that adds a query to every payment fails here (bench/, README).
+    with django_assert_max_num_queries(10):
+        response = post_json(PAY_URL, payment_body(invoice_id="", telegram_payment_charge_id="tg_count"))
+    assert response.json()["status"] == "processed"
+    assert Entitlement.objects.filter(event_id="tg_stars:payment:tg_count").count() == 1
