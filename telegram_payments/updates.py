@@ -88,6 +88,7 @@ def process_update(data: dict, *, source: str = EventSource.TELEGRAM) -> UpdateR
     essentials = {kind: _essential_fields(kind, data[kind]) for kind in ALLOWED_UPDATES if kind in data}
     if not essentials:
         return _ignored(update_id, "other")
+    _check_field_types(essentials)
     try:
         update = Update.de_json({"update_id": update_id, **essentials}, None)
     except Exception as exc:  # PTB raises KeyError/TypeError/ValueError on missing or mistyped fields
@@ -127,6 +128,63 @@ def _essential_fields(kind: str, value):
         essential["message"] = {key: essential["message"][key] for key in CALLBACK_MESSAGE_FIELDS
                                 if key in essential["message"]}
     return essential
+
+
+# PTB builds objects from whatever JSON it is given; what we store or act on is checked here first, so
+# a body that is not what Telegram sends (a list for a user id, a 300-character currency) is a 400.
+MAX_ID = 2**63 - 1
+PAYMENT_FIELDS = {  # successful_payment / refunded_payment: field -> (check, what it must be)
+    "currency": (lambda v: isinstance(v, str) and len(v) == 3, "a 3-letter currency code"),
+    "total_amount": (lambda v: _is_int(v, 1, 2**31 - 1), "a positive integer"),
+    "invoice_payload": (lambda v: isinstance(v, str) and len(v) <= 255, "a string of at most 255 characters"),
+    "telegram_payment_charge_id": (lambda v: isinstance(v, str) and 1 <= len(v) <= 255,
+                                   "a string of 1 to 255 characters"),
+    "provider_payment_charge_id": (lambda v: v is None or (isinstance(v, str) and len(v) <= 255),
+                                   "a string of at most 255 characters"),
+    "subscription_expiration_date": (lambda v: _is_int(v, 0, 2**40), "a Unix time"),
+}
+PRE_CHECKOUT_FIELDS = {
+    "id": (lambda v: isinstance(v, str) and 1 <= len(v) <= 255, "a string of 1 to 255 characters"),
+    **{k: PAYMENT_FIELDS[k] for k in ("currency", "total_amount", "invoice_payload")},
+}
+
+
+def _is_int(value, low: int = -MAX_ID, high: int = MAX_ID) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _check_field_types(essentials: dict) -> None:
+    """Raise InvalidUpdate naming the first field that is not of the type Telegram sends."""
+
+    def check(obj, path: str, fields: dict) -> None:
+        if not isinstance(obj, dict):
+            return  # PTB reports what is not an object
+        for name, (is_valid, expected) in fields.items():
+            if name in obj and not is_valid(obj[name]):
+                raise InvalidUpdate(f"{path}.{name} must be {expected}.", field=f"{path}.{name}")
+
+    def check_id(obj, path: str, *, required: bool = False) -> None:
+        if obj is None and not required:
+            return
+        if not (isinstance(obj, dict) and _is_int(obj.get("id"))):
+            raise InvalidUpdate(f"{path} must be an object with an integer id.", field=f"{path}.id")
+
+    message = essentials.get("message")
+    if isinstance(message, dict):
+        # Telegram always sends the chat; a payment's buyer and a refund's owner are read from it.
+        check_id(message.get("chat"), "message.chat", required=True)
+        check_id(message.get("from"), "message.from")
+        for kind in ("successful_payment", "refunded_payment"):
+            check(message.get(kind), f"message.{kind}", PAYMENT_FIELDS)
+    query = essentials.get("pre_checkout_query")
+    if isinstance(query, dict):
+        check(query, "pre_checkout_query", PRE_CHECKOUT_FIELDS)
+        check_id(query.get("from"), "pre_checkout_query.from", required=True)
+    callback = essentials.get("callback_query")
+    if isinstance(callback, dict):
+        check_id(callback.get("from"), "callback_query.from", required=True)
+        if isinstance(callback.get("message"), dict):
+            check_id(callback["message"].get("chat"), "callback_query.message.chat", required=True)
 
 
 # --- redelivery --------------------------------------------------------------------------------

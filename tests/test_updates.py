@@ -95,8 +95,11 @@ def test_wrong_or_missing_secret_is_401_and_nothing_stored(post_json, invoice):
     ("{}", "update_id"),
     ('{"update_id": "704115002"}', "update_id"),
     ('{"update_id": true}', "update_id"),
-    ('{"update_id": 5, "message": {"message_id": 1}}', "body"),  # no date, no chat: not a Message
-    ('{"update_id": 5, "pre_checkout_query": {"id": "q"}}', "body"),
+    ('{"update_id": 5, "message": {"message_id": 1}}', "message.chat.id"),  # no chat: not a Message
+    ('{"update_id": 5, "message": {"message_id": 1, "chat": {"id": 1, "type": "private"}}}', "body"),  # no date
+    ('{"update_id": 5, "pre_checkout_query": {"id": "q"}}', "pre_checkout_query.from.id"),
+    ('{"update_id": 5, "pre_checkout_query": {"id": "q", "from": {"id": 1, "is_bot": false, "first_name": "A"}}}',
+     "body"),
 ])
 def test_bodies_that_are_not_updates_are_400_and_nothing_stored(post_json, catalog, body, field):
     response = post_json(URL, body)
@@ -367,4 +370,52 @@ def test_message_with_content_ptb_cannot_parse_is_still_acknowledged(post_json, 
     assert response.json() == {"ok": True, "status": "ignored"}
     data["message"]["text"] = "/status"
     assert post_json(URL, data).json()["method"] == "sendMessage"
+    assert nothing_stored()
+
+
+@pytest.mark.parametrize("path, value, field", [
+    (("message", "from", "id"), [1, 2], "message.from.id"),
+    (("message", "chat", "id"), "555", "message.chat.id"),
+    (("message", "from", "id"), 2**70, "message.from.id"),
+    (("message", "successful_payment", "total_amount"), "250", "message.successful_payment.total_amount"),
+    (("message", "successful_payment", "total_amount"), 0, "message.successful_payment.total_amount"),
+    (("message", "successful_payment", "currency"), "XTRX", "message.successful_payment.currency"),
+    (("message", "successful_payment", "telegram_payment_charge_id"), "c" * 256,
+     "message.successful_payment.telegram_payment_charge_id"),
+    (("message", "successful_payment", "invoice_payload"), {"a": 1}, "message.successful_payment.invoice_payload"),
+])
+def test_fields_of_the_wrong_type_are_400_naming_the_field_and_nothing_stored(post_json, invoice, path, value, field):
+    body = update("successful_payment")
+    target = body
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    response = post_json(URL, body)
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+    assert nothing_stored()
+
+
+def test_refund_and_pre_checkout_fields_are_checked_too(post_json, invoice):
+    refund = update("refunded_payment")
+    refund["message"]["chat"]["id"] = None
+    assert post_json(URL, refund).status_code == 400
+    query = update("pre_checkout_query")
+    query["pre_checkout_query"]["from"]["id"] = "abc"
+    response = post_json(URL, query)
+    assert response.status_code == 400 and "pre_checkout_query.from.id" in response.json()["errors"]
+    assert nothing_stored()
+
+
+@pytest.mark.parametrize("name, path", [
+    ("successful_payment", ("message", "chat")),
+    ("refunded_payment", ("message", "chat")),
+    ("pre_checkout_query", ("pre_checkout_query", "from")),
+])
+def test_a_missing_buyer_is_400_not_a_crash(post_json, invoice, name, path):
+    body = update(name)
+    del body[path[0]][path[1]]
+    response = post_json(URL, body)
+    assert response.status_code == 400
+    assert f"{path[0]}.{path[1]}.id" in response.json()["errors"]
     assert nothing_stored()
