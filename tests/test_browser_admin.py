@@ -8,8 +8,6 @@ The database is only touched before and after the browser runs: Playwright's syn
 asyncio loop on this thread, where Django refuses ORM calls.
 """
 
-import os
-import shutil
 from contextlib import contextmanager
 
 import pytest
@@ -18,18 +16,14 @@ from django.contrib.auth.models import Permission
 from entitlements.models import Entitlement
 from telegram_payments.models import EventSource, EventStatus, Product, StripeEvent
 from telegram_payments.services import handle_successful_payment, refund_event_id
-
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
+from tests.browser import launch, needs_chromium
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed "
                                                              "(pip install -r requirements-dev.txt)")
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not (os.path.exists(CHROMIUM) or shutil.which("chromium")),
-                       reason=f"no Chromium at {CHROMIUM}: apt-get install chromium (.ci/run does)"),
+    needs_chromium,
 ]
 
 STAFF_PERMS = [
@@ -42,9 +36,8 @@ PASSWORD = "correct-horse-battery-staple"
 
 @contextmanager
 def chromium_page():
-    executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.set_default_timeout(20_000)

@@ -1,14 +1,10 @@
 """The API docs page in a real browser: Swagger UI renders every endpoint from /api/schema/, and the
 browser fetches nothing from any other host (no CDN, no validator badge)."""
 
-import os
-import shutil
 
 import pytest
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
+from tests.browser import launch, needs_chromium
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed "
                                                              "(pip install -r requirements-dev.txt)")
@@ -16,16 +12,14 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright pac
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not (os.path.exists(CHROMIUM) or shutil.which("chromium")),
-                       reason=f"no Chromium at {CHROMIUM}: apt-get install chromium"),
+    needs_chromium,
 ]
 
 
 def test_swagger_ui_renders_every_endpoint_from_local_assets_only(live_server, tmp_path):
-    executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
     requested = []
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.set_default_timeout(20_000)

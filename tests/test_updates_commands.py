@@ -11,20 +11,12 @@ from entitlements.models import Entitlement
 from entitlements.services import active_entitlements
 from telegram_payments.models import EventSource, Invoice, InvoiceStatus, PreCheckoutAnswer, StripeEvent
 from tests.conftest import load_update
+from tests.test_updates import command
 
 URL = "/webhook/telegram"
 BUYER = 555000111
 
 pytestmark = pytest.mark.django_db
-
-
-def command(text: str, *, update_id: int = 704115007, user_id: int = BUYER) -> dict:
-    data = copy.deepcopy(load_update("command"))
-    data["update_id"] = update_id
-    data["message"]["text"] = text
-    data["message"]["entities"][0]["length"] = len(text.split(" ")[0])
-    data["message"]["from"]["id"] = data["message"]["chat"]["id"] = user_id
-    return data
 
 
 def button(data: str) -> dict:
