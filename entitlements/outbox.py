@@ -50,13 +50,18 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def enabled() -> bool:
+    """Whether grants and revokes are delivered anywhere (ENTITLEMENTS_SERVICE_URL is set)."""
+    return bool(settings.ENTITLEMENTS_SERVICE_URL)
+
+
 def enqueue_change(*, entitlement: Entitlement, kind: str, now: datetime) -> OutboxMessage | None:
     """Write the outbox message for a grant or revoke, if ENTITLEMENTS_SERVICE_URL is set.
 
     Call inside the transaction that made the change. `access` is the user's access to that
     type after the change, so the receiver can simply store it (stacked grants included).
     """
-    if not settings.ENTITLEMENTS_SERVICE_URL:
+    if not enabled():
         return None
     from .selectors import current_access  # selectors import services, which import this module
 

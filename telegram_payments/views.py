@@ -7,8 +7,28 @@ from .api import WebhookView, outcome_response
 from .models import EventSource
 from .schema import WEBHOOK_RESPONSES, webhook_schema
 from .serializers import RefundRelaySerializer, SuccessfulPaymentRelaySerializer
-from .services import handle_refund, handle_successful_payment
+from .services import (
+    Delivery,
+    handle_refund,
+    handle_successful_payment,
+    look_up_delivery,
+    payment_event_id,
+    redelivered,
+    refund_event_id,
+)
 from .updates import InvalidUpdate, process_update
+
+
+def _look_up(data, event_id_of) -> Delivery | None:
+    """The relay body's event as stored, looked up before validation (None: no usable charge id).
+
+    An identical redelivery is answered from it alone; otherwise it saves the services a lookup.
+    """
+    charge = data.get("telegram_payment_charge_id") if isinstance(data, dict) else None
+    if not isinstance(charge, str) or not charge:
+        return None
+    entitlement_type = data.get("entitlement_type")
+    return look_up_delivery(event_id_of(charge), data, entitlement_type if isinstance(entitlement_type, str) else "")
 
 
 class RelaySuccessfulPaymentView(WebhookView):
@@ -16,6 +36,9 @@ class RelaySuccessfulPaymentView(WebhookView):
 
     @webhook_schema(SuccessfulPaymentRelaySerializer, summary="A successful Stars payment, relay format")
     def post(self, request):
+        looked_up = _look_up(request.data, payment_event_id)
+        if looked_up is not None and looked_up.identical:
+            return outcome_response(redelivered(looked_up.event))
         serializer = SuccessfulPaymentRelaySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -29,6 +52,7 @@ class RelaySuccessfulPaymentView(WebhookView):
             currency=data["currency"],
             source=EventSource.RELAY,
             payload=request.data,
+            looked_up=looked_up,
         )
         return outcome_response(outcome)
 
@@ -38,6 +62,9 @@ class RelayRefundView(WebhookView):
 
     @webhook_schema(RefundRelaySerializer, summary="A refunded Stars payment, relay format")
     def post(self, request):
+        looked_up = _look_up(request.data, refund_event_id)
+        if looked_up is not None and looked_up.identical:
+            return outcome_response(redelivered(looked_up.event))
         serializer = RefundRelaySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -48,6 +75,7 @@ class RelayRefundView(WebhookView):
             refund_reason=data["refund_reason"],
             source=EventSource.RELAY,
             payload=request.data,
+            looked_up=looked_up,
         )
         return outcome_response(outcome)
 

@@ -81,3 +81,51 @@ def load_update(name: str) -> dict:
 @pytest.fixture
 def is_postgres():
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def crashing_grant():
+    """`crashing_grant(message)`: from now on, every grant crashes with `message` after writing its row.
+
+    PostgreSQL (where a new payment's grant runs in the `stars_record_payment` function): a real
+    trigger that raises after the insert into `entitlements`. SQLite (where the grant is the Python
+    `grant_entitlement`): that function runs for real, then raises. `stop()` ends the fault.
+    """
+    from unittest import mock
+
+    from entitlements import services as entitlement_services
+    from telegram_payments import services
+
+    class Fault:
+        patcher = None
+
+        def __call__(self, message: str):
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "CREATE FUNCTION test_crash_grant() RETURNS trigger LANGUAGE plpgsql AS "
+                        f"$$ BEGIN RAISE EXCEPTION '{message}'; END $$")
+                    cursor.execute("CREATE TRIGGER test_crash_grant AFTER INSERT ON entitlements "
+                                   "FOR EACH ROW EXECUTE FUNCTION test_crash_grant()")
+            else:
+                real = entitlement_services.grant_entitlement
+
+                def grant_then_crash(**kwargs):
+                    real(**kwargs)
+                    raise RuntimeError(message)
+
+                self.patcher = mock.patch.object(services, "grant_entitlement", side_effect=grant_then_crash)
+                self.patcher.start()
+
+        def stop(self):
+            if self.patcher is not None:
+                self.patcher.stop()
+                self.patcher = None
+            elif connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("DROP TRIGGER IF EXISTS test_crash_grant ON entitlements")
+                    cursor.execute("DROP FUNCTION IF EXISTS test_crash_grant()")
+
+    fault = Fault()
+    yield fault
+    fault.stop()

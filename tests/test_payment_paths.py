@@ -1,0 +1,129 @@
+"""The two implementations of a payment's locked half give the same result.
+
+On PostgreSQL a new payment runs `stars_record_payment()` (migration 0005); on SQLite, and for
+replays everywhere, the Python `_grant_planned`. Every case here runs through both (the "sql" path
+needs PostgreSQL), and compares what they wrote: grants, stacking, notes, invoices.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from entitlements.models import Entitlement
+from telegram_payments import services
+from telegram_payments.models import EventStatus, Invoice, InvoiceStatus, StripeEvent
+from telegram_payments.services import handle_refund, handle_successful_payment
+
+pytestmark = pytest.mark.django_db
+
+DAY = timedelta(days=1)
+
+
+@pytest.fixture(params=["sql", "python"])
+def path(request, monkeypatch):
+    if request.param == "sql" and connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: the stars_record_payment() function exists there only")
+    if request.param == "python":
+        monkeypatch.setattr(services, "records_payments_in_sql", lambda: False)
+    return request.param
+
+
+def pay(charge, user=7, entitlement_type="premium_monthly", amount=250, **kw):
+    return handle_successful_payment(
+        user_id=user, telegram_payment_charge_id=charge, total_amount=amount, currency="XTR",
+        entitlement_type=entitlement_type, source="relay", payload={"charge": charge}, **kw,
+    )
+
+
+def grant_of(charge) -> Entitlement:
+    return Entitlement.objects.get(event_id=f"tg_stars:payment:{charge}")
+
+
+def test_a_grant_and_its_note(catalog, path):
+    before = timezone.now()
+    outcome = pay("p1")
+    assert outcome.status == "processed"
+    grant = grant_of("p1")
+    assert before <= grant.starts_at <= timezone.now()
+    assert grant.expires_at - grant.starts_at == 30 * DAY
+    assert (grant.user_id, grant.entitlement_type, grant.revoked_at, grant.revoke_reason) == (
+        7, "premium_monthly", None, "")
+    event = StripeEvent.objects.get(event_id="tg_stars:payment:p1")
+    assert event.pk == outcome.event.pk
+    assert (event.status, event.attempts, event.error) == (EventStatus.PROCESSED, 1, "")
+    assert event.note == f"Granted premium_monthly to 7 until {grant.expires_at:%Y-%m-%d %H:%M} UTC."
+    assert outcome.event.note == event.note
+    assert event.processed_at is not None and event.received_at is not None
+    assert event.payload == {"charge": "p1"}
+
+
+def test_grants_of_one_type_stack_and_other_users_do_not(catalog, path):
+    pay("p1")
+    pay("p2")
+    pay("p3", user=8)
+    assert grant_of("p2").starts_at == grant_of("p1").expires_at
+    assert grant_of("p2").expires_at - grant_of("p1").starts_at == 60 * DAY
+    assert grant_of("p3").expires_at - grant_of("p3").starts_at == 30 * DAY
+    assert grant_of("p3").starts_at < grant_of("p1").expires_at
+
+
+def test_a_revoked_grant_is_not_stacked_on(catalog, path):
+    pay("p1")
+    handle_refund(user_id=7, telegram_payment_charge_id="p1", source="relay", payload={})
+    pay("p2")
+    assert grant_of("p2").starts_at < grant_of("p1").expires_at
+
+
+def test_lifetime_grant(catalog, path):
+    pay("p1", entitlement_type="lifetime", amount=10000)
+    assert grant_of("p1").expires_at is None
+    assert StripeEvent.objects.get(event_id="tg_stars:payment:p1").note == "Granted lifetime to 7 for life."
+
+
+def test_subscription_periods_end_when_telegram_says(catalog, path):
+    end = timezone.now() + 30 * DAY
+    pay("p1", subscription_expires_at=end)
+    assert grant_of("p1").expires_at == end
+    over = timezone.now() - DAY  # a late delivery of a period already over: recorded, nothing usable
+    pay("p2", subscription_expires_at=over)
+    assert (grant_of("p2").starts_at, grant_of("p2").expires_at) == (over - timedelta(seconds=1), over)
+
+
+def test_a_refund_before_its_payment_means_the_payment_grants_nothing(catalog, path):
+    handle_refund(user_id=7, telegram_payment_charge_id="p1", source="relay", payload={})
+    outcome = pay("p1")
+    assert outcome.status == "processed"
+    assert not Entitlement.objects.exists()
+    assert outcome.event.note == "This charge was refunded before its payment arrived: nothing granted."
+    assert StripeEvent.objects.get(event_id="tg_stars:payment:p1").note == outcome.event.note
+
+
+def test_the_invoice_paid_is_marked_paid_at_its_price(catalog, path):
+    invoice = Invoice.objects.create(product=catalog["premium_yearly"], price_stars=2000, user_id=7)
+    outcome = pay("p1", entitlement_type="", amount=2000, invoice_payload=invoice.payload)
+    assert outcome.status == "processed"
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.PAID and invoice.paid_at is not None
+    assert grant_of("p1").expires_at - grant_of("p1").starts_at == 365 * DAY
+    assert StripeEvent.objects.get(event_id="tg_stars:payment:p1").entitlement_type == "premium_yearly"
+
+
+@pytest.mark.parametrize("change,error", [
+    ({"entitlement_type": "nope"}, "unknown product 'nope'"),
+    ({"amount": 249}, "amount 249 XTR is below the price of 250 XTR"),
+])
+def test_a_rejected_payment_is_recorded_failed_with_nothing_granted(catalog, path, change, error):
+    outcome = pay("p1", **change)
+    assert outcome.status == "failed"
+    event = StripeEvent.objects.get()
+    assert (event.status, event.error, event.attempts) == (EventStatus.FAILED, error, 1)
+    assert not Entitlement.objects.exists()
+
+
+def test_a_second_delivery_is_a_duplicate(catalog, path):
+    first = pay("p1")
+    again = pay("p1")
+    assert (again.status, again.event.pk) == ("duplicate", first.event.pk)
+    assert Entitlement.objects.count() == 1
