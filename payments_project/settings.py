@@ -65,6 +65,9 @@ TELEGRAM_TERMS_TEXT = os.environ.get("TELEGRAM_TERMS_TEXT", "") or (
 
 # Largest webhook body we accept; Telegram updates are a few KiB.
 WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", str(64 * 1024)))
+# Per worker: answers to the last N relay bodies recorded as processed, so that an identical
+# redelivery is answered without a query (telegram_payments/redeliveries.py). 0: off.
+WEBHOOK_REDELIVERY_MEMORY = int(os.environ.get("WEBHOOK_REDELIVERY_MEMORY", "10000"))
 
 # Days processed audit events are kept before `prune_events` may remove them (two years).
 EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "730"))

@@ -3,6 +3,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from . import redeliveries
 from .api import WebhookView, outcome_response
 from .models import EventSource
 from .schema import WEBHOOK_RESPONSES, webhook_schema
@@ -19,30 +20,45 @@ from .services import (
 from .updates import InvalidUpdate, process_update
 
 
-def _look_up(data, event_id_of) -> Delivery | None:
-    """The relay body's event as stored, looked up before validation (None: no usable charge id).
+class RelayView(WebhookView):
+    """The relay endpoints: a copy of a body already answered costs no query, a new one is validated."""
 
-    An identical redelivery is answered from it alone; otherwise it saves the services a lookup.
-    """
-    charge = data.get("telegram_payment_charge_id") if isinstance(data, dict) else None
-    if not isinstance(charge, str) or not charge:
-        return None
-    entitlement_type = data.get("entitlement_type")
-    return look_up_delivery(event_id_of(charge), data, entitlement_type if isinstance(entitlement_type, str) else "")
+    event_id_of = None  # payment_event_id or refund_event_id
+
+    def answer(self, request, serializer_class, handle) -> Response:
+        """Answer from memory (an identical redelivery, `redeliveries`), else from one lookup of the
+        body's event (an identical one stored), else validate and `handle(validated_data, looked_up)`."""
+        if (event := redeliveries.recall(request)) is not None:
+            return outcome_response(redelivered(event))
+        looked_up = self.look_up(request.data)
+        if looked_up is not None and looked_up.identical:
+            outcome = redelivered(looked_up.event)
+        else:
+            serializer = serializer_class(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            outcome = handle(serializer.validated_data, looked_up)
+        redeliveries.remember(request, outcome.event)
+        return outcome_response(outcome)
+
+    def look_up(self, data) -> Delivery | None:
+        """The body's event as stored, and its product, before validation (None: no usable charge id)."""
+        charge = data.get("telegram_payment_charge_id") if isinstance(data, dict) else None
+        if not isinstance(charge, str) or not charge:
+            return None
+        entitlement_type = data.get("entitlement_type")
+        return look_up_delivery(
+            type(self).event_id_of(charge), data, entitlement_type if isinstance(entitlement_type, str) else ""
+        )
 
 
-class RelaySuccessfulPaymentView(WebhookView):
+class RelaySuccessfulPaymentView(RelayView):
     """POST /webhook/telegram/successful_payment: the original spec's relay format."""
+
+    event_id_of = payment_event_id
 
     @webhook_schema(SuccessfulPaymentRelaySerializer, summary="A successful Stars payment, relay format")
     def post(self, request):
-        looked_up = _look_up(request.data, payment_event_id)
-        if looked_up is not None and looked_up.identical:
-            return outcome_response(redelivered(looked_up.event))
-        serializer = SuccessfulPaymentRelaySerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        outcome = handle_successful_payment(
+        return self.answer(request, SuccessfulPaymentRelaySerializer, lambda data, looked_up: handle_successful_payment(
             user_id=data["user_id"],
             entitlement_type=data["entitlement_type"],
             invoice_payload=data["invoice_id"],
@@ -53,22 +69,17 @@ class RelaySuccessfulPaymentView(WebhookView):
             source=EventSource.RELAY,
             payload=request.data,
             looked_up=looked_up,
-        )
-        return outcome_response(outcome)
+        ))
 
 
-class RelayRefundView(WebhookView):
+class RelayRefundView(RelayView):
     """POST /webhook/telegram/refund: the original spec's relay format."""
+
+    event_id_of = refund_event_id
 
     @webhook_schema(RefundRelaySerializer, summary="A refunded Stars payment, relay format")
     def post(self, request):
-        looked_up = _look_up(request.data, refund_event_id)
-        if looked_up is not None and looked_up.identical:
-            return outcome_response(redelivered(looked_up.event))
-        serializer = RefundRelaySerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        outcome = handle_refund(
+        return self.answer(request, RefundRelaySerializer, lambda data, looked_up: handle_refund(
             user_id=data["user_id"],
             entitlement_type=data["entitlement_type"],
             telegram_payment_charge_id=data["telegram_payment_charge_id"],
@@ -76,8 +87,7 @@ class RelayRefundView(WebhookView):
             source=EventSource.RELAY,
             payload=request.data,
             looked_up=looked_up,
-        )
-        return outcome_response(outcome)
+        ))
 
 
 class TelegramUpdateView(WebhookView):

@@ -28,11 +28,16 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Each test starts with an empty cache, so auth-failure counts never leak between tests."""
+    """Each test starts with an empty cache and no remembered redeliveries, so neither auth-failure
+    counts nor answers leak between tests (whose database rows are rolled back)."""
     from django.core.cache import cache
 
+    from telegram_payments import redeliveries
+
     cache.clear()
+    redeliveries.forget_all()
     yield
+    redeliveries.forget_all()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 import pytest
 
 from entitlements.models import Entitlement
+from telegram_payments import redeliveries
 from telegram_payments.models import EventStatus, StripeEvent
 
 PAY_URL = "/webhook/telegram/successful_payment"
@@ -198,6 +199,7 @@ def test_wrong_content_type_is_415_and_nothing_stored(post_json, catalog):
 
 def test_a_duplicate_delivery_costs_one_query(post_json, catalog, django_assert_num_queries):
     post_json(PAY_URL, payment_body())
+    redeliveries.forget_all()  # as in a worker that did not answer the first copy (test_redeliveries.py)
     with django_assert_num_queries(1):  # the event lookup; answer, metrics and log line read what it loaded
         response = post_json(PAY_URL, payment_body())
     assert response.json()["status"] == "duplicate"
@@ -217,6 +219,7 @@ def test_a_new_payment_costs_two_statements(post_json, catalog, django_assert_nu
 
 def test_an_identical_redelivery_is_answered_from_the_lookup_alone(post_json, catalog, django_assert_num_queries):
     first = post_json(PAY_URL, payment_body())
+    redeliveries.forget_all()
     with django_assert_num_queries(1):
         again = post_json(PAY_URL, payment_body())
     assert again.json() == {**first.json(), "status": "duplicate"}

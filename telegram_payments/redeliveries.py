@@ -1,0 +1,58 @@
+"""Answers to identical redeliveries, remembered by each worker process.
+
+Telegram and relays deliver again when an answer is late or lost, and the copy is byte for byte the
+body that came before. Once the database has recorded a body's event as *processed*, the answer to
+that exact body can no longer change: a processed event stays processed (a refund is an event of
+its own, and failed or pending events are never remembered, since a replay changes them). So each
+worker keeps the answers for the last `WEBHOOK_REDELIVERY_MEMORY` such bodies and answers a copy
+without a query (bench/: a duplicate then costs about what the trivial endpoint costs).
+
+This is only a shortcut to the same answer. What happens once per event is still decided by the
+database (the unique event id): a body not remembered, or different by one byte, goes the usual way.
+"""
+
+import hashlib
+import threading
+from collections import OrderedDict
+
+from django.conf import settings
+
+from .models import EventStatus
+from .services import answer_copy
+
+_lock = threading.Lock()
+_answers: "OrderedDict[tuple[str, bytes], object]" = OrderedDict()
+
+
+def _key(request) -> tuple[str, bytes]:
+    return request.path, hashlib.blake2b(request.body, digest_size=16).digest()
+
+
+def recall(request):
+    """The stored event this exact body was answered with before, or None."""
+    if not settings.WEBHOOK_REDELIVERY_MEMORY:
+        return None
+    key = _key(request)
+    with _lock:
+        event = _answers.get(key)
+        if event is not None:
+            _answers.move_to_end(key)
+    return event
+
+
+def remember(request, event) -> None:
+    """Remember `event` as the answer to this body, if it is recorded as processed."""
+    size = settings.WEBHOOK_REDELIVERY_MEMORY
+    if not size or event is None or event.pk is None or event.status != EventStatus.PROCESSED:
+        return
+    key, event = _key(request), answer_copy(event)  # not the payload: up to 64 KiB each
+    with _lock:
+        _answers[key] = event
+        _answers.move_to_end(key)
+        while len(_answers) > size:
+            _answers.popitem(last=False)
+
+
+def forget_all() -> None:
+    with _lock:
+        _answers.clear()

@@ -1,0 +1,88 @@
+"""Identical redeliveries answered from the worker's memory (telegram_payments/redeliveries.py)."""
+
+import json
+
+import pytest
+
+from entitlements.models import Entitlement
+from telegram_payments.models import EventStatus, Product, StripeEvent
+from telegram_payments.services import replay_event
+
+PAY_URL = "/webhook/telegram/successful_payment"
+REFUND_URL = "/webhook/telegram/refund"
+
+pytestmark = pytest.mark.django_db
+
+
+def body(charge="ch-1", **overrides):
+    return {"user_id": 42, "entitlement_type": "premium_monthly", "invoice_id": "",
+            "telegram_payment_charge_id": charge, "provider_payment_charge_id": "",
+            "total_amount": 250, "currency": "XTR", **overrides}
+
+
+def test_a_copy_of_a_processed_payment_is_answered_without_a_query(post_json, catalog, django_assert_num_queries):
+    first = post_json(PAY_URL, body())
+    assert first.json()["status"] == "processed"
+    with django_assert_num_queries(0):
+        again = post_json(PAY_URL, body())
+    assert again.status_code == 200
+    assert again.json() == {**first.json(), "status": "duplicate"}
+    assert StripeEvent.objects.count() == Entitlement.objects.count() == 1
+
+
+def test_a_copy_of_a_processed_refund_is_answered_without_a_query(post_json, catalog, django_assert_num_queries):
+    post_json(PAY_URL, body())
+    refund = {"user_id": 42, "entitlement_type": "premium_monthly", "telegram_payment_charge_id": "ch-1",
+              "refund_reason": ""}
+    assert post_json(REFUND_URL, refund).json()["status"] == "processed"
+    with django_assert_num_queries(0):
+        assert post_json(REFUND_URL, refund).json()["status"] == "duplicate"
+    assert Entitlement.objects.get().revoked_at is not None
+
+
+def test_only_the_very_same_bytes_are_recalled(client, webhook_secret, catalog, django_assert_num_queries):
+    def send(raw: str):
+        return client.post(PAY_URL, raw, content_type="application/json",
+                           headers={"X-Telegram-Bot-Api-Secret-Token": webhook_secret})
+
+    send(json.dumps(body()))
+    with django_assert_num_queries(1):  # one space more: not the same body, so the database is asked
+        assert send(json.dumps(body(), indent=1)).json()["status"] == "duplicate"
+    with django_assert_num_queries(0):  # and from then on that body too is remembered
+        assert send(json.dumps(body(), indent=1)).json()["status"] == "duplicate"
+
+
+def test_a_failed_event_is_not_remembered_so_its_replay_shows(post_json, catalog, django_assert_num_queries):
+    Product.objects.filter(entitlement_type="premium_monthly").update(is_active=False)
+    assert post_json(PAY_URL, body()).json()["status"] == "failed"
+    with django_assert_num_queries(1):
+        assert post_json(PAY_URL, body()).json()["event_status"] == "failed"
+    Product.objects.filter(entitlement_type="premium_monthly").update(is_active=True)
+    assert replay_event(event=StripeEvent.objects.get()).status == "processed"
+    answer = post_json(PAY_URL, body()).json()
+    assert (answer["status"], answer["event_status"]) == ("duplicate", "processed")
+    assert StripeEvent.objects.get().status == EventStatus.PROCESSED
+
+
+def test_the_memory_keeps_the_last_n_bodies(post_json, catalog, settings, django_assert_num_queries):
+    settings.WEBHOOK_REDELIVERY_MEMORY = 2
+    for charge in ("a", "b", "c"):
+        post_json(PAY_URL, body(charge))
+    with django_assert_num_queries(1):  # "a" was pushed out by "c"
+        assert post_json(PAY_URL, body("a")).json()["status"] == "duplicate"
+    with django_assert_num_queries(0):
+        assert post_json(PAY_URL, body("c")).json()["status"] == "duplicate"
+
+
+def test_zero_turns_the_memory_off(post_json, catalog, settings, django_assert_num_queries):
+    settings.WEBHOOK_REDELIVERY_MEMORY = 0
+    post_json(PAY_URL, body())
+    with django_assert_num_queries(1):
+        assert post_json(PAY_URL, body()).json()["status"] == "duplicate"
+
+
+def test_a_wrong_secret_is_refused_even_for_a_remembered_body(post_json, client, catalog):
+    post_json(PAY_URL, body())
+    response = client.post(PAY_URL, body(), content_type="application/json",
+                           headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
+    assert response.status_code == 401
