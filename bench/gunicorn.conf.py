@@ -12,3 +12,9 @@ max_requests = 0
 accesslog = None
 errorlog = "-"
 worker_tmp_dir = "/dev/shm"
+
+
+def post_worker_init(worker):
+    import gc
+
+    gc.freeze()

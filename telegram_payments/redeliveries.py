@@ -18,10 +18,12 @@ from collections import OrderedDict
 from django.conf import settings
 
 from .models import EventStatus
-from .services import answer_copy
+from .services import answer_event, answer_values
 
 _lock = threading.Lock()
-_answers: "OrderedDict[tuple[str, bytes], object]" = OrderedDict()
+# (path, digest of the body) -> the event's answer fields as a tuple of plain values: no model
+# instances, which the garbage collector would walk through on every full collection (tail latency).
+_answers: "OrderedDict[tuple[str, bytes], tuple]" = OrderedDict()
 
 
 def _key(request) -> tuple[str, bytes]:
@@ -34,10 +36,10 @@ def recall(request):
         return None
     key = _key(request)
     with _lock:
-        event = _answers.get(key)
-        if event is not None:
+        values = _answers.get(key)
+        if values is not None:
             _answers.move_to_end(key)
-    return event
+    return None if values is None else answer_event(values)
 
 
 def remember(request, event) -> None:
@@ -45,9 +47,9 @@ def remember(request, event) -> None:
     size = settings.WEBHOOK_REDELIVERY_MEMORY
     if not size or event is None or event.pk is None or event.status != EventStatus.PROCESSED:
         return
-    key, event = _key(request), answer_copy(event)  # not the payload: up to 64 KiB each
+    key, values = _key(request), answer_values(event)  # not the payload: up to 64 KiB each
     with _lock:
-        _answers[key] = event
+        _answers[key] = values
         _answers.move_to_end(key)
         while len(_answers) > size:
             _answers.popitem(last=False)

@@ -258,9 +258,13 @@ _FOUND_EVENT_FIELDS = [
 ]
 
 
-def answer_copy(event: StripeEvent) -> StripeEvent:
-    """A copy of `event` with only what an answer, the metrics and the log line read (not its payload)."""
-    return StripeEvent.from_db(connection.alias, _FOUND_EVENT_FIELDS, [getattr(event, f) for f in _FOUND_EVENT_FIELDS])
+def answer_values(event: StripeEvent) -> tuple:
+    """What an answer, the metrics and the log line read of `event`, as plain values (`answer_event`)."""
+    return tuple(getattr(event, name) for name in _FOUND_EVENT_FIELDS)
+
+
+def answer_event(values: tuple) -> StripeEvent:
+    return StripeEvent.from_db(connection.alias, _FOUND_EVENT_FIELDS, values)
 
 
 _FIND_EVENT_SQL = f"SELECT {', '.join(_FOUND_EVENT_FIELDS)} FROM stripe_events WHERE event_id = %s"
