@@ -206,9 +206,15 @@ def write_refund_inputs(args, runid: str, outdir: Path) -> int:
 
 
 def verify(args, runid: str, results: dict, dirs: dict) -> list[str]:
-    """Exactly once, checked in the database. Returns the problems found (empty: clean)."""
+    """Exactly once, checked in the database. Returns the problems found (empty: clean).
+
+    All counts are read in one snapshot (REPEATABLE READ): requests wrk sent just before it stopped
+    may still be committing, and counts read a moment apart would disagree by those.
+    """
     problems = []
     with psycopg.connect(args.database_url) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+
         def scalar(sql, *params):
             return conn.execute(sql, params).fetchone()[0]
 
