@@ -12,6 +12,8 @@ each run drives, at --connections concurrent connections for --duration seconds 
   new        POST /webhook/telegram/successful_payment, a new charge each time
   duplicate  the same payment again and again (delivered once before)
   refund     POST /webhook/telegram/refund of the charges paid in "new"
+  update     POST /webhook/telegram: a successful_payment Bot API Update (Telegram's own route), a new
+             update, charge and buyer each time, paying one invoice link (no target; for comparison)
 
 The scenarios run interleaved, round after round, and each ratio in the table is the median over
 rounds of the scenario's figure against its baseline in the same round: this machine's speed
@@ -56,7 +58,9 @@ SCENARIOS = [  # (name, lua script, what it is)
     ("new", "payment_new.lua", "new successful_payment"),
     ("duplicate", "payment_dup.lua", "duplicate delivery"),
     ("refund", "refund.lua", "refund of a paid charge"),
+    ("update", "update_new.lua", "new payment as a Bot API Update"),
 ]
+LINK_INVOICE = "bench-link"  # one invoice link (anyone may pay it) that the "update" scenario pays
 
 
 def parse_args():
@@ -116,6 +120,11 @@ def prepare(args, env) -> None:
     subprocess.run([*manage, "loaddata", "demo_catalog", "-v0"], env=env, cwd=ROOT, check=True)
     with psycopg.connect(args.database_url, autocommit=True) as conn:
         conn.execute(FLOOR_TABLE_SQL)
+        conn.execute(
+            "INSERT INTO telegram_payments_invoice (payload, user_id, product_id, price_stars, status, created_at) "
+            "SELECT %s, NULL, id, price_stars, 'open', now() FROM telegram_payments_product "
+            "WHERE entitlement_type = 'premium_monthly'",
+            [LINK_INVOICE])
 
 
 def start_server(args, env) -> subprocess.Popen:
@@ -205,6 +214,29 @@ def write_refund_inputs(args, runid: str, outdir: Path) -> int:
     return len(rows)
 
 
+def check_new_payments(conn, result: dict, name: str, outdir: Path, pattern: str) -> list[str]:
+    """Every payment acknowledged as processed is stored, once, processed, with one grant."""
+    problems = []
+    acked = read_acks(outdir)
+    stored = dict(conn.execute("SELECT event_id, status FROM stripe_events WHERE event_id LIKE %s", [pattern]))
+    grants = conn.execute("SELECT count(*) FROM entitlements WHERE event_id LIKE %s", [pattern]).fetchone()[0]
+    sent = result["sent"]
+    lost = [a for a in acked if a not in stored]
+    result["check"] = (f"sent {sent}, acknowledged {len(acked)}, stored {len(stored)}, grants {grants}, "
+                       f"lost {len(lost)}")
+    if lost:
+        problems.append(f"{name}: {len(lost)} acknowledged payments not stored, e.g. {lost[:3]}")
+    if len(acked) != len(set(acked)):
+        problems.append(f"{name}: a charge was acknowledged as processed twice")
+    if any(status != 1 for status in stored.values()):
+        problems.append(f"{name}: stored payments not processed")
+    if grants != len(stored):
+        problems.append(f"{name}: {len(stored)} payments but {grants} grants")
+    if not len(acked) <= len(stored) <= sent:
+        problems.append(f"{name}: stored {len(stored)} outside [acknowledged {len(acked)}, sent {sent}]")
+    return problems
+
+
 def verify(args, runid: str, results: dict, dirs: dict) -> list[str]:
     """Exactly once, checked in the database. Returns the problems found (empty: clean).
 
@@ -218,27 +250,10 @@ def verify(args, runid: str, results: dict, dirs: dict) -> list[str]:
         def scalar(sql, *params):
             return conn.execute(sql, params).fetchone()[0]
 
-        if "new" in results:
-            acked = read_acks(dirs["new"])
-            stored = {row[0]: row[1] for row in conn.execute(
-                "SELECT event_id, status FROM stripe_events WHERE event_id LIKE %s",
-                [f"tg_stars:payment:{runid}-p-%"])}
-            grants = scalar("SELECT count(*) FROM entitlements WHERE event_id LIKE %s",
-                            f"tg_stars:payment:{runid}-p-%")
-            sent = results["new"]["sent"]
-            lost = [a for a in acked if a not in stored]
-            results["new"]["check"] = (f"sent {sent}, acknowledged {len(acked)}, stored {len(stored)}, "
-                                       f"grants {grants}, lost {len(lost)}")
-            if lost:
-                problems.append(f"new: {len(lost)} acknowledged payments not stored, e.g. {lost[:3]}")
-            if len(acked) != len(set(acked)):
-                problems.append("new: a charge was acknowledged as processed twice")
-            if any(status != 1 for status in stored.values()):
-                problems.append("new: stored payments not processed")
-            if grants != len(stored):
-                problems.append(f"new: {len(stored)} payments but {grants} grants")
-            if not len(acked) <= len(stored) <= sent:
-                problems.append(f"new: stored {len(stored)} outside [acknowledged {len(acked)}, sent {sent}]")
+        for name, marker in (("new", "p"), ("update", "u")):
+            if name in results:
+                pattern = f"tg_stars:payment:{runid}-{marker}-%"
+                problems += check_new_payments(conn, results[name], name, dirs[name], pattern)
         if "duplicate" in results:
             events = scalar("SELECT count(*) FROM stripe_events WHERE telegram_payment_charge_id = %s",
                             f"{runid}-dup")

@@ -55,6 +55,11 @@ def remember(request, event) -> None:
             _answers.popitem(last=False)
 
 
+def remembered() -> int:
+    """How many answers this process holds."""
+    return len(_answers)
+
+
 def forget_all() -> None:
     with _lock:
         _answers.clear()

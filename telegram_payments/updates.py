@@ -18,11 +18,9 @@ replay from another source records payments and refunds and ignores the rest.
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from telegram import InlineKeyboardMarkup, Message, PreCheckoutQuery, Update
 
 from entitlements.services import active_entitlements
@@ -30,18 +28,24 @@ from payments_project.metrics import record_pre_checkout_answer
 
 from .bot import BotApiError, call_bot
 from .invoices import create_invoice_link, send_invoice
-from .models import STARS_CURRENCY, EventSource, Invoice, InvoiceStatus, PreCheckoutAnswer, Product, StripeEvent
-from .services import TRANSIENT_ERRORS, EventOutcome, handle_refund, handle_successful_payment
+from .models import STARS_CURRENCY, EventSource, Invoice, InvoiceStatus, PreCheckoutAnswer, Product
+from .services import (
+    TRANSIENT_ERRORS,
+    Delivery,
+    EventOutcome,
+    handle_refund,
+    handle_successful_payment,
+    look_up_delivery,
+    payment_event_id,
+    redelivered,
+    refund_event_id,
+)
 
 logger = logging.getLogger(__name__)
 
 # What `set_webhook` asks Telegram to deliver: exactly what this module handles.
 # (Payments and refunds arrive as `message` updates.)
 ALLOWED_UPDATES = ("message", "callback_query", "pre_checkout_query")
-
-# update_ids are sequential, but restart at random after a week without updates: only a recent
-# row with the same update_id (and the same charge) counts as a redelivery.
-UPDATE_DEDUPE_WINDOW = timedelta(days=7)
 
 BUY_CALLBACK_PREFIX = "buy:"
 MAX_CALLBACK_DATA_BYTES = 64
@@ -81,8 +85,9 @@ def process_update(data: dict, *, source: str = EventSource.TELEGRAM) -> UpdateR
         raise InvalidUpdate("An integer update_id is required.", field="update_id")
 
     known = _redelivered(data, update_id)
-    if known is not None:
+    if isinstance(known, UpdateResult):
         return known
+    looked_up = known
     # Only the fields we route on are parsed, so content PTB cannot parse (a poll or sticker shaped by
     # a newer Bot API) cannot turn an ordinary message into a 400 that Telegram would redeliver forever.
     essentials = {kind: _essential_fields(kind, data[kind]) for kind in ALLOWED_UPDATES if kind in data}
@@ -101,9 +106,9 @@ def process_update(data: dict, *, source: str = EventSource.TELEGRAM) -> UpdateR
     message = update.message
     if message is not None:
         if message.successful_payment is not None:
-            return _successful_payment(message, update_id=update_id, data=data, source=source)
+            return _successful_payment(message, update_id=update_id, data=data, source=source, looked_up=looked_up)
         if message.refunded_payment is not None:
-            return _refunded_payment(message, update_id=update_id, data=data, source=source)
+            return _refunded_payment(message, update_id=update_id, data=data, source=source, looked_up=looked_up)
         if message.text and message.text.startswith("/") and source == EventSource.TELEGRAM:
             return _guarded(_command, message, update_id=update_id, kind="command")
     query = update.callback_query
@@ -189,7 +194,8 @@ def _check_field_types(essentials: dict) -> None:
 
 # --- redelivery --------------------------------------------------------------------------------
 
-def _redelivered(data: dict, update_id: int) -> UpdateResult | None:
+def _redelivered(data: dict, update_id: int) -> UpdateResult | Delivery | None:
+    """The answer to a redelivered update if it is one; for a payment or refund, else the lookup made."""
     query = data.get("pre_checkout_query")
     if isinstance(query, dict) and query.get("id") is not None:
         answer = PreCheckoutAnswer.objects.filter(query_id=str(query["id"])).first()
@@ -200,19 +206,17 @@ def _redelivered(data: dict, update_id: int) -> UpdateResult | None:
     message = data.get("message")
     if not isinstance(message, dict):
         return None
-    for kind in ("successful_payment", "refunded_payment"):
+    for kind, event_id_of in (("successful_payment", payment_event_id), ("refunded_payment", refund_event_id)):
         payment = message.get(kind)
-        if isinstance(payment, dict):
-            event = (
-                StripeEvent.objects.filter(
-                    update_id=update_id, received_at__gte=timezone.now() - UPDATE_DEDUPE_WINDOW
-                )
-                .order_by("-received_at")
-                .first()
-            )
-            if event is not None and event.telegram_payment_charge_id == payment.get("telegram_payment_charge_id"):
-                outcome = EventOutcome("duplicate", event)
+        charge = payment.get("telegram_payment_charge_id") if isinstance(payment, dict) else None
+        if isinstance(charge, str) and charge:
+            # The charge's event, looked up once: an identical redelivery is answered from it; any
+            # other update of that charge is parsed and validated, and the services reuse the lookup.
+            looked_up = look_up_delivery(event_id_of(charge), data)
+            if looked_up.identical:
+                outcome = redelivered(looked_up.event)
                 return UpdateResult("duplicate", kind, update_id, _outcome_body(outcome), outcome=outcome)
+            return looked_up
     return None
 
 
@@ -227,7 +231,9 @@ def _outcome_body(outcome: EventOutcome) -> dict:
     }
 
 
-def _successful_payment(message: Message, *, update_id: int, data: dict, source: str) -> UpdateResult:
+def _successful_payment(
+    message: Message, *, update_id: int, data: dict, source: str, looked_up: Delivery | None
+) -> UpdateResult:
     payment = message.successful_payment
     buyer = message.from_user.id if message.from_user else message.chat.id
     outcome = handle_successful_payment(
@@ -241,11 +247,14 @@ def _successful_payment(message: Message, *, update_id: int, data: dict, source:
         source=source,
         payload=data,
         update_id=update_id,
+        looked_up=looked_up,
     )
     return UpdateResult(outcome.status, "successful_payment", update_id, _outcome_body(outcome), outcome=outcome)
 
 
-def _refunded_payment(message: Message, *, update_id: int, data: dict, source: str) -> UpdateResult:
+def _refunded_payment(
+    message: Message, *, update_id: int, data: dict, source: str, looked_up: Delivery | None
+) -> UpdateResult:
     refund = message.refunded_payment
     outcome = handle_refund(
         user_id=message.chat.id,  # `from` is the bot itself
@@ -257,6 +266,7 @@ def _refunded_payment(message: Message, *, update_id: int, data: dict, source: s
         source=source,
         payload=data,
         update_id=update_id,
+        looked_up=looked_up,
     )
     return UpdateResult(outcome.status, "refunded_payment", update_id, _outcome_body(outcome), outcome=outcome)
 

@@ -107,10 +107,14 @@ class TelegramUpdateView(WebhookView):
         )},
     )
     def post(self, request):
+        if (event := redeliveries.recall(request)) is not None:  # a copy of a payment or refund update
+            return outcome_response(redelivered(event))
         try:
             result = process_update(request.data, source=EventSource.TELEGRAM)
         except InvalidUpdate as exc:
             raise ValidationError({exc.field: [str(exc)]}) from None
+        if result.kind in ("successful_payment", "refunded_payment") and result.outcome is not None:
+            redeliveries.remember(request, result.outcome.event)
         response = Response(result.body)
         response.outcome = result.outcome or result  # for the webhook log line
         return response

@@ -5,8 +5,10 @@ import json
 import pytest
 
 from entitlements.models import Entitlement
-from telegram_payments.models import EventStatus, Product, StripeEvent
+from telegram_payments import redeliveries
+from telegram_payments.models import EventStatus, Invoice, Product, StripeEvent
 from telegram_payments.services import replay_event
+from tests.conftest import load_update
 
 PAY_URL = "/webhook/telegram/successful_payment"
 REFUND_URL = "/webhook/telegram/refund"
@@ -86,3 +88,25 @@ def test_a_wrong_secret_is_refused_even_for_a_remembered_body(post_json, client,
     response = client.post(PAY_URL, body(), content_type="application/json",
                            headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
     assert response.status_code == 401
+
+
+def test_a_copy_of_a_payment_update_is_answered_without_a_query(post_json, catalog, django_assert_num_queries):
+    Invoice.objects.create(payload="inv_fixture_premium_monthly", user_id=555000111,
+                           product=catalog["premium_monthly"], price_stars=250)
+    first = post_json("/webhook/telegram", load_update("successful_payment"))
+    assert first.json()["status"] == "processed"
+    with django_assert_num_queries(0):
+        again = post_json("/webhook/telegram", load_update("successful_payment"))
+    assert again.json() == {**first.json(), "status": "duplicate"}
+    redeliveries.forget_all()  # another worker: one lookup, by the charge's event id
+    with django_assert_num_queries(1):
+        assert post_json("/webhook/telegram", load_update("successful_payment")).json()["status"] == "duplicate"
+    assert StripeEvent.objects.count() == Entitlement.objects.count() == 1
+
+
+def test_commands_are_never_answered_from_memory(post_json, catalog, fake_bot_api):
+    status = {"update_id": 1, "message": {"message_id": 1, "date": 1795000000, "text": "/status",
+                                          "chat": {"id": 9, "type": "private"}, "from": {"id": 9, "is_bot": False,
+                                                                                           "first_name": "A"}}}
+    assert post_json("/webhook/telegram", status).status_code == 200
+    assert redeliveries.remembered() == 0
