@@ -97,15 +97,6 @@ def _product_by_type(entitlement_type: str) -> Product | None:
     return None if row is None else Product.from_db(connection.alias, _PRODUCT_FIELDS, row)
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """What the database holds for a delivery, read in one query before the body is validated."""
-
-    event: StripeEvent | None  # the event stored under its id
-    identical: bool  # stored from a body equal to this one: a plain redelivery, valid when first stored
-    product: "Product | None" = None  # the catalog entry of the entitlement type the body names
-
-
 def charge_event_id(kind: str, telegram_payment_charge_id: str) -> str:
     """`tg_stars:<kind>:<charge id>`, hashing the charge id in the rare case it would not fit."""
     event_id = f"tg_stars:{kind}:{telegram_payment_charge_id}"
@@ -137,7 +128,6 @@ def handle_successful_payment(
     provider_payment_charge_id: str = "",
     subscription_expires_at: datetime | None = None,
     update_id: int | None = None,
-    looked_up: Delivery | None = None,
 ) -> EventOutcome:
     """Record a successful payment and grant what was bought, once per charge id."""
     return _record_and_apply(
@@ -157,7 +147,6 @@ def handle_successful_payment(
             subscription_expires_at=subscription_expires_at,
             payload=payload,
         ),
-        looked_up,
     )
 
 
@@ -176,7 +165,6 @@ def handle_refund(
     provider_payment_charge_id: str = "",
     initiated_by=None,
     update_id: int | None = None,
-    looked_up: Delivery | None = None,
 ) -> EventOutcome:
     """Record a refund and revoke the grant of that charge at once, once per charge id.
 
@@ -201,7 +189,6 @@ def handle_refund(
             initiated_by=initiated_by,
             payload=payload,
         ),
-        looked_up,
     )
 
 
@@ -232,13 +219,15 @@ def replay_event(*, event: StripeEvent) -> EventOutcome:
         return EventOutcome("processed", event)
 
 
-def _record_and_apply(new_event: StripeEvent, looked_up: Delivery | None = None) -> EventOutcome:
-    existing = looked_up.event if looked_up is not None else _find_event(new_event.event_id)
-    if existing is not None:
-        return EventOutcome("duplicate", existing)
+def _record_and_apply(new_event: StripeEvent) -> EventOutcome:
+    in_sql = new_event.is_payment and records_payments_in_sql()
+    if not in_sql:  # (stars_record_payment() looks for a stored copy itself, under the charge's lock)
+        existing = _find_event(new_event.event_id)
+        if existing is not None:
+            return EventOutcome("duplicate", existing)
     try:
-        if new_event.is_payment and records_payments_in_sql():
-            return _record_payment_in_sql(new_event, looked_up.product if looked_up else None)
+        if in_sql:
+            return _record_payment_in_sql(new_event)
         with transaction.atomic():
             lock_for_transaction(f"charge:{new_event.telegram_payment_charge_id}")
             new_event.attempts = 1
@@ -293,36 +282,7 @@ def answer_event(values: tuple) -> StripeEvent:
 _FIND_EVENT_SQL = f"SELECT {', '.join(_FOUND_EVENT_FIELDS)} FROM stripe_events WHERE event_id = %s"
 
 
-_LOOK_UP_DELIVERY_SQL = (
-    f"SELECT {', '.join(f'e.{name}' for name in _FOUND_EVENT_FIELDS)}, e.payload, "
-    f"{', '.join(f'p.{name}' for name in _PRODUCT_FIELDS)} "
-    f"FROM (SELECT 1) AS one LEFT JOIN stripe_events e ON e.event_id = %s "
-    f"LEFT JOIN {Product._meta.db_table} p ON p.entitlement_type = %s"
-)
-
-
 _PAYLOAD_FIELD = StripeEvent._meta.get_field("payload")
-
-
-def look_up_delivery(event_id: str, payload: dict, entitlement_type: str = "") -> Delivery:
-    """One query: the event stored under `event_id`, whether it came from this very body, and the
-    product of `entitlement_type`.
-
-    An identical redelivery (Telegram's retries, a relay's) is then answered "duplicate" without
-    validating again; a new event passes the lookup on (`looked_up=`), so that neither the event
-    nor the product is looked up a second time (bench/: a round trip less per new payment).
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(_LOOK_UP_DELIVERY_SQL, [event_id, entitlement_type])
-        row = cursor.fetchone()
-    n = len(_FOUND_EVENT_FIELDS)
-    found, stored_payload, product = row[:n], row[n], row[n + 1:]
-    identical = stored_payload is not None and _PAYLOAD_FIELD.from_db_value(stored_payload, None, connection) == payload
-    return Delivery(
-        event=None if found[0] is None else StripeEvent.from_db(connection.alias, _FOUND_EVENT_FIELDS, found),
-        identical=identical,
-        product=None if product[0] is None else Product.from_db(connection.alias, _PRODUCT_FIELDS, product),
-    )
 
 
 @observe_outcome
@@ -443,46 +403,100 @@ def records_payments_in_sql() -> bool:
 
 
 _RECORD_PAYMENT_SQL = (
-    "SELECT event_pk, event_note FROM stars_record_payment("
+    "SELECT outcome, event_pk, event_note FROM stars_record_payment("
     + ", ".join(f"p_{name} => %s" for name in (
         "event_id", "event_type", "payment_method", "refund_event_id", "user_id", "entitlement_type", "amount",
         "currency", "source", "update_id", "charge_id", "provider_charge_id", "invoice_payload",
-        "subscription_expires_at", "payload", "now", "invoice_id", "duration", "expires_at"))
+        "subscription_expires_at", "payload", "now", "invoice_id", "duration", "expires_at", "product_id",
+        "product_version"))
     + ")"
 )
 
 
-def _record_payment_in_sql(event: StripeEvent, product: Product | None) -> EventOutcome:
+def _record_payment_in_sql(event: StripeEvent) -> EventOutcome:
     """A new payment on PostgreSQL: the checks in Python, then one statement for the rest.
 
-    Outside a transaction the statement is its own (one round trip instead of eight, bench/). Inside
-    a caller's transaction it runs in a savepoint, so that a failure leaves the caller's usable; with
-    an outbox configured, the grant's outbox message joins it in one transaction.
+    The product comes from this process's memory of the catalog (`_catalog_entry`) when it can: the
+    statement first checks that the row is still at the version the checks used, and says 'stale'
+    if not; the checks then run again on a fresh read. A rejection is only ever made on a fresh read.
+    No lookup precedes the statement: it finds a stored copy of the event itself (a duplicate).
+
+    Outside a transaction the statement is its own (one round trip, bench/). Inside a caller's
+    transaction it runs in a savepoint, so that a failure leaves the caller's usable; with an
+    outbox configured, the grant's outbox message joins it in one transaction.
     """
     event.attempts = 1
-    plan = _plan_payment(event, product)
-    _mark_processed(event)
+    for attempt in range(3):
+        fresh = attempt > 0
+        product, version = _catalog_entry(event.entitlement_type, fresh=fresh)
+        try:
+            plan = _plan_payment(event, product)
+        except PaymentRejected:
+            if fresh or version is None:
+                raise
+            continue  # decided on a remembered catalog entry: decide again on a fresh one
+        checked = plan.product is product and version is not None  # else read in this request
+        _mark_processed(event)
+        row = _call_record_payment(event, plan, product.pk if checked else None, version if checked else None)
+        if row[0] == "stale":
+            continue
+        if row[0] == "duplicate":
+            return _existing_duplicate(event.event_id)
+        event.pk, event.note = row[1], row[2]
+        event.received_at = event.processed_at
+        event._state.adding, event._state.db = False, connection.alias
+        return EventOutcome("processed", event)
+    raise PaymentRejected("the product changed three times while this payment was checked: replay it")
+
+
+def _call_record_payment(event: StripeEvent, plan: PaymentPlan, product_id, product_version) -> tuple:
     charge = event.telegram_payment_charge_id
     params = [
         event.event_id, event.event_type, event.payment_method, refund_event_id(charge), int(event.customer_id),
         event.entitlement_type, event.amount_cents, event.currency, event.source, event.update_id, charge,
         event.provider_payment_charge_id, event.invoice_payload, event.subscription_expires_at,
         _PAYLOAD_FIELD.get_db_prep_save(event.payload, connection), event.processed_at,
-        plan.invoice.pk if plan.invoice else None, plan.duration, plan.expires_at,
+        plan.invoice.pk if plan.invoice else None, plan.duration, plan.expires_at, product_id, product_version,
     ]
     own_transaction = outbox.enabled() or connection.in_atomic_block
     with transaction.atomic() if own_transaction else nullcontext(), connection.cursor() as cursor:
         cursor.execute(_RECORD_PAYMENT_SQL, params)
         row = cursor.fetchone()
-        if row is None:  # a concurrent copy committed first
-            return _existing_duplicate(event.event_id)
-        grant = Entitlement.objects.filter(event_id=event.event_id).first() if outbox.enabled() else None
-        if grant is not None:
-            outbox.enqueue_change(entitlement=grant, kind=outbox.GRANTED, now=event.processed_at)
-    event.pk, event.note = row
-    event.received_at = event.processed_at
-    event._state.adding, event._state.db = False, connection.alias
-    return EventOutcome("processed", event)
+        if row[0] == "processed" and outbox.enabled():
+            grant = Entitlement.objects.filter(event_id=event.event_id).first()
+            if grant is not None:
+                outbox.enqueue_change(entitlement=grant, kind=outbox.GRANTED, now=event.processed_at)
+    return row
+
+
+# PostgreSQL: the catalog entries this process has read, with their row versions (xmin), which
+# stars_record_payment() checks before it acts on a plan made with one. {entitlement_type: (product, xmin)}
+_catalog: dict[str, tuple[Product, str]] = {}
+_VERSIONED_PRODUCT_SQL = (
+    f"SELECT {', '.join(_PRODUCT_FIELDS)}, xmin::text FROM {Product._meta.db_table} WHERE entitlement_type = %s"
+)
+
+
+def _catalog_entry(entitlement_type: str, *, fresh: bool) -> tuple[Product | None, str | None]:
+    if not entitlement_type:
+        return None, None
+    if not fresh and (entry := _catalog.get(entitlement_type)) is not None:
+        return entry
+    with connection.cursor() as cursor:
+        cursor.execute(_VERSIONED_PRODUCT_SQL, [entitlement_type])
+        row = cursor.fetchone()
+    if row is None:  # unknown types are not remembered: one may be added any time
+        _catalog.pop(entitlement_type, None)
+        return None, None
+    entry = (Product.from_db(connection.alias, _PRODUCT_FIELDS, row[:-1]), row[-1])
+    if len(_catalog) >= 1000:  # a catalog is small; this only bounds what odd bodies could fill
+        _catalog.clear()
+    _catalog[entitlement_type] = entry
+    return entry
+
+
+def forget_catalog() -> None:
+    _catalog.clear()
 
 
 def _product_for(event: StripeEvent, invoice: Invoice | None, product: Product | None) -> Product:

@@ -11,9 +11,10 @@ The webhook (`POST /webhook/telegram`) and any replay of stored updates call it 
   the `buy:<type>` buttons of `/buy`: replies go in the response body or, for invoices, as calls.
 * everything else: acknowledged, nothing stored.
 
-A redelivered update costs one lookup: a pre-checkout query by its id, a payment or refund by its
-`update_id`. Commands and pre-checkout queries only act on live updates (`source=telegram`); a
-replay from another source records payments and refunds and ignores the rest.
+A redelivered pre-checkout query costs one lookup by its id; a payment or refund is a duplicate of
+its charge's event (an identical copy is answered from memory, `redeliveries`). Commands and
+pre-checkout queries only act on live updates (`source=telegram`); a replay from another source
+records payments and refunds and ignores the rest.
 """
 
 import logging
@@ -29,17 +30,7 @@ from payments_project.metrics import record_pre_checkout_answer
 from .bot import BotApiError, call_bot
 from .invoices import create_invoice_link, send_invoice
 from .models import STARS_CURRENCY, EventSource, Invoice, InvoiceStatus, PreCheckoutAnswer, Product
-from .services import (
-    TRANSIENT_ERRORS,
-    Delivery,
-    EventOutcome,
-    handle_refund,
-    handle_successful_payment,
-    look_up_delivery,
-    payment_event_id,
-    redelivered,
-    refund_event_id,
-)
+from .services import TRANSIENT_ERRORS, EventOutcome, handle_refund, handle_successful_payment
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +76,8 @@ def process_update(data: dict, *, source: str = EventSource.TELEGRAM) -> UpdateR
         raise InvalidUpdate("An integer update_id is required.", field="update_id")
 
     known = _redelivered(data, update_id)
-    if isinstance(known, UpdateResult):
+    if known is not None:
         return known
-    looked_up = known
     # Only the fields we route on are parsed, so content PTB cannot parse (a poll or sticker shaped by
     # a newer Bot API) cannot turn an ordinary message into a 400 that Telegram would redeliver forever.
     essentials = {kind: _essential_fields(kind, data[kind]) for kind in ALLOWED_UPDATES if kind in data}
@@ -106,9 +96,9 @@ def process_update(data: dict, *, source: str = EventSource.TELEGRAM) -> UpdateR
     message = update.message
     if message is not None:
         if message.successful_payment is not None:
-            return _successful_payment(message, update_id=update_id, data=data, source=source, looked_up=looked_up)
+            return _successful_payment(message, update_id=update_id, data=data, source=source)
         if message.refunded_payment is not None:
-            return _refunded_payment(message, update_id=update_id, data=data, source=source, looked_up=looked_up)
+            return _refunded_payment(message, update_id=update_id, data=data, source=source)
         if message.text and message.text.startswith("/") and source == EventSource.TELEGRAM:
             return _guarded(_command, message, update_id=update_id, kind="command")
     query = update.callback_query
@@ -194,29 +184,15 @@ def _check_field_types(essentials: dict) -> None:
 
 # --- redelivery --------------------------------------------------------------------------------
 
-def _redelivered(data: dict, update_id: int) -> UpdateResult | Delivery | None:
-    """The answer to a redelivered update if it is one; for a payment or refund, else the lookup made."""
+def _redelivered(data: dict, update_id: int) -> UpdateResult | None:
+    """The recorded answer to a redelivered pre-checkout query. (A redelivered payment or refund is
+    found by the services, under its charge's event id; an identical copy by `redeliveries`.)"""
     query = data.get("pre_checkout_query")
     if isinstance(query, dict) and query.get("id") is not None:
         answer = PreCheckoutAnswer.objects.filter(query_id=str(query["id"])).first()
         if answer is not None:
             return UpdateResult("duplicate", "pre_checkout_query", update_id, _pre_checkout_body(answer),
                                 pre_checkout_answer=answer)
-        return None
-    message = data.get("message")
-    if not isinstance(message, dict):
-        return None
-    for kind, event_id_of in (("successful_payment", payment_event_id), ("refunded_payment", refund_event_id)):
-        payment = message.get(kind)
-        charge = payment.get("telegram_payment_charge_id") if isinstance(payment, dict) else None
-        if isinstance(charge, str) and charge:
-            # The charge's event, looked up once: an identical redelivery is answered from it; any
-            # other update of that charge is parsed and validated, and the services reuse the lookup.
-            looked_up = look_up_delivery(event_id_of(charge), data)
-            if looked_up.identical:
-                outcome = redelivered(looked_up.event)
-                return UpdateResult("duplicate", kind, update_id, _outcome_body(outcome), outcome=outcome)
-            return looked_up
     return None
 
 
@@ -232,7 +208,7 @@ def _outcome_body(outcome: EventOutcome) -> dict:
 
 
 def _successful_payment(
-    message: Message, *, update_id: int, data: dict, source: str, looked_up: Delivery | None
+    message: Message, *, update_id: int, data: dict, source: str
 ) -> UpdateResult:
     payment = message.successful_payment
     buyer = message.from_user.id if message.from_user else message.chat.id
@@ -247,13 +223,12 @@ def _successful_payment(
         source=source,
         payload=data,
         update_id=update_id,
-        looked_up=looked_up,
     )
     return UpdateResult(outcome.status, "successful_payment", update_id, _outcome_body(outcome), outcome=outcome)
 
 
 def _refunded_payment(
-    message: Message, *, update_id: int, data: dict, source: str, looked_up: Delivery | None
+    message: Message, *, update_id: int, data: dict, source: str
 ) -> UpdateResult:
     refund = message.refunded_payment
     outcome = handle_refund(
@@ -266,7 +241,6 @@ def _refunded_payment(
         source=source,
         payload=data,
         update_id=update_id,
-        looked_up=looked_up,
     )
     return UpdateResult(outcome.status, "refunded_payment", update_id, _outcome_body(outcome), outcome=outcome)
 

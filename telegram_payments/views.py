@@ -8,57 +8,30 @@ from .api import WebhookView, outcome_response
 from .models import EventSource
 from .schema import WEBHOOK_RESPONSES, webhook_schema
 from .serializers import RefundRelaySerializer, SuccessfulPaymentRelaySerializer
-from .services import (
-    Delivery,
-    handle_refund,
-    handle_successful_payment,
-    look_up_delivery,
-    payment_event_id,
-    redelivered,
-    refund_event_id,
-)
+from .services import handle_refund, handle_successful_payment, redelivered
 from .updates import InvalidUpdate, process_update
 
 
 class RelayView(WebhookView):
     """The relay endpoints: a copy of a body already answered costs no query, a new one is validated."""
 
-    event_id_of = None  # payment_event_id or refund_event_id
-
     def answer(self, request, serializer_class, handle) -> Response:
-        """Answer from memory (an identical redelivery, `redeliveries`), else from one lookup of the
-        body's event (an identical one stored), else validate and `handle(validated_data, looked_up)`."""
+        """Answer from memory (an identical redelivery, `redeliveries`), else validate and `handle`."""
         if (event := redeliveries.recall(request)) is not None:
             return outcome_response(redelivered(event))
-        looked_up = self.look_up(request.data)
-        if looked_up is not None and looked_up.identical:
-            outcome = redelivered(looked_up.event)
-        else:
-            serializer = serializer_class(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            outcome = handle(serializer.validated_data, looked_up)
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        outcome = handle(serializer.validated_data)
         redeliveries.remember(request, outcome.event)
         return outcome_response(outcome)
-
-    def look_up(self, data) -> Delivery | None:
-        """The body's event as stored, and its product, before validation (None: no usable charge id)."""
-        charge = data.get("telegram_payment_charge_id") if isinstance(data, dict) else None
-        if not isinstance(charge, str) or not charge:
-            return None
-        entitlement_type = data.get("entitlement_type")
-        return look_up_delivery(
-            type(self).event_id_of(charge), data, entitlement_type if isinstance(entitlement_type, str) else ""
-        )
 
 
 class RelaySuccessfulPaymentView(RelayView):
     """POST /webhook/telegram/successful_payment: the original spec's relay format."""
 
-    event_id_of = payment_event_id
-
     @webhook_schema(SuccessfulPaymentRelaySerializer, summary="A successful Stars payment, relay format")
     def post(self, request):
-        return self.answer(request, SuccessfulPaymentRelaySerializer, lambda data, looked_up: handle_successful_payment(
+        return self.answer(request, SuccessfulPaymentRelaySerializer, lambda data: handle_successful_payment(
             user_id=data["user_id"],
             entitlement_type=data["entitlement_type"],
             invoice_payload=data["invoice_id"],
@@ -68,25 +41,21 @@ class RelaySuccessfulPaymentView(RelayView):
             currency=data["currency"],
             source=EventSource.RELAY,
             payload=request.data,
-            looked_up=looked_up,
         ))
 
 
 class RelayRefundView(RelayView):
     """POST /webhook/telegram/refund: the original spec's relay format."""
 
-    event_id_of = refund_event_id
-
     @webhook_schema(RefundRelaySerializer, summary="A refunded Stars payment, relay format")
     def post(self, request):
-        return self.answer(request, RefundRelaySerializer, lambda data, looked_up: handle_refund(
+        return self.answer(request, RefundRelaySerializer, lambda data: handle_refund(
             user_id=data["user_id"],
             entitlement_type=data["entitlement_type"],
             telegram_payment_charge_id=data["telegram_payment_charge_id"],
             refund_reason=data["refund_reason"],
             source=EventSource.RELAY,
             payload=request.data,
-            looked_up=looked_up,
         ))
 
 

@@ -28,16 +28,18 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Each test starts with an empty cache and no remembered redeliveries, so neither auth-failure
-    counts nor answers leak between tests (whose database rows are rolled back)."""
+    """Each test starts with an empty cache, no remembered redeliveries and no remembered catalog, so
+    nothing leaks between tests (whose database rows are rolled back)."""
     from django.core.cache import cache
 
-    from telegram_payments import redeliveries
+    from telegram_payments import redeliveries, services
 
     cache.clear()
     redeliveries.forget_all()
+    services.forget_catalog()
     yield
     redeliveries.forget_all()
+    services.forget_catalog()
 
 
 @pytest.fixture

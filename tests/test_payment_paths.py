@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from entitlements.models import Entitlement
 from telegram_payments import services
-from telegram_payments.models import EventStatus, Invoice, InvoiceStatus, StripeEvent
+from telegram_payments.models import EventStatus, Invoice, InvoiceStatus, Product, StripeEvent
 from telegram_payments.services import handle_refund, handle_successful_payment
 
 pytestmark = pytest.mark.django_db
@@ -127,3 +127,25 @@ def test_a_second_delivery_is_a_duplicate(catalog, path):
     again = pay("p1")
     assert (again.status, again.event.pk) == ("duplicate", first.event.pk)
     assert Entitlement.objects.count() == 1
+
+
+@pytest.mark.parametrize("change,status", [
+    ({"price_stars": 999}, "failed"),  # now below the price
+    ({"is_active": False}, "failed"),  # off sale
+    ({"duration_days": 1}, "processed"),  # granted for the new length
+])
+def test_a_catalog_change_counts_from_the_next_payment_even_without_save(catalog, path, change, status):
+    """On PostgreSQL the process remembers catalog entries; stars_record_payment() checks the row's
+    version, so a change made any way (here a bulk update, which sends no signal) is never missed."""
+    assert pay("p1").status == "processed"
+    Product.objects.filter(entitlement_type="premium_monthly").update(**change)
+    assert pay("p2", user=8).status == status
+    if status == "processed":
+        assert grant_of("p2").expires_at - grant_of("p2").starts_at == DAY
+
+
+def test_a_product_back_on_sale_is_sold_again(catalog, path):
+    Product.objects.filter(entitlement_type="premium_monthly").update(is_active=False)
+    assert pay("p1").status == "failed"
+    Product.objects.filter(entitlement_type="premium_monthly").update(is_active=True)
+    assert pay("p2").status == "processed"

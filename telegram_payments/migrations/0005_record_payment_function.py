@@ -5,12 +5,14 @@ the price, the grant's length) and then calls this function once. It does what m
 the charge's lock, exactly as the Python path (`services._grant_planned`) does for SQLite and for
 replays, in the same order and with the same named locks (payments_project/locks.py):
 
-  lock "charge:<charge id>"; stop if the event exists (a concurrent copy committed first);
+  if the product Python decided on (p_product_id) is no longer at the row version it read
+  (p_product_version, its xmin): 'stale', nothing done, and Python decides again on a fresh read;
+  lock "charge:<charge id>"; if the event is stored: 'duplicate' (a copy, redelivered or concurrent);
   mark the invoice paid; if the charge's refund is recorded: note it and grant nothing; otherwise
   lock "entitlement:<user>:<type>", stack after the user's current end, insert the grant;
-  insert the processed event. Returns the event's id and note; no row means "duplicate".
+  insert the processed event: 'processed', with the event's id and note.
 
-One round trip instead of eight: in PL/pgSQL every statement takes a fresh snapshot (READ
+One round trip instead of nine: in PL/pgSQL every statement takes a fresh snapshot (READ
 COMMITTED), so what a statement reads after a lock includes what the lock's previous holder
 committed, as with separate statements. Called outside a transaction it commits on its own.
 """
@@ -26,16 +28,27 @@ CREATE OR REPLACE FUNCTION stars_record_payment(
     p_now timestamptz,
     p_invoice_id bigint,       -- our invoice that was paid (marked paid), or NULL
     p_duration interval,       -- a grant of this length, stacked after the current end, or NULL
-    p_expires_at timestamptz   -- or a grant ending then (subscriptions); both NULL: for life
-) RETURNS TABLE (event_pk bigint, event_note text)
+    p_expires_at timestamptz,  -- or a grant ending then (subscriptions); both NULL: for life
+    p_product_id bigint,       -- the catalog entry the checks used, if read from memory, and
+    p_product_version text     -- its row version (xmin) then
+) RETURNS TABLE (outcome text, event_pk bigint, event_note text)
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     v_starts timestamptz := p_now;
     v_expires timestamptz := p_expires_at;
     v_current_end timestamptz;
 BEGIN
+    IF p_product_id IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM telegram_payments_product WHERE id = p_product_id AND xmin::text = p_product_version
+    ) THEN
+        outcome := 'stale';
+        RETURN NEXT;
+        RETURN;
+    END IF;
     PERFORM pg_advisory_xact_lock(hashtextextended('charge:' || p_charge_id, 0));
     IF EXISTS (SELECT 1 FROM stripe_events WHERE event_id = p_event_id) THEN
+        outcome := 'duplicate';
+        RETURN NEXT;
         RETURN;
     END IF;
     IF p_invoice_id IS NOT NULL THEN
@@ -74,6 +87,7 @@ BEGIN
         p_entitlement_type, p_subscription_expires_at, '', NULL, p_payload, '',
         event_note, 1, p_now, p_now)
     RETURNING id INTO event_pk;
+    outcome := 'processed';
     RETURN NEXT;
 END
 $$;
