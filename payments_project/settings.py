@@ -67,7 +67,7 @@ TELEGRAM_TERMS_TEXT = os.environ.get("TELEGRAM_TERMS_TEXT", "") or (
 WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", str(64 * 1024)))
 # Per worker: answers to the last N relay bodies recorded as processed, so that an identical
 # redelivery is answered without a query (telegram_payments/redeliveries.py). 0: off.
-WEBHOOK_REDELIVERY_MEMORY = int(os.environ.get("WEBHOOK_REDELIVERY_MEMORY", "10000"))
+WEBHOOK_REDELIVERY_MEMORY = max(0, int(os.environ.get("WEBHOOK_REDELIVERY_MEMORY", "10000")))
 
 # Days processed audit events are kept before `prune_events` may remove them (two years).
 EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "730"))
@@ -131,8 +131,8 @@ DATABASES = {
 }
 # PostgreSQL: parameters bound by the server, and a statement run 5 times on a connection is prepared
 # there, so its plan is made once, not per request (bench/: a new payment's lookup and its
-# stars_record_payment() call). Set DB_PREPARED_STATEMENTS=0 behind a PgBouncer in transaction mode
-# older than 1.21, which cannot keep prepared statements.
+# stars_record_payment() call). Behind a PgBouncer in transaction mode, set DB_PREPARED_STATEMENTS=0
+# unless it is 1.21 or newer with max_prepared_statements above 0.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_PREPARED_STATEMENTS", True):
     DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

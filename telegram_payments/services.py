@@ -243,6 +243,10 @@ def _record_and_apply(new_event: StripeEvent) -> EventOutcome:
     except TRANSIENT_ERRORS:
         raise
     except Exception as exc:
+        if in_sql and (existing := _find_event(new_event.event_id)) is not None:
+            # The SQL path checks before it looks for a stored copy: this is a copy of an event
+            # stored before (say) the product went off sale, not a new failure.
+            return EventOutcome("duplicate", existing)
         logger.warning("event %s failed: %s", new_event.event_id, _describe(exc))
         return _record_failure(new_event, exc)
 
@@ -397,9 +401,23 @@ def _grant_planned(event: StripeEvent, plan: PaymentPlan) -> None:
     event.note = f"Granted {plan.product.entitlement_type} to {user_id} {until}."
 
 
+_function_seen = False
+
+
 def records_payments_in_sql() -> bool:
-    """Whether new payments go through `stars_record_payment` (PostgreSQL) rather than `_grant_planned`."""
-    return connection.vendor == "postgresql"
+    """Whether new payments go through `stars_record_payment` (PostgreSQL) rather than `_grant_planned`.
+
+    Only once the function exists: code deployed before `migrate` ran keeps taking payments through
+    the Python path instead of recording each as failed. Once seen, it stays (migrations only add).
+    """
+    global _function_seen
+    if connection.vendor != "postgresql":
+        return False
+    if not _function_seen:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT to_regproc('stars_record_payment') IS NOT NULL")
+            _function_seen = cursor.fetchone()[0]
+    return _function_seen
 
 
 _RECORD_PAYMENT_SQL = (
@@ -407,7 +425,7 @@ _RECORD_PAYMENT_SQL = (
     + ", ".join(f"p_{name} => %s" for name in (
         "event_id", "event_type", "payment_method", "refund_event_id", "user_id", "entitlement_type", "amount",
         "currency", "source", "update_id", "charge_id", "provider_charge_id", "invoice_payload",
-        "subscription_expires_at", "payload", "now", "invoice_id", "duration", "expires_at", "product_id",
+        "subscription_expires_at", "payload", "now", "invoice_id", "duration_seconds", "expires_at", "product_id",
         "product_version"))
     + ")"
 )
@@ -441,7 +459,10 @@ def _record_payment_in_sql(event: StripeEvent) -> EventOutcome:
         if row[0] == "stale":
             continue
         if row[0] == "duplicate":
-            return _existing_duplicate(event.event_id)
+            existing = _find_event(event.event_id)
+            if existing is None:  # stored a moment ago, gone now (pruned?): say so rather than guess
+                raise RuntimeError(f"{event.event_id} was reported stored but cannot be found")
+            return EventOutcome("duplicate", existing)
         event.pk, event.note = row[1], row[2]
         event.received_at = event.processed_at
         event._state.adding, event._state.db = False, connection.alias
@@ -456,7 +477,9 @@ def _call_record_payment(event: StripeEvent, plan: PaymentPlan, product_id, prod
         event.entitlement_type, event.amount_cents, event.currency, event.source, event.update_id, charge,
         event.provider_payment_charge_id, event.invoice_payload, event.subscription_expires_at,
         _PAYLOAD_FIELD.get_db_prep_save(event.payload, connection), event.processed_at,
-        plan.invoice.pk if plan.invoice else None, plan.duration, plan.expires_at, product_id, product_version,
+        plan.invoice.pk if plan.invoice else None,
+        int(plan.duration.total_seconds()) if plan.duration else None,  # seconds: no calendar arithmetic
+        plan.expires_at, product_id, product_version,
     ]
     own_transaction = outbox.enabled() or connection.in_atomic_block
     with transaction.atomic() if own_transaction else nullcontext(), connection.cursor() as cursor:

@@ -149,3 +149,24 @@ def test_a_product_back_on_sale_is_sold_again(catalog, path):
     assert pay("p1").status == "failed"
     Product.objects.filter(entitlement_type="premium_monthly").update(is_active=True)
     assert pay("p2").status == "processed"
+
+
+def test_a_copy_arriving_after_the_product_went_off_sale_is_a_duplicate(catalog, path, caplog):
+    first = pay("p1")
+    Product.objects.filter(entitlement_type="premium_monthly").update(is_active=False, price_stars=999)
+    caplog.clear()
+    again = pay("p1")
+    assert "failed" not in caplog.text  # no failure logged (nor a failed row tried) for a mere copy
+    assert (again.status, again.event.pk) == ("duplicate", first.event.pk)
+    assert StripeEvent.objects.get().status == EventStatus.PROCESSED
+
+
+@pytest.mark.postgres
+def test_code_deployed_before_migrate_takes_payments_through_the_python_path(catalog, monkeypatch):
+    with connection.cursor() as cursor:  # rolled back with the test's transaction
+        cursor.execute("DROP FUNCTION stars_record_payment")
+    monkeypatch.setattr(services, "_function_seen", False)
+    assert services.records_payments_in_sql() is False
+    outcome = pay("p1")
+    assert outcome.status == "processed"
+    assert grant_of("p1").expires_at - grant_of("p1").starts_at == 30 * DAY

@@ -12,6 +12,10 @@ replays, in the same order and with the same named locks (payments_project/locks
   lock "entitlement:<user>:<type>", stack after the user's current end, insert the grant;
   insert the processed event: 'processed', with the event's id and note.
 
+Keep it and `_grant_planned` alike: a change to one is a new migration (CREATE OR REPLACE, or DROP
+and CREATE for a new signature) plus the same change to the other; tests/test_payment_paths.py
+runs every case through both.
+
 One round trip instead of nine: in PL/pgSQL every statement takes a fresh snapshot (READ
 COMMITTED), so what a statement reads after a lock includes what the lock's previous holder
 committed, as with separate statements. Called outside a transaction it commits on its own.
@@ -27,7 +31,7 @@ CREATE OR REPLACE FUNCTION stars_record_payment(
     p_invoice_payload varchar, p_subscription_expires_at timestamptz, p_payload jsonb,
     p_now timestamptz,
     p_invoice_id bigint,       -- our invoice that was paid (marked paid), or NULL
-    p_duration interval,       -- a grant of this length, stacked after the current end, or NULL
+    p_duration_seconds bigint, -- a grant of this length, stacked after the current end, or NULL
     p_expires_at timestamptz,  -- or a grant ending then (subscriptions); both NULL: for life
     p_product_id bigint,       -- the catalog entry the checks used, if read from memory, and
     p_product_version text     -- its row version (xmin) then
@@ -60,12 +64,12 @@ BEGIN
     ELSE
         PERFORM pg_advisory_xact_lock(
             hashtextextended('entitlement:' || p_user_id || ':' || p_entitlement_type, 0));
-        IF p_duration IS NOT NULL THEN
+        IF p_duration_seconds IS NOT NULL THEN
             SELECT max(expires_at) INTO v_current_end FROM entitlements
             WHERE user_id = p_user_id AND entitlement_type = p_entitlement_type
               AND revoked_at IS NULL AND expires_at > p_now;
             v_starts := coalesce(v_current_end, p_now);
-            v_expires := v_starts + p_duration;
+            v_expires := v_starts + p_duration_seconds * interval '1 second';
         ELSIF v_expires IS NOT NULL AND v_expires <= p_now THEN
             v_starts := v_expires - interval '1 second';  -- a period already over: nothing usable
         END IF;
