@@ -27,7 +27,10 @@ _answers: "OrderedDict[tuple[str, bytes], tuple]" = OrderedDict()
 
 
 def _key(request) -> tuple[str, bytes]:
-    return request.path, hashlib.blake2b(request.body, digest_size=16).digest()
+    key = getattr(request, "_redelivery_key", None)  # recall and remember hash the body once
+    if key is None:
+        key = request._redelivery_key = (request.path, hashlib.blake2b(request.body, digest_size=16).digest())
+    return key
 
 
 def recall(request):
