@@ -25,7 +25,7 @@ class Entitlement(models.Model):
     ends (`starts_at`), so a user's access is the union of their unrevoked grants.
     """
 
-    user_id = models.BigIntegerField(db_index=True)
+    user_id = models.BigIntegerField()  # indexed by entitlements_user_type, whose first column it is
     entitlement_type = models.CharField(max_length=100)
     # The event that granted it (for a purchase, the payment's event id). One grant per event.
     event_id = models.CharField(max_length=255, unique=True)

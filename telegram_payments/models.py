@@ -43,7 +43,7 @@ class StripeEvent(models.Model):
     status = models.IntegerField(choices=EventStatus.choices, default=EventStatus.PENDING)
 
     source = models.CharField(max_length=20, choices=EventSource.choices)
-    update_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    update_id = models.BigIntegerField(null=True, blank=True)  # not looked up: events key on the charge
     telegram_payment_charge_id = models.CharField(max_length=255, db_index=True)
     provider_payment_charge_id = models.CharField(max_length=255, blank=True, default="")
     invoice_payload = models.CharField(max_length=255, blank=True, default="")
