@@ -12,6 +12,7 @@ charge has the same event id whichever way it arrives, and its effect happens on
 
 import hashlib
 import logging
+import sys
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -314,9 +315,14 @@ def _one(queryset):
 
 
 def _existing_duplicate(event_id: str) -> EventOutcome:
+    """The stored event a unique violation (or stars_record_payment) said exists, as a duplicate."""
     existing = _find_event(event_id)
-    if existing is None:  # the violation was not on event_id: a real integrity problem
-        raise
+    if existing is None:
+        # Inside `except IntegrityError`: the violation was not on event_id, a real integrity
+        # problem, re-raised. Otherwise the event was reported stored and is gone (pruned?).
+        if sys.exc_info()[0] is not None:
+            raise
+        raise RuntimeError(f"{event_id} was reported stored but cannot be found")
     return EventOutcome("duplicate", existing)
 
 
@@ -459,10 +465,7 @@ def _record_payment_in_sql(event: StripeEvent) -> EventOutcome:
         if row[0] == "stale":
             continue
         if row[0] == "duplicate":
-            existing = _find_event(event.event_id)
-            if existing is None:  # stored a moment ago, gone now (pruned?): say so rather than guess
-                raise RuntimeError(f"{event.event_id} was reported stored but cannot be found")
-            return EventOutcome("duplicate", existing)
+            return _existing_duplicate(event.event_id)
         event.pk, event.note = row[1], row[2]
         event.received_at = event.processed_at
         event._state.adding, event._state.db = False, connection.alias
