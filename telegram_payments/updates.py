@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from telegram import InlineKeyboardMarkup, Message, PreCheckoutQuery, Update
+from telegram import InlineKeyboardMarkup, Message, PreCheckoutQuery, RefundedPayment, SuccessfulPayment, Update
 
 from entitlements.services import active_entitlements
 from payments_project.metrics import record_pre_checkout_answer
@@ -84,6 +84,8 @@ def process_update(data: dict, *, source: str = EventSource.TELEGRAM) -> UpdateR
     if not essentials:
         return _ignored(update_id, "other")
     _check_field_types(essentials)
+    if (payment := _plain_payment_message(essentials)) is not None:
+        return _payment_message(payment, update_id=update_id, data=data, source=source)
     try:
         update = Update.de_json({"update_id": update_id, **essentials}, None)
     except Exception as exc:  # PTB raises KeyError/TypeError/ValueError on missing or mistyped fields
@@ -95,10 +97,8 @@ def process_update(data: dict, *, source: str = EventSource.TELEGRAM) -> UpdateR
         return _answer_pre_checkout(update.pre_checkout_query, update_id=update_id, raw=data["pre_checkout_query"])
     message = update.message
     if message is not None:
-        if message.successful_payment is not None:
-            return _successful_payment(message, update_id=update_id, data=data, source=source)
-        if message.refunded_payment is not None:
-            return _refunded_payment(message, update_id=update_id, data=data, source=source)
+        if (payment := PaymentMessage.of(message)) is not None:
+            return _payment_message(payment, update_id=update_id, data=data, source=source)
         if message.text and message.text.startswith("/") and source == EventSource.TELEGRAM:
             return _guarded(_command, message, update_id=update_id, kind="command")
     query = update.callback_query
@@ -207,11 +207,65 @@ def _outcome_body(outcome: EventOutcome) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class PaymentMessage:
+    """What a message carrying a payment or a refund is routed on: the payment and two ids."""
+
+    kind: str  # successful_payment | refunded_payment
+    payment: SuccessfulPayment | RefundedPayment
+    chat_id: int
+    from_id: int | None
+
+    @classmethod
+    def of(cls, message: Message) -> "PaymentMessage | None":
+        for kind in PAYMENT_KINDS:
+            if (payment := getattr(message, kind)) is not None:
+                return cls(kind, payment, message.chat.id, message.from_user.id if message.from_user else None)
+        return None
+
+
+PAYMENT_KINDS = ("successful_payment", "refunded_payment")  # in this order, should a message carry both
+_PAYMENT_CLASSES = {"successful_payment": SuccessfulPayment, "refunded_payment": RefundedPayment}
+
+
+def _plain_payment_message(essentials: dict) -> PaymentMessage | None:
+    """An update that is plainly one well-formed payment or refund message, read without building
+    PTB's whole Message; None for anything else, which the full parse then routes or rejects.
+
+    Message.de_json visits every field a Message may have: ~75 µs, most of the Python time of a
+    Telegram payment (bench/), where the payment object (PTB's, parsed as usual) and two ids (of
+    types `_check_field_types` checked) are all that is needed. What it must agree with the full
+    parse on is tested (tests/test_updates_payment_fast_path.py).
+    """
+    message = essentials.get("message")
+    if len(essentials) != 1 or not isinstance(message, dict):
+        return None
+    chat, sender = message["chat"], message.get("from")  # ids checked; present if required
+    if not (_is_int(message.get("message_id")) and _is_int(message.get("date"))
+            and isinstance(chat.get("type"), str)
+            and (sender is None or (isinstance(sender.get("is_bot"), bool)
+                                    and isinstance(sender.get("first_name"), str)))):
+        return None
+    for kind in PAYMENT_KINDS:
+        if message.get(kind) is not None:
+            try:
+                payment = _PAYMENT_CLASSES[kind].de_json(message[kind], None)
+            except Exception:  # the full parse says what is wrong
+                return None
+            return PaymentMessage(kind, payment, chat["id"], sender["id"] if sender else None)
+    return None
+
+
+def _payment_message(message: PaymentMessage, *, update_id: int, data: dict, source: str) -> UpdateResult:
+    handle = _successful_payment if message.kind == "successful_payment" else _refunded_payment
+    return handle(message, update_id=update_id, data=data, source=source)
+
+
 def _successful_payment(
-    message: Message, *, update_id: int, data: dict, source: str
+    message: PaymentMessage, *, update_id: int, data: dict, source: str
 ) -> UpdateResult:
-    payment = message.successful_payment
-    buyer = message.from_user.id if message.from_user else message.chat.id
+    payment = message.payment
+    buyer = message.from_id if message.from_id is not None else message.chat_id
     outcome = handle_successful_payment(
         user_id=buyer,
         telegram_payment_charge_id=payment.telegram_payment_charge_id,
@@ -228,11 +282,11 @@ def _successful_payment(
 
 
 def _refunded_payment(
-    message: Message, *, update_id: int, data: dict, source: str
+    message: PaymentMessage, *, update_id: int, data: dict, source: str
 ) -> UpdateResult:
-    refund = message.refunded_payment
+    refund = message.payment
     outcome = handle_refund(
-        user_id=message.chat.id,  # `from` is the bot itself
+        user_id=message.chat_id,  # `from` is the bot itself
         telegram_payment_charge_id=refund.telegram_payment_charge_id,
         provider_payment_charge_id=refund.provider_payment_charge_id or "",
         total_amount=refund.total_amount,
