@@ -16,12 +16,18 @@ class RelayView(WebhookView):
     """The relay endpoints: a copy of a body already answered costs no query, a new one is validated."""
 
     def answer(self, request, serializer_class, handle) -> Response:
-        """Answer from memory (an identical redelivery, `redeliveries`), else validate and `handle`."""
+        """Answer from memory (an identical redelivery, `redeliveries`), else validate and `handle`.
+
+        A plainly valid body takes the serializer's short way (`PlainBodyMixin`), anything else its
+        full validation, which words every 400."""
         if (event := redeliveries.recall(request)) is not None:
             return outcome_response(redelivered(event))
-        serializer = serializer_class(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        outcome = handle(serializer.validated_data)
+        data = serializer_class.plain_data(request.data)
+        if data is None:
+            serializer = serializer_class(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
+        outcome = handle(data)
         redeliveries.remember(request, outcome.event)
         return outcome_response(outcome)
 
