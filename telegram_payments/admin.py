@@ -12,6 +12,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -202,7 +203,7 @@ class StripeEventAdmin(ReadOnlyAdmin):
     list_filter = ["status", "event_type", "payment_method", "currency", "entitlement_type", "source"]
     search_fields = ["=customer_id", "=event_id", "=telegram_payment_charge_id", "=provider_payment_charge_id",
                      "invoice_payload"]
-    search_help_text = "Exact user id, event id or charge id; or part of an invoice payload."
+    search_help_text = "Exact user id, event id or charge id; otherwise part of an invoice payload."
     date_hierarchy = "received_at"
     list_select_related = ["initiated_by"]
     list_per_page = 100
@@ -222,6 +223,17 @@ class StripeEventAdmin(ReadOnlyAdmin):
         ("Effect", {"fields": ["entitlement_link", "related_event_link"]}),
         ("Payload as received", {"fields": ["pretty_payload"]}),
     ]
+
+    def get_search_results(self, request, queryset, search_term):
+        """An exact user, event or charge id, when one matches, is the answer, found through their
+        indexes. Only a term that matches no id is searched across every search field, which scans
+        the table (no index can find part of an invoice payload)."""
+        term = search_term.strip()
+        if term:
+            by_id = queryset.filter(Q(customer_id=term) | Q(event_id=term) | Q(telegram_payment_charge_id=term))
+            if by_id.exists():
+                return by_id, False
+        return super().get_search_results(request, queryset, search_term)
 
     # --- columns and detail fields ---
     @admin.display(description="received", ordering="received_at")

@@ -7,12 +7,13 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from entitlements.models import Entitlement
-from telegram_payments.models import EVENT_PAYMENT, EVENT_REFUND, EventSource, EventStatus
+from telegram_payments.models import EVENT_PAYMENT, EVENT_REFUND, EventSource, EventStatus, StripeEvent
 from telegram_payments.services import handle_refund, handle_successful_payment
 from tests.factories import StripeEventFactory
 
@@ -74,6 +75,30 @@ def test_search_by_user_event_id_and_invoice_payload(admin_client, query):
     StripeEventFactory(telegram_payment_charge_id="ch_b", customer_id="8", invoice_payload="inv_partial_xyz")
     response = admin_client.get(CHANGELIST, {"q": query})
     assert [e.telegram_payment_charge_id for e in response.context["cl"].result_list] == ["ch_b"]
+
+
+def test_an_exact_id_that_matches_is_the_whole_answer(admin_client):
+    """A user id is not also matched inside other events' invoice payloads (the slow, scanning part)."""
+    StripeEventFactory(telegram_payment_charge_id="ch_user", customer_id="8")
+    StripeEventFactory(telegram_payment_charge_id="ch_payload", customer_id="9", invoice_payload="order-8")
+    response = admin_client.get(CHANGELIST, {"q": " 8 "})
+    assert [e.telegram_payment_charge_id for e in response.context["cl"].result_list] == ["ch_user"]
+    response = admin_client.get(CHANGELIST, {"q": "order-"})  # no id matches: the payload is searched
+    assert [e.telegram_payment_charge_id for e in response.context["cl"].result_list] == ["ch_payload"]
+
+
+@pytest.mark.postgres
+def test_the_exact_id_search_can_use_the_indexes():
+    StripeEventFactory(customer_id="8")
+    query = StripeEvent.objects.filter(
+        Q(customer_id="8") | Q(event_id="8") | Q(telegram_payment_charge_id="8")).values("pk").query
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table is scanned anyway: ask what else
+        sql, params = query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Seq Scan" not in plan, plan
+    assert "stripe_events_customer" in plan, plan
 
 
 @pytest.mark.parametrize("params", [
