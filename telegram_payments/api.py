@@ -94,14 +94,7 @@ class WebhookView(APIView):
 
 
 def outcome_response(outcome) -> Response:
-    response = Response(
-        {
-            "ok": True,
-            "status": outcome.status,
-            "event_id": outcome.event.event_id,
-            "event_status": outcome.event.get_status_display(),
-        }
-    )
+    response = Response(outcome.answer())
     response.outcome = outcome  # for the webhook log line
     return response
 

@@ -60,6 +60,15 @@ class EventOutcome:
     def event_id(self) -> str:
         return self.event.event_id
 
+    def answer(self) -> dict:
+        """The webhook's JSON answer, on every route (relay or Bot API Update)."""
+        return {
+            "ok": True,
+            "status": self.status,
+            "event_id": self.event.event_id,
+            "event_status": self.event.get_status_display(),
+        }
+
 
 # The catalog entry of an entitlement type (unique), in raw SQL: the ORM's filter() and compiler took
 # half of this lookup's 0.8 ms CPU, and Product.objects.raw()'s column mapping half the rest (bench/).

@@ -198,15 +198,6 @@ def _redelivered(data: dict, update_id: int) -> UpdateResult | None:
 
 # --- payments and refunds ----------------------------------------------------------------------
 
-def _outcome_body(outcome: EventOutcome) -> dict:
-    return {
-        "ok": True,
-        "status": outcome.status,
-        "event_id": outcome.event.event_id,
-        "event_status": outcome.event.get_status_display(),
-    }
-
-
 @dataclass(frozen=True)
 class PaymentMessage:
     """What a message carrying a payment or a refund is routed on: the payment and two ids."""
@@ -278,7 +269,7 @@ def _successful_payment(
         payload=data,
         update_id=update_id,
     )
-    return UpdateResult(outcome.status, "successful_payment", update_id, _outcome_body(outcome), outcome=outcome)
+    return UpdateResult(outcome.status, "successful_payment", update_id, outcome.answer(), outcome=outcome)
 
 
 def _refunded_payment(
@@ -296,7 +287,7 @@ def _refunded_payment(
         payload=data,
         update_id=update_id,
     )
-    return UpdateResult(outcome.status, "refunded_payment", update_id, _outcome_body(outcome), outcome=outcome)
+    return UpdateResult(outcome.status, "refunded_payment", update_id, outcome.answer(), outcome=outcome)
 
 
 # --- pre-checkout ------------------------------------------------------------------------------
