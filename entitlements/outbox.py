@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, Max, Min, OuterRef
 from django.utils import timezone
 
 from payments_project.locks import lock_for_transaction
@@ -184,3 +184,23 @@ def deliver_due(**options) -> tuple[int, int]:
         else:
             failed += 1
     return delivered, failed
+
+
+def prune_delivered(*, older_than: timedelta, dry_run: bool = False, batch_size: int = 1000) -> int:
+    """Delete messages delivered more than `older_than` ago, with their attempts; returns how many.
+
+    Undelivered messages are never deleted, however old. Deletes walk the primary key in ranges of
+    `batch_size` ids, one short transaction each, so the worker is never held up for long.
+    """
+    due = OutboxMessage.objects.filter(delivered_at__lt=timezone.now() - older_than)
+    if dry_run:
+        return due.count()
+    bounds = due.aggregate(low=Min("id"), high=Max("id"))
+    if bounds["low"] is None:
+        return 0
+    deleted = 0
+    for start in range(bounds["low"], bounds["high"] + 1, batch_size):
+        with transaction.atomic():
+            batch = due.filter(id__gte=start, id__lt=start + batch_size)
+            deleted += batch.delete()[1].get(OutboxMessage._meta.label, 0)  # attempts go with them
+    return deleted

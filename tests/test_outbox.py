@@ -377,3 +377,40 @@ def test_worker_delivers_everything_once_after_the_receiver_was_down_then_stops_
         connections.close_all()
     assert worker.returncode == 0, output
     assert "deliver_outbox: stopped" in output
+
+
+def outbox_message(user_id, *, delivered_days_ago=None):
+    now = timezone.now()
+    message = OutboxMessage.objects.create(
+        user_id=user_id, kind=outbox.GRANTED, payload={"user_id": user_id},
+        delivered_at=None if delivered_days_ago is None else now - timedelta(days=delivered_days_ago))
+    DeliveryAttempt.objects.create(message=message, status_code=200 if message.delivered_at else 503,
+                                   delivered=message.delivered_at is not None)
+    return message
+
+
+@pytest.mark.django_db
+def test_prune_outbox_deletes_only_messages_delivered_long_ago_with_their_attempts(capsys):
+    old = [outbox_message(n, delivered_days_ago=40) for n in range(1, 6)]
+    recent = outbox_message(10, delivered_days_ago=5)
+    stuck = outbox_message(11)  # never delivered: kept, however old
+    OutboxMessage.objects.filter(pk=stuck.pk).update(created_at=timezone.now() - timedelta(days=400))
+
+    call_command("prune_outbox", "--older-than", "30", "--dry-run")
+    assert "Dry run: 5 messages" in capsys.readouterr().out
+    assert OutboxMessage.objects.count() == 7
+
+    call_command("prune_outbox", "--older-than", "30", "--batch-size", "2")
+    assert "Pruned: 5 messages" in capsys.readouterr().out
+    assert set(OutboxMessage.objects.values_list("pk", flat=True)) == {recent.pk, stuck.pk}
+    assert not DeliveryAttempt.objects.filter(message_id__in=[m.pk for m in old]).exists()
+    assert DeliveryAttempt.objects.count() == 2
+
+    call_command("prune_outbox")  # nothing left to prune: a clean no-op
+    assert "Pruned: 0 messages" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_prune_outbox_refuses_nonsense():
+    with pytest.raises(CommandError):
+        call_command("prune_outbox", "--older-than", "0")
