@@ -5,6 +5,7 @@ And their short way for plainly valid bodies (PlainBodyMixin) never accepts what
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.core.validators import MaxLengthValidator, MaxValueValidator
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from rest_framework import serializers
@@ -13,6 +14,7 @@ from telegram_payments.serializers import (
     PlainBodyMixin,
     RefundRelaySerializer,
     StrictCharField,
+    StrictIntegerField,
     SuccessfulPaymentRelaySerializer,
 )
 
@@ -116,3 +118,14 @@ def test_a_serializer_with_a_field_it_cannot_judge_always_takes_the_full_way():
 
     assert WithDate.plain_data({"name": "a", "when": "2026-01-01"}) is None
     assert WithValidate.plain_data({"name": "a"}) is None
+
+
+def test_limits_are_read_off_the_validators_including_one_passed_by_hand():
+    class Tighter(PlainBodyMixin, serializers.Serializer):
+        name = StrictCharField(max_length=10, validators=[MaxLengthValidator(3)])
+        count = StrictIntegerField(min_value=1, validators=[MaxValueValidator(5)])
+
+    assert Tighter.plain_data({"name": "abc", "count": 5}) == {"name": "abc", "count": 5}
+    for body in ({"name": "abcd", "count": 5}, {"name": "abc", "count": 6}, {"name": "abc", "count": 0}):
+        assert Tighter.plain_data(body) is None
+        assert not Tighter(data=body).is_valid()
