@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, Max, Min, OuterRef
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from payments_project.locks import lock_for_transaction
@@ -189,18 +189,16 @@ def deliver_due(**options) -> tuple[int, int]:
 def prune_delivered(*, older_than: timedelta, dry_run: bool = False, batch_size: int = 1000) -> int:
     """Delete messages delivered more than `older_than` ago, with their attempts; returns how many.
 
-    Undelivered messages are never deleted, however old. Deletes walk the primary key in ranges of
-    `batch_size` ids, one short transaction each, so the worker is never held up for long.
+    Undelivered messages are never deleted, however old. Batches of `batch_size` messages, taken in
+    id order after the last one deleted, one short transaction each, so the worker is never held up
+    for long (and sparse ids cost no empty batches).
     """
     due = OutboxMessage.objects.filter(delivered_at__lt=timezone.now() - older_than)
     if dry_run:
         return due.count()
-    bounds = due.aggregate(low=Min("id"), high=Max("id"))
-    if bounds["low"] is None:
-        return 0
-    deleted = 0
-    for start in range(bounds["low"], bounds["high"] + 1, batch_size):
+    deleted, after = 0, 0
+    while ids := list(due.filter(id__gt=after).order_by("id").values_list("id", flat=True)[:batch_size]):
         with transaction.atomic():
-            batch = due.filter(id__gte=start, id__lt=start + batch_size)
-            deleted += batch.delete()[1].get(OutboxMessage._meta.label, 0)  # attempts go with them
+            deleted += OutboxMessage.objects.filter(id__in=ids).delete()[1].get(OutboxMessage._meta.label, 0)
+        after = ids[-1]
     return deleted

@@ -14,7 +14,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--older-than", type=int, metavar="DAYS", default=30)
         parser.add_argument("--dry-run", action="store_true", help="count, change nothing")
-        parser.add_argument("--batch-size", type=int, default=1000, help="ids per transaction")
+        parser.add_argument("--batch-size", type=int, default=1000, help="messages per transaction")
 
     def handle(self, *args, older_than, dry_run, batch_size, **options):
         if older_than < 1 or batch_size < 1:
