@@ -1,7 +1,8 @@
 """The support staff's admin: the audit trail (read-only), refunds, replay, CSV export, the catalog.
 
 Admin views and actions stay thin: they check the permission, make one service call
-(`refund_payment`, `replay_event`) and report. Pages never show the bot token or webhook secret.
+(`refund_payment`, `replay_event`, `set_subscription_cancelled`) and report. Pages never show the
+bot token or webhook secret.
 """
 
 import csv
@@ -38,8 +39,10 @@ from .models import (
     StripeEvent,
 )
 from .services import RefundNotAllowed, payment_event_id, refund_event_id, refund_payment, replay_event
+from .subscriptions import UnknownSubscription, set_subscription_cancelled
 
 REFUND_PERMISSION = "telegram_payments.refund_payment"
+SUBSCRIPTION_PERMISSION = "telegram_payments.manage_subscription"
 # Replaying changes an event's status, so it takes the model's change permission (the admin never
 # lets anyone edit an event's fields, whatever their permissions).
 REPLAY_PERMISSION = "telegram_payments.change_stripeevent"
@@ -138,6 +141,19 @@ def refund_problem(event: StripeEvent) -> str | None:
     return None
 
 
+def can_manage_subscription(user) -> bool:
+    return user.has_perm(SUBSCRIPTION_PERMISSION)
+
+
+def subscription_problem(event: StripeEvent) -> str | None:
+    """Why this event's subscription renewals cannot be stopped or resumed here, or None if they can."""
+    if not (event.is_payment and event.subscription_expires_at is not None):
+        return "Only a subscription payment has renewals to stop or resume."
+    if not event.customer_id.isdigit():
+        return f"This payment's user id {event.customer_id!r} is not a Telegram user id."
+    return None
+
+
 CSV_COLUMNS = [
     "event_id", "received_at", "event_type", "status", "source", "initiated_by", "customer_id", "amount",
     "currency", "telegram_payment_charge_id", "provider_payment_charge_id", "invoice_payload",
@@ -181,6 +197,22 @@ def csv_response(queryset, filename: str) -> StreamingHttpResponse:
 
 
 # --- forms ---------------------------------------------------------------------------------------
+class SubscriptionRenewalsForm(forms.Form):
+    STOP, RESUME = "stop", "resume"
+    renewals = forms.ChoiceField(
+        choices=[
+            (STOP, "Stop renewals: the user keeps what is paid for until the period ends, then it lapses"),
+            (RESUME, "Resume renewals (only a subscription this bot stopped can be resumed)"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Why. Recorded in this payment's history (admin log) with your name.",
+    )
+
+
 class RefundForm(forms.Form):
     reason = forms.CharField(
         max_length=500,
@@ -309,6 +341,8 @@ class StripeEventAdmin(ReadOnlyAdmin):
             path("by-event-id/<path:event_id>/", wrap(self.by_event_id_view),
                  name="telegram_payments_stripeevent_by_event_id"),
             path("<int:object_id>/refund/", wrap(self.refund_view), name="telegram_payments_stripeevent_refund"),
+            path("<int:object_id>/subscription/", wrap(self.subscription_view),
+                 name="telegram_payments_stripeevent_subscription"),
         ] + super().get_urls()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -316,6 +350,9 @@ class StripeEventAdmin(ReadOnlyAdmin):
         event = self.get_object(request, object_id)
         if event is not None and can_refund(request.user) and refund_problem(event) is None:
             extra_context["refund_url"] = reverse("admin:telegram_payments_stripeevent_refund", args=[event.pk])
+        if event is not None and can_manage_subscription(request.user) and subscription_problem(event) is None:
+            extra_context["subscription_url"] = reverse(
+                "admin:telegram_payments_stripeevent_subscription", args=[event.pk])
         return super().change_view(request, object_id, form_url, extra_context)
 
     def by_event_id_view(self, request, event_id):
@@ -390,6 +427,52 @@ class StripeEventAdmin(ReadOnlyAdmin):
             "change_url": change_url,
         }
         return TemplateResponse(request, "admin/telegram_payments/stripeevent/refund.html", context)
+
+    def subscription_view(self, request, object_id):
+        """GET: a confirmation with the choice (stop or resume renewals) and a reason. POST: ask Telegram
+        (`editUserStarSubscription`), then record it in this payment's history."""
+        event = get_object_or_404(StripeEvent, pk=object_id)
+        if not (self.has_view_permission(request, event) and can_manage_subscription(request.user)):
+            raise PermissionDenied
+        change_url = reverse("admin:telegram_payments_stripeevent_change", args=[event.pk])
+        problem = subscription_problem(event)
+        if problem:
+            messages.warning(request, problem)
+            return redirect(change_url)
+        form = SubscriptionRenewalsForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            stop = form.cleaned_data["renewals"] == SubscriptionRenewalsForm.STOP
+            reason = form.cleaned_data["reason"]
+            try:
+                set_subscription_cancelled(user_id=int(event.customer_id), charge_id=event.telegram_payment_charge_id,
+                                           cancelled=stop)
+            except UnknownSubscription as exc:  # (only if the row changed since the page was shown)
+                messages.warning(request, str(exc))
+            except BotApiError as exc:
+                if exc.transient:
+                    messages.error(request, (f"Telegram did not answer ({scrub_text(exc.description)}). Nothing "
+                                             "was recorded; try again in a minute."))
+                else:
+                    messages.error(request, f"Telegram refused: {scrub_text(exc.description)}. Nothing was recorded.")
+            else:
+                done = "stopped" if stop else "resumed"
+                self.log_change(request, event, f"Subscription renewals {done} through the Bot API: {reason}")
+                messages.success(request, (
+                    f"Renewals of user {event.customer_id}'s subscription are {done}. What is paid for runs to its "
+                    "end either way."
+                ))
+                return redirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Stop or resume this subscription's renewals?",
+            "event": event,
+            "amount": format_amount(event.amount_cents, event.currency),
+            "product": Product.objects.filter(entitlement_type=event.entitlement_type).first(),
+            "form": form,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/telegram_payments/stripeevent/subscription.html", context)
 
     # --- actions ---
     def has_replay_permission(self, request):

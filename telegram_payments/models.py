@@ -76,7 +76,10 @@ class StripeEvent(models.Model):
             models.Index(fields=["initiated_by"], name="stripe_events_initiated_by",
                          condition=Q(initiated_by__isnull=False)),
         ]
-        permissions = [("refund_payment", "Can refund a Telegram Stars payment")]
+        permissions = [
+            ("refund_payment", "Can refund a Telegram Stars payment"),
+            ("manage_subscription", "Can stop or resume a Star subscription's renewals"),
+        ]
 
     def __str__(self):
         return self.event_id
