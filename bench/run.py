@@ -214,11 +214,14 @@ def write_refund_inputs(args, runid: str, outdir: Path) -> int:
     return len(rows)
 
 
-def check_new_payments(conn, result: dict, name: str, outdir: Path, pattern: str) -> list[str]:
-    """Every payment acknowledged as processed is stored, once, processed, with one grant."""
+def check_new_payments(conn, result: dict, name: str, outdir: Path, pattern: str, key: str) -> list[str]:
+    """Every payment acknowledged as processed is stored, once, processed, with one grant.
+
+    An ack is what identifies the payment in its answer (`key`): the event id, or for Updates, answered
+    with the buyer's thank-you, the buyer (each Update is a new buyer)."""
     problems = []
     acked = read_acks(outdir)
-    stored = dict(conn.execute("SELECT event_id, status FROM stripe_events WHERE event_id LIKE %s", [pattern]))
+    stored = dict(conn.execute(f"SELECT {key}, status FROM stripe_events WHERE event_id LIKE %s", [pattern]))
     grants = conn.execute("SELECT count(*) FROM entitlements WHERE event_id LIKE %s", [pattern]).fetchone()[0]
     sent = result["sent"]
     lost = [a for a in acked if a not in stored]
@@ -250,10 +253,10 @@ def verify(args, runid: str, results: dict, dirs: dict) -> list[str]:
         def scalar(sql, *params):
             return conn.execute(sql, params).fetchone()[0]
 
-        for name, marker in (("new", "p"), ("update", "u")):
+        for name, marker, key in (("new", "p", "event_id"), ("update", "u", "customer_id")):
             if name in results:
                 pattern = f"tg_stars:payment:{runid}-{marker}-%"
-                problems += check_new_payments(conn, results[name], name, dirs[name], pattern)
+                problems += check_new_payments(conn, results[name], name, dirs[name], pattern, key)
         if "duplicate" in results:
             events = scalar("SELECT count(*) FROM stripe_events WHERE telegram_payment_charge_id = %s",
                             f"{runid}-dup")

@@ -62,6 +62,9 @@ TELEGRAM_TERMS_TEXT = os.environ.get("TELEGRAM_TERMS_TEXT", "") or (
     "on the invoice (subscriptions renew every 30 days until cancelled). If something you bought does "
     "not work, contact /paysupport: we refund purchases we cannot deliver."
 )
+# After a new payment arrives as a Bot API update, tell the buyer in the chat (a sendMessage in the
+# webhook's answer): what they now have, or that it could not be delivered and how to get help.
+TELEGRAM_THANK_BUYERS = env_bool("TELEGRAM_THANK_BUYERS", True)
 
 # Largest webhook body we accept; Telegram updates are a few KiB.
 WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", str(64 * 1024)))

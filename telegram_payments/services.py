@@ -51,10 +51,21 @@ class PaymentRejected(Exception):
     """A permanent reason not to apply an event (unknown product, wrong amount, ...)."""
 
 
+# The note of a payment whose charge's refund was recorded first (it grants nothing). The same words
+# are in stars_record_payment() (migration 0005); tests/test_payment_paths.py compares both paths' rows.
+REFUNDED_FIRST_NOTE = "This charge was refunded before its payment arrived: nothing granted."
+
+
 @dataclass(frozen=True)
 class EventOutcome:
     status: str  # "processed", "duplicate" or "failed"
     event: StripeEvent
+    product: Product | None = None  # what a payment processed now paid for (its catalog entry)
+
+    @property
+    def granted(self) -> bool:
+        """Whether this call granted what a payment paid for (not a copy, a failure or a refunded charge)."""
+        return self.status == "processed" and self.product is not None and self.event.note != REFUNDED_FIRST_NOTE
 
     @property
     def event_id(self) -> str:
@@ -73,7 +84,7 @@ class EventOutcome:
 # The catalog entry of an entitlement type (unique), in raw SQL: the ORM's filter() and compiler took
 # half of this lookup's 0.8 ms CPU, and Product.objects.raw()'s column mapping half the rest (bench/).
 _PRODUCT_FIELDS = [f.attname for f in Product._meta.concrete_fields if f.attname in {
-    "id", "entitlement_type", "price_stars", "duration_days", "is_active"}]
+    "id", "entitlement_type", "title", "price_stars", "duration_days", "is_active"}]
 _PRODUCT_SQL = f"SELECT {', '.join(_PRODUCT_FIELDS)} FROM {Product._meta.db_table} WHERE entitlement_type = %s"
 
 
@@ -241,13 +252,13 @@ def _record_and_apply(new_event: StripeEvent) -> EventOutcome:
         with transaction.atomic():
             lock_for_transaction(f"charge:{new_event.telegram_payment_charge_id}")
             new_event.attempts = 1
-            _apply(new_event)
+            product = _apply(new_event)
             _mark_processed(new_event)
             # One INSERT, after the effect (bench/: one UPDATE less per event). Nobody could see the
             # row before the commit anyway; a concurrent copy that passed the check above waits on
             # the lock, then fails on a unique event_id (the event's or its grant's): a duplicate.
             insert(new_event)  # = save(force_insert=True), without the ORM's query building
-        return EventOutcome("processed", new_event)
+        return EventOutcome("processed", new_event, product)
     except IntegrityError:
         return _existing_duplicate(new_event.event_id)
     except TRANSIENT_ERRORS:
@@ -349,11 +360,13 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _apply(event: StripeEvent) -> None:
+def _apply(event: StripeEvent) -> Product | None:
+    """Apply the event's effect; for a payment, return the product paid for."""
     if event.event_type == EVENT_PAYMENT:
-        _apply_payment(event)
+        return _apply_payment(event)
     elif event.event_type == EVENT_REFUND:
         _apply_refund(event)
+        return None
     else:
         raise PaymentRejected(f"unknown event type {event.event_type!r}")
 
@@ -386,8 +399,10 @@ def _plan_payment(event: StripeEvent, product: Product | None = None) -> Payment
     return PaymentPlan(product, invoice, duration, None)
 
 
-def _apply_payment(event: StripeEvent) -> None:
-    _grant_planned(event, _plan_payment(event))
+def _apply_payment(event: StripeEvent) -> Product:
+    plan = _plan_payment(event)
+    _grant_planned(event, plan)
+    return plan.product
 
 
 def _grant_planned(event: StripeEvent, plan: PaymentPlan) -> None:
@@ -399,7 +414,7 @@ def _grant_planned(event: StripeEvent, plan: PaymentPlan) -> None:
         invoice.paid_at = timezone.now()
         invoice.save(update_fields=["status", "paid_at"])
     if _find_event(refund_event_id(event.telegram_payment_charge_id)) is not None:
-        event.note = "This charge was refunded before its payment arrived: nothing granted."
+        event.note = REFUNDED_FIRST_NOTE
         return
     user_id = int(event.customer_id)
     # savepoint=False: a failed grant fails this whole transaction, which _record_and_apply rolls back
@@ -478,7 +493,7 @@ def _record_payment_in_sql(event: StripeEvent) -> EventOutcome:
         event.pk, event.note = row[1], row[2]
         event.received_at = event.processed_at
         event._state.adding, event._state.db = False, connection.alias
-        return EventOutcome("processed", event)
+        return EventOutcome("processed", event, plan.product)
     raise PaymentRejected("the product changed three times while this payment was checked: replay it")
 
 

@@ -7,6 +7,8 @@ The webhook (`POST /webhook/telegram`) and any replay of stored updates call it 
 * `message.successful_payment` / `message.refunded_payment`: the same services as the relay
   endpoints (`handle_successful_payment`, `handle_refund`), so one charge is one event whichever
   way it arrives. The buyer of a refund is the chat: Telegram sends it with `from` set to the bot.
+  A payment recorded now is answered with a message to the buyer (`TELEGRAM_THANK_BUYERS`): thanks
+  and what they have, or that it could not be delivered; a copy gets the status body, no message.
 * bot commands (`/buy`, `/buy <type>`, `/start buy_<type>`, `/status`, `/paysupport`, `/terms`) and
   the `buy:<type>` buttons of `/buy`: replies go in the response body or, for invoices, as calls.
 * everything else: acknowledged, nothing stored.
@@ -269,7 +271,31 @@ def _successful_payment(
         payload=data,
         update_id=update_id,
     )
-    return UpdateResult(outcome.status, "successful_payment", update_id, outcome.answer(), outcome=outcome)
+    reply = None
+    if source == EventSource.TELEGRAM and settings.TELEGRAM_THANK_BUYERS:
+        reply = _payment_reply(outcome, chat_id=message.chat_id, renewal=_is_renewal(payment))
+    return UpdateResult(outcome.status, "successful_payment", update_id, reply or outcome.answer(), outcome=outcome)
+
+
+THANKS_TEXT = "Thank you! {title} is yours. Send /status to see what you have and until when."
+RENEWED_TEXT = "Thank you! Your {title} subscription is renewed. Send /status to see until when."
+NOT_DELIVERED_TEXT = (
+    "Your payment arrived, but we could not deliver what you bought automatically. It is recorded and "
+    "we will sort it out; send /paysupport if you need help."
+)
+
+
+def _payment_reply(outcome: EventOutcome, *, chat_id: int, renewal: bool) -> dict | None:
+    """The message for the buyer of a payment recorded now (as a `sendMessage` answer), or None."""
+    if outcome.granted:
+        return _text(chat_id, (RENEWED_TEXT if renewal else THANKS_TEXT).format(title=outcome.product.title))
+    if outcome.status == "failed":
+        return _text(chat_id, NOT_DELIVERED_TEXT)
+    return None  # a copy of a stored payment, or a charge refunded before its payment arrived
+
+
+def _is_renewal(payment: SuccessfulPayment) -> bool:
+    return bool(payment.is_recurring) and not payment.is_first_recurring
 
 
 def _refunded_payment(

@@ -136,3 +136,14 @@ def crashing_grant():
     fault = Fault()
     yield fault
     fault.stop()
+
+
+def answer_status(answer: dict) -> str:
+    """The outcome a webhook answer reports: its "status", or for a payment Update recorded now, which
+    message the buyer is sent in its place (a sendMessage: thanks when processed, the could-not-deliver
+    text when failed)."""
+    from telegram_payments.updates import NOT_DELIVERED_TEXT
+
+    if answer.get("method") == "sendMessage":
+        return "failed" if answer["text"] == NOT_DELIVERED_TEXT else "processed"
+    return answer["status"]

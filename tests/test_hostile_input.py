@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from entitlements.models import Entitlement
 from telegram_payments.models import Invoice, StripeEvent
+from tests.conftest import answer_status
 
 pytestmark = pytest.mark.django_db
 
@@ -131,7 +132,8 @@ def row_counts():
 def assert_sane(response, before):
     assert response.status_code in ALLOWED_STATUSES, (response.status_code, response.content[:300])
     body = response.json()
-    assert isinstance(body, dict) and "ok" in body
+    # A payment Update recorded now is answered with a message to the buyer (a Bot API call).
+    assert isinstance(body, dict) and ("ok" in body or body.get("method") == "sendMessage")
     if response.status_code != 200:
         assert body["ok"] is False
         assert ("error" in body) or ("errors" in body)  # a machine-readable reason
@@ -166,7 +168,7 @@ def test_valid_bodies_with_awkward_but_legal_values_are_200(post_json, catalog, 
     body["user_id"] = user_id
     response = post_json(endpoint.url, body)
     assert response.status_code == 200, response.content[:300]
-    assert response.json()["ok"] is True
+    assert answer_status(response.json()) in {"processed", "duplicate"}  # (examples share the database)
 
 
 @endpoint_param

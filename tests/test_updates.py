@@ -14,8 +14,9 @@ from entitlements.models import Entitlement
 from entitlements.services import active_entitlements
 from telegram_payments import services
 from telegram_payments.models import EventSource, EventStatus, Invoice, InvoiceStatus, PreCheckoutAnswer, StripeEvent
-from telegram_payments.updates import process_update
-from tests.conftest import load_update
+from telegram_payments.services import handle_refund
+from telegram_payments.updates import NOT_DELIVERED_TEXT, RENEWED_TEXT, THANKS_TEXT, process_update
+from tests.conftest import answer_status, load_update
 
 URL = "/webhook/telegram"
 RELAY_PAY_URL = "/webhook/telegram/successful_payment"
@@ -149,9 +150,9 @@ def test_unknown_update_kind_and_unknown_command_are_ignored(post_json, fake_bot
 
 def test_successful_payment_grants_at_once_and_records_the_update(post_json, invoice):
     response = post_json(URL, update("successful_payment"))
-    assert response.status_code == 200
-    assert response.json() == {"ok": True, "status": "processed", "event_id": f"tg_stars:payment:{CHARGE}",
-                               "event_status": "processed"}
+    assert response.status_code == 200  # and the buyer is thanked, in the answer (Telegram sends it)
+    assert response.json() == {"method": "sendMessage", "chat_id": BUYER,
+                               "text": THANKS_TEXT.format(title=invoice.product.title)}
     event = StripeEvent.objects.get()
     assert (event.source, event.update_id, event.customer_id, event.amount_cents, event.currency) == (
         EventSource.TELEGRAM, 704115002, str(BUYER), 250, "XTR")
@@ -172,14 +173,14 @@ def test_redelivered_payment_update_is_a_duplicate(post_json, invoice, django_as
     with django_assert_max_num_queries(5):
         result = process_update(update("successful_payment"))
     assert result.status == "duplicate" and result.outcome.event.update_id == 704115002
-    assert post_json(URL, update("successful_payment")).json()["status"] == "duplicate"
+    assert answer_status(post_json(URL, update("successful_payment")).json()) == "duplicate"
     assert StripeEvent.objects.count() == 1 and Entitlement.objects.count() == 1
 
 
 def test_same_charge_in_a_new_update_is_still_one_event(post_json, invoice):
     post_json(URL, update("successful_payment"))
     response = post_json(URL, update("successful_payment", update_id=704115999))
-    assert response.json()["status"] == "duplicate"
+    assert answer_status(response.json()) == "duplicate"
     assert StripeEvent.objects.count() == 1 and Entitlement.objects.count() == 1
 
 
@@ -189,13 +190,13 @@ def test_relay_then_update_of_one_charge_is_one_event(post_json, invoice):
              "currency": "XTR"}
     assert post_json(RELAY_PAY_URL, relay).json()["status"] == "processed"
     response = post_json(URL, update("successful_payment"))
-    assert response.json()["status"] == "duplicate"
+    assert answer_status(response.json()) == "duplicate"
     assert StripeEvent.objects.get().source == EventSource.RELAY
     assert Entitlement.objects.count() == 1
 
 
 def test_update_then_relay_of_one_charge_is_one_event(post_json, invoice):
-    assert post_json(URL, update("successful_payment")).json()["status"] == "processed"
+    assert answer_status(post_json(URL, update("successful_payment")).json()) == "processed"
     relay = {"user_id": str(BUYER), "entitlement_type": "premium_monthly", "invoice_id": invoice.payload,
              "telegram_payment_charge_id": CHARGE, "provider_payment_charge_id": "", "total_amount": 250,
              "currency": "XTR"}
@@ -206,7 +207,7 @@ def test_update_then_relay_of_one_charge_is_one_event(post_json, invoice):
 def test_payment_for_an_invoice_we_never_issued_is_recorded_failed_and_acknowledged(post_json, catalog):
     response = post_json(URL, update("successful_payment", invoice_payload="inv_somebody_elses"))
     assert response.status_code == 200
-    assert response.json()["status"] == "failed"
+    assert answer_status(response.json()) == "failed"
     event = StripeEvent.objects.get()
     assert event.status == EventStatus.FAILED and "unknown invoice 'inv_somebody_elses'" in event.error
     assert event.update_id == 704115002
@@ -218,7 +219,7 @@ def test_payment_for_an_invoice_we_never_issued_is_recorded_failed_and_acknowled
 
 def test_payment_below_the_invoice_price_is_recorded_failed(post_json, invoice):
     response = post_json(URL, update("successful_payment", total_amount=1))
-    assert response.json()["status"] == "failed"
+    assert answer_status(response.json()) == "failed"
     assert "below the price" in StripeEvent.objects.get().error
     assert not Entitlement.objects.exists()
 
@@ -227,10 +228,62 @@ def test_one_invoice_paid_twice_is_two_charges_and_two_grants(post_json, invoice
     # Forwarded copies of an invoice can be paid again: payments key on the charge, not the payload.
     post_json(URL, update("successful_payment"))
     second = update("successful_payment", update_id=704115010, telegram_payment_charge_id="stxSecondCharge")
-    assert post_json(URL, second).json()["status"] == "processed"
+    assert answer_status(post_json(URL, second).json()) == "processed"
     assert Entitlement.objects.filter(user_id=BUYER).count() == 2
     [access] = active_entitlements(BUYER)
     assert access.expires_at - timezone.now() > timedelta(days=59)
+
+
+# --- what the buyer is told (a sendMessage in the answer to a payment Update) -----------------------
+
+def message_to_buyer(text: str) -> dict:
+    return {"method": "sendMessage", "chat_id": BUYER, "text": text}
+
+
+def test_a_new_payment_is_answered_with_thanks_naming_the_product(post_json, invoice):
+    answer = post_json(URL, update("successful_payment")).json()
+    assert answer == message_to_buyer("Thank you! Premium, 1 month is yours. Send /status to see what you have "
+                                      "and until when.")
+    assert Entitlement.objects.get().user_id == BUYER
+
+
+def test_copies_get_the_status_not_a_second_message(post_json, invoice):
+    post_json(URL, update("successful_payment"))
+    for again in (update("successful_payment"), update("successful_payment", update_id=704115999)):
+        assert post_json(URL, again).json()["status"] == "duplicate"
+
+
+def test_a_payment_that_cannot_be_delivered_says_so_and_points_to_support(post_json, invoice):
+    answer = post_json(URL, update("successful_payment", total_amount=1)).json()
+    assert answer == message_to_buyer(NOT_DELIVERED_TEXT) and "/paysupport" in NOT_DELIVERED_TEXT
+    assert StripeEvent.objects.get().error.startswith("amount 1 XTR is below the price")
+    assert post_json(URL, update("successful_payment", total_amount=1)).json()["status"] == "duplicate"
+
+
+def test_a_charge_refunded_before_its_payment_arrived_gets_no_thanks(post_json, invoice):
+    handle_refund(user_id=BUYER, telegram_payment_charge_id=CHARGE, source=EventSource.TELEGRAM, payload={})
+    answer = post_json(URL, update("successful_payment")).json()
+    assert answer["status"] == "processed" and "method" not in answer
+    assert not Entitlement.objects.exists()
+
+
+def test_the_relay_route_and_refund_updates_send_no_message(post_json, invoice):
+    relay = {"user_id": str(BUYER), "entitlement_type": "premium_monthly", "invoice_id": invoice.payload,
+             "telegram_payment_charge_id": CHARGE, "provider_payment_charge_id": "", "total_amount": 250,
+             "currency": "XTR"}
+    assert post_json(RELAY_PAY_URL, relay).json()["status"] == "processed"
+    assert post_json(URL, update("refunded_payment")).json()["status"] == "processed"
+
+
+def test_a_replayed_update_sends_no_message(invoice):
+    result = process_update(update("successful_payment"), source=EventSource.MANUAL)
+    assert result.status == "processed" and "method" not in result.body
+
+
+def test_thanks_can_be_turned_off(post_json, invoice, settings):
+    settings.TELEGRAM_THANK_BUYERS = False
+    answer = post_json(URL, update("successful_payment")).json()
+    assert (answer["status"], answer["event_id"]) == ("processed", f"tg_stars:payment:{CHARGE}")
 
 
 # --- refunded_payment ------------------------------------------------------------------------------
@@ -248,7 +301,7 @@ def test_refund_revokes_and_the_buyer_is_the_chat_not_the_bot(post_json, invoice
     grant = Entitlement.objects.get()
     assert grant.revoked_at is not None and "refund (Telegram update)" in grant.revoke_reason
     assert active_entitlements(BUYER) == []
-    assert post_json(URL, update("refunded_payment")).json()["status"] == "duplicate"
+    assert answer_status(post_json(URL, update("refunded_payment")).json()) == "duplicate"
 
 
 def test_refund_update_and_relay_refund_of_one_charge_are_one_event(post_json, invoice):
@@ -265,7 +318,7 @@ def test_refund_update_and_relay_refund_of_one_charge_are_one_event(post_json, i
 def test_first_subscription_payment_runs_until_telegrams_expiration_date(post_json, subscription_invoice):
     ends = (timezone.now() + timedelta(days=30)).replace(microsecond=0)
     response = post_json(URL, update("subscription_first_payment", subscription_expiration_date=ts(ends)))
-    assert response.json()["status"] == "processed"
+    assert answer_status(response.json()) == "processed"
     event = StripeEvent.objects.get()
     assert event.subscription_expires_at == ends
     grant = Entitlement.objects.get()
@@ -283,8 +336,8 @@ def test_renewal_is_a_new_charge_that_extends_access(post_json, subscription_inv
     first_ends = (timezone.now() + timedelta(days=2)).replace(microsecond=0)
     renewal_ends = first_ends + timedelta(days=30)
     first, renewal = subscribe_and_renew(post_json, first_ends=first_ends, renewal_ends=renewal_ends)
-    assert first["status"] == renewal["status"] == "processed"
-    assert first["event_id"] != renewal["event_id"]
+    title = subscription_invoice.product.title
+    assert (first["text"], renewal["text"]) == (THANKS_TEXT.format(title=title), RENEWED_TEXT.format(title=title))
     assert StripeEvent.objects.count() == 2 and Entitlement.objects.count() == 2
     assert active_entitlements(BUYER)[0].expires_at == renewal_ends
     # Access is continuous through the first period's end.
@@ -307,7 +360,7 @@ def test_refund_of_the_renewal_takes_back_only_the_renewed_period(post_json, sub
     renewal_charge = load_update("subscription_renewal")["message"]["successful_payment"]["telegram_payment_charge_id"]
     refund = update("refunded_payment", update_id=704118100, telegram_payment_charge_id=renewal_charge,
                     total_amount=200, invoice_payload="inv_fixture_subscription")
-    assert post_json(URL, refund).json()["status"] == "processed"
+    assert answer_status(post_json(URL, refund).json()) == "processed"
     assert active_entitlements(BUYER)[0].expires_at == first_ends
     assert Entitlement.objects.get(event_id=f"tg_stars:payment:{renewal_charge}").revoked_at is not None
 
@@ -319,7 +372,7 @@ def test_refund_of_both_subscription_charges_leaves_no_access(post_json, subscri
         charge = load_update(name)["message"]["successful_payment"]["telegram_payment_charge_id"]
         refund = update("refunded_payment", update_id=704118200 + n, telegram_payment_charge_id=charge,
                         total_amount=200, invoice_payload="inv_fixture_subscription")
-        assert post_json(URL, refund).json()["status"] == "processed"
+        assert answer_status(post_json(URL, refund).json()) == "processed"
     assert active_entitlements(BUYER) == []
 
 
@@ -353,14 +406,14 @@ def test_renewal_is_honoured_after_the_product_went_off_sale(post_json, subscrip
     subscription_invoice.product.save()
     renewal_ends = first_ends + timedelta(days=30)
     response = post_json(URL, update("subscription_renewal", subscription_expiration_date=ts(renewal_ends)))
-    assert response.json()["status"] == "processed"
+    assert answer_status(response.json()) == "processed"
     assert active_entitlements(BUYER)[0].expires_at == renewal_ends
 
 
 def test_one_time_payment_for_a_product_off_sale_is_recorded_failed(post_json, invoice, catalog):
     catalog["premium_monthly"].is_active = False
     catalog["premium_monthly"].save()
-    assert post_json(URL, update("successful_payment")).json()["status"] == "failed"
+    assert answer_status(post_json(URL, update("successful_payment")).json()) == "failed"
     assert "not on sale" in StripeEvent.objects.get().error
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from entitlements.models import Entitlement
 from entitlements.services import active_entitlements
 from telegram_payments.models import EventSource, Invoice, InvoiceStatus, PreCheckoutAnswer, StripeEvent
-from tests.conftest import load_update
+from tests.conftest import answer_status, load_update
 from tests.test_updates import command
 
 URL = "/webhook/telegram"
@@ -193,7 +193,7 @@ def test_whole_flow_buy_pre_checkout_pay_status(post_json, fake_bot_api, catalog
     payment = copy.deepcopy(load_update("successful_payment"))
     payment["update_id"] = 900003
     payment["message"]["successful_payment"]["invoice_payload"] = sent["payload"]
-    assert post_json(URL, payment).json()["status"] == "processed"
+    assert answer_status(post_json(URL, payment).json()) == "processed"
     event = StripeEvent.objects.get()
     assert (event.source, event.invoice_payload, event.customer_id) == (
         EventSource.TELEGRAM, invoice.payload, str(BUYER))

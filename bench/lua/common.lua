@@ -10,7 +10,8 @@ function setup(thread)
 end
 
 sent, unexpected, acked, fresh = 0, 0, 0, 0
-record_acks, expect = false, nil
+-- what an answer must contain; whether to record acks, and what of the answer (by default its event id)
+record_acks, expect, ack_pattern = false, nil, '"event_id":"([^"]+)"'
 
 function init(args)
   outdir, runid, secret, round = args[1], args[2], args[3], tonumber(args[4])
@@ -29,7 +30,7 @@ function response(status, hdrs, body)
     if unexpected <= 3 then io.stderr:write("unexpected answer ", status, ": ", body or "", "\n") end
   elseif record_acks then
     acked = acked + 1
-    ack_file:write(string.match(body, '"event_id":"([^"]+)"'), "\n")
+    ack_file:write(string.match(body, ack_pattern), "\n")
   end
 end
 

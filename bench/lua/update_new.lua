@@ -1,6 +1,7 @@
 -- (6) new successful_payment Bot API Updates, as Telegram sends them to POST /webhook/telegram: a new
--- update, charge and buyer each time, all paying the invoice link bench/run.py creates.
-expect, record_acks = '"status":"processed"', true
+-- update, charge and buyer each time, all paying the invoice link bench/run.py creates. A payment recorded
+-- now is answered with the buyer's thank-you (a sendMessage): the ack recorded is its chat id, the buyer.
+expect, record_acks, ack_pattern = '"method":"sendMessage"', true, '"chat_id":(%d+)'
 function request()
   local n = sent + 1
   local user = user_base + round * 100000000 + tid * 10000000 + n
