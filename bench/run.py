@@ -19,6 +19,10 @@ The scenarios run interleaved, round after round, and each ratio in the table is
 rounds of the scenario's figure against its baseline in the same round: this machine's speed
 drifts by 2-3x within a minute (a shared host), so only figures taken close together compare.
 
+Beside each figure it prints the CPU a request cost the app (gunicorn's processes) and the database
+(every PostgreSQL process, backends and background writers alike), read from /proc around each round:
+where a scenario's time goes, when the database runs on this machine.
+
 Then it checks the database: every payment acknowledged as processed is stored once with one
 grant, none is stored twice, the duplicate made one event, every refund revoked its grant.
 Exit status 0 when the run is clean (no errors, nothing lost or doubled), whatever the speed.
@@ -179,6 +183,53 @@ def run_wrk(args, script: str, outdir: Path, runid: str, duration: int, round_no
     raise RuntimeError(f"no result from wrk: {out.stdout}\n{out.stderr}")
 
 
+def tree_cpu(root: int) -> float | None:
+    """CPU seconds (user + system) used so far by process `root` and its children, reaped or alive.
+
+    A reaped child's time is in its parent's cutime/cstime, so a PostgreSQL backend that exits during
+    a round (CONN_MAX_AGE) still counts. None where /proc cannot tell (another machine, not Linux)."""
+    def stat(pid):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+    try:
+        own = stat(root)
+    except OSError:
+        return None
+    ticks = sum(int(v) for v in own[11:15])  # utime stime cutime cstime
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = stat(entry.name)
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == root:  # ppid
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postmaster_pid(database_url: str) -> int | None:
+    """The PostgreSQL server's main process, if it runs on this machine (the parent of our backend)."""
+    with psycopg.connect(database_url) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    try:
+        return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
+
+
+def cpu_now(roots: dict) -> dict:
+    return {name: tree_cpu(pid) if pid else None for name, pid in roots.items()}
+
+
+def cpu_per_request(result: dict, part: str) -> str:
+    """CPU ms per request of `part` ("app" or "db") over all rounds, or "-" where unknown."""
+    seconds = [r.get(f"{part}_cpu_s") for r in result["rounds"]]
+    if not result["requests"] or None in seconds:
+        return "-"
+    return f"{sum(seconds) * 1000 / result['requests']:.2f}"
+
+
 def combine(rounds: list[dict]) -> dict:
     """One figure per scenario: req/s over all rounds; p50 and p99 the median of the rounds' values."""
     result = {key: sum(r[key] for r in rounds) for key in (
@@ -331,8 +382,9 @@ def with_rps(result: dict) -> dict:
 def table(results: dict) -> str:
     floor, ping = results.get("floor"), results.get("ping")
     lines = [
-        "| scenario | req/s | p50 ms | p99 ms | errors | req/s vs floor | req/s vs ping | p99 vs floor |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| scenario | req/s | p50 ms | p99 ms | errors | req/s vs floor | req/s vs ping | p99 vs floor "
+        "| app CPU ms/req | db CPU ms/req |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     def vs(result, base, key):
         return f"{round_ratio(result, base, key):.2f}x" if base else "-"
@@ -343,7 +395,8 @@ def table(results: dict) -> str:
         r = results[name]
         lines.append(
             f"| {name}: {what} | {r['rps']:.0f} | {r['p50_us'] / 1000:.1f} | {r['p99_us'] / 1000:.1f} "
-            f"| {r['errors']} | {vs(r, floor, 'rps')} | {vs(r, ping, 'rps')} | {vs(r, floor, 'p99_us')} |")
+            f"| {r['errors']} | {vs(r, floor, 'rps')} | {vs(r, ping, 'rps')} | {vs(r, floor, 'p99_us')} "
+            f"| {cpu_per_request(r, 'app')} | {cpu_per_request(r, 'db')} |")
     return "\n".join(lines)
 
 
@@ -372,6 +425,7 @@ def main() -> int:
     env = server_env(args)
     prepare(args, env)
     server = start_server(args, env)
+    cpu_roots = {"app": server.pid, "db": postmaster_pid(args.database_url)}
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     clean = True
     try:
@@ -395,7 +449,13 @@ def main() -> int:
                     outdir.mkdir()
                     if name == "refund":
                         write_refund_inputs(args, runid, outdir)
-                    rounds.setdefault(name, []).append(run_wrk(args, script, outdir, runid, args.duration, round_no))
+                    before = cpu_now(cpu_roots)
+                    result = run_wrk(args, script, outdir, runid, args.duration, round_no)
+                    after = cpu_now(cpu_roots)
+                    for part in cpu_roots:
+                        if before[part] is not None and after[part] is not None:
+                            result[f"{part}_cpu_s"] = after[part] - before[part]
+                    rounds.setdefault(name, []).append(result)
             results = {name: with_rps(combine(r)) for name, r in rounds.items()}
             problems = verify(args, runid, results, dirs)
             clean = clean and not problems
