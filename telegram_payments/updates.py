@@ -278,7 +278,7 @@ def _successful_payment(
 
 
 THANKS_TEXT = "Thank you! {title} is yours. Send /status to see what you have and until when."
-RENEWED_TEXT = "Thank you! Your {title} subscription is renewed. Send /status to see until when."
+RENEWED_TEXT = "Thank you! {title} is renewed. Send /status to see until when."
 NOT_DELIVERED_TEXT = (
     "Your payment arrived, but we could not deliver what you bought automatically. It is recorded and "
     "we will sort it out; send /paysupport if you need help."

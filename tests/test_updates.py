@@ -338,6 +338,7 @@ def test_renewal_is_a_new_charge_that_extends_access(post_json, subscription_inv
     first, renewal = subscribe_and_renew(post_json, first_ends=first_ends, renewal_ends=renewal_ends)
     title = subscription_invoice.product.title
     assert (first["text"], renewal["text"]) == (THANKS_TEXT.format(title=title), RENEWED_TEXT.format(title=title))
+    assert renewal["text"].startswith(f"Thank you! {title} is renewed.")
     assert StripeEvent.objects.count() == 2 and Entitlement.objects.count() == 2
     assert active_entitlements(BUYER)[0].expires_at == renewal_ends
     # Access is continuous through the first period's end.
