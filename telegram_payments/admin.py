@@ -373,16 +373,38 @@ class StripeEventAdmin(ReadOnlyAdmin):
         changelist = self.get_changelist_instance(request)
         return csv_response(changelist.get_queryset(request), _csv_filename())
 
-    def refund_view(self, request, object_id):
-        """GET: a confirmation with a reason field. POST: refund through the Bot API, then record it."""
+    def _event_to_act_on(self, request, object_id, allowed, problem_of):
+        """The event a confirmation page acts on, its change page's URL, and a redirect back there (with
+        the reason) if `problem_of(event)` says it cannot be done, else None. 403 unless `allowed(user)`."""
         event = get_object_or_404(StripeEvent.objects.select_related("initiated_by"), pk=object_id)
-        if not (self.has_view_permission(request, event) and can_refund(request.user)):
+        if not (self.has_view_permission(request, event) and allowed(request.user)):
             raise PermissionDenied
         change_url = reverse("admin:telegram_payments_stripeevent_change", args=[event.pk])
-        problem = refund_problem(event)
+        problem = problem_of(event)
         if problem:
             messages.warning(request, problem)
-            return redirect(change_url)
+            return event, change_url, redirect(change_url)
+        return event, change_url, None
+
+    def _confirmation_page(self, request, template, title, event, form, change_url, **extra):
+        """A page showing the payment (user, amount, product) and `form`, to confirm an action on it."""
+        return TemplateResponse(request, f"admin/telegram_payments/stripeevent/{template}", {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "event": event,
+            "amount": format_amount(event.amount_cents, event.currency),
+            "product": Product.objects.filter(entitlement_type=event.entitlement_type).first(),
+            "form": form,
+            "change_url": change_url,
+            **extra,
+        })
+
+    def refund_view(self, request, object_id):
+        """GET: a confirmation with a reason field. POST: refund through the Bot API, then record it."""
+        event, change_url, back = self._event_to_act_on(request, object_id, can_refund, refund_problem)
+        if back:
+            return back
         form = RefundForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             reason = form.cleaned_data["reason"]
@@ -414,31 +436,16 @@ class StripeEventAdmin(ReadOnlyAdmin):
                         f"{event.customer_id}. {refund.note}"
                     ))
                 return redirect("admin:telegram_payments_stripeevent_change", refund.pk)
-        grant = Entitlement.objects.filter(event_id=event.event_id).first()
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Refund this payment?",
-            "event": event,
-            "amount": format_amount(event.amount_cents, event.currency),
-            "product": Product.objects.filter(entitlement_type=event.entitlement_type).first(),
-            "grant": grant,
-            "form": form,
-            "change_url": change_url,
-        }
-        return TemplateResponse(request, "admin/telegram_payments/stripeevent/refund.html", context)
+        return self._confirmation_page(request, "refund.html", "Refund this payment?", event, form, change_url,
+                                       grant=Entitlement.objects.filter(event_id=event.event_id).first())
 
     def subscription_view(self, request, object_id):
         """GET: a confirmation with the choice (stop or resume renewals) and a reason. POST: ask Telegram
         (`editUserStarSubscription`), then record it in this payment's history."""
-        event = get_object_or_404(StripeEvent, pk=object_id)
-        if not (self.has_view_permission(request, event) and can_manage_subscription(request.user)):
-            raise PermissionDenied
-        change_url = reverse("admin:telegram_payments_stripeevent_change", args=[event.pk])
-        problem = subscription_problem(event)
-        if problem:
-            messages.warning(request, problem)
-            return redirect(change_url)
+        event, change_url, back = self._event_to_act_on(request, object_id, can_manage_subscription,
+                                                         subscription_problem)
+        if back:
+            return back
         form = SubscriptionRenewalsForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             stop = form.cleaned_data["renewals"] == SubscriptionRenewalsForm.STOP
@@ -462,17 +469,8 @@ class StripeEventAdmin(ReadOnlyAdmin):
                     "end either way."
                 ))
                 return redirect(change_url)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Stop or resume this subscription's renewals?",
-            "event": event,
-            "amount": format_amount(event.amount_cents, event.currency),
-            "product": Product.objects.filter(entitlement_type=event.entitlement_type).first(),
-            "form": form,
-            "change_url": change_url,
-        }
-        return TemplateResponse(request, "admin/telegram_payments/stripeevent/subscription.html", context)
+        return self._confirmation_page(request, "subscription.html", "Stop or resume this subscription's renewals?",
+                                       event, form, change_url)
 
     # --- actions ---
     def has_replay_permission(self, request):
