@@ -569,7 +569,8 @@ def _product_for(event: StripeEvent, invoice: Invoice | None, product: Product |
 
 
 def _apply_refund(event: StripeEvent) -> None:
-    payment = _one(StripeEvent.objects.filter(event_id=payment_event_id(event.telegram_payment_charge_id)))
+    payment = _one(StripeEvent.objects.filter(event_id=payment_event_id(event.telegram_payment_charge_id)).only(
+        "amount_cents", "entitlement_type", "invoice_payload"))  # not the payload: a JSON document to decode
     if payment is not None:
         event.amount_cents = event.amount_cents or payment.amount_cents
         event.entitlement_type = event.entitlement_type or payment.entitlement_type
