@@ -53,7 +53,7 @@ def on_starting(server):
 
 def post_worker_init(worker):
     """Once the app is loaded, move what importing it made (Django, DRF, ...) out of the garbage
-    collector's reach: full collections then walk only what requests make (bench/: tail latency)."""
+    collector's reach: full collections then walk only what requests make (for tail latency)."""
     import gc
 
     gc.freeze()

@@ -28,7 +28,7 @@ class Entitlement(models.Model):
     user_id = models.BigIntegerField()  # indexed by entitlements_user_type, whose first column it is
     entitlement_type = models.CharField(max_length=100)
     # The event that granted it (for a purchase, the payment's event id). One grant per event.
-    event_id = models.CharField(max_length=255, unique=True)
+    event_id = models.CharField(max_length=255)  # unique: see Meta.constraints
     granted_at = models.DateTimeField(default=timezone.now)
     starts_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
@@ -41,6 +41,8 @@ class Entitlement(models.Model):
         db_table = "entitlements"
         indexes = [models.Index(fields=["user_id", "entitlement_type"], name="entitlements_user_type")]
         constraints = [
+            # Declared here rather than unique=True: no second PostgreSQL index for prefix searches.
+            models.UniqueConstraint(fields=["event_id"], name="entitlements_event_id_unique"),
             models.CheckConstraint(
                 condition=Q(expires_at__isnull=True) | Q(expires_at__gt=models.F("starts_at")),
                 name="entitlement_expires_after_start",

@@ -34,6 +34,7 @@ from payments_project.locks import lock_for_transaction
 from payments_project.metrics import OUTBOX_DELIVERIES
 
 from .models import DeliveryAttempt, Entitlement, OutboxMessage
+from .selectors import current_access
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +64,6 @@ def enqueue_change(*, entitlement: Entitlement, kind: str, now: datetime) -> Out
     """
     if not enabled():
         return None
-    from .selectors import current_access  # selectors import services, which import this module
-
     # Per-user order: ids are taken in commit order for one user (grants of two types for one user
     # could otherwise commit out of id order and be delivered out of order).
     lock_for_transaction(f"outbox:{entitlement.user_id}")

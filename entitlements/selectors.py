@@ -1,12 +1,18 @@
-"""Reads of entitlements for the API and the outbox: one indexed query each."""
+"""Reads of entitlements: what a user may use now. One indexed query each."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Q
 from django.utils import timezone
 
 from .models import Entitlement
-from .services import ActiveEntitlement
+
+
+@dataclass(frozen=True)
+class ActiveEntitlement:
+    entitlement_type: str
+    expires_at: datetime | None  # None: never
 
 
 def current_access(user_id: int, *, entitlement_type: str | None = None,
@@ -15,7 +21,7 @@ def current_access(user_id: int, *, entitlement_type: str | None = None,
 
     One query on the (user_id, entitlement_type) index: the user's unrevoked grants not yet
     expired; stacked grants (each starting where the previous ends) are joined in Python.
-    `expires_at` None means never. Same answer as `services.active_entitlements`, in one query.
+    `expires_at` None means never.
     """
     at = at or timezone.now()
     grants = Entitlement.objects.filter(user_id=user_id, revoked_at__isnull=True).filter(
@@ -44,3 +50,8 @@ def current_access(user_id: int, *, entitlement_type: str | None = None,
             end = max(end, expires_at)
         result.append(ActiveEntitlement(kind, end))
     return result
+
+
+def has_entitlement(user_id: int, entitlement_type: str, *, at: datetime | None = None) -> bool:
+    """Whether `user_id` may use `entitlement_type` at `at` (now)."""
+    return bool(current_access(user_id, entitlement_type=entitlement_type, at=at))

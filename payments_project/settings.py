@@ -133,8 +133,7 @@ DATABASES = {
     )
 }
 # PostgreSQL: parameters bound by the server, and a statement run 5 times on a connection is prepared
-# there, so its plan is made once, not per request (bench/: a new payment's lookup and its
-# stars_record_payment() call). Behind a PgBouncer in transaction mode, set DB_PREPARED_STATEMENTS=0
+# there, so its plan is made once, not per request. Behind a PgBouncer in transaction mode, set DB_PREPARED_STATEMENTS=0
 # unless it is 1.21 or newer with max_prepared_statements above 0.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_PREPARED_STATEMENTS", True):
     DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)

@@ -25,7 +25,7 @@ from entitlements.models import Entitlement
 from payments_project.admin_mixins import ReadOnlyAdminMixin
 
 from . import admin_views
-from .bot import BotApiError
+from .bot.client import BotApiError
 from .models import (
     EVENT_PAYMENT,
     EVENT_REFUND,
@@ -38,7 +38,9 @@ from .models import (
     RefundEvent,
     StripeEvent,
 )
-from .services import RefundNotAllowed, payment_event_id, refund_event_id, refund_payment, replay_event
+from .payments.events import payment_event_id, refund_event_id
+from .payments.pipeline import replay_event
+from .payments.refunds import RefundNotAllowed, refund_payment
 from .subscriptions import UnknownSubscription, set_subscription_cancelled
 
 REFUND_PERMISSION = "telegram_payments.refund_payment"

@@ -23,7 +23,7 @@ from .guards import (
     count_auth_failure,
     ip_allowed,
 )
-from .services import TRANSIENT_ERRORS
+from .payments.events import TRANSIENT_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def secret_matches(given: str) -> bool:
 
 class JSONOnly(DefaultContentNegotiation):
     """Webhooks answer JSON whatever the Accept header says (Telegram sends none): no renderer
-    negotiation, which was a twentieth of a webhook's CPU (bench/). Parsers are chosen as usual."""
+    negotiation, a measurable part of a small request's work. Parsers are chosen as usual."""
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type

@@ -13,10 +13,10 @@ from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from .bot import call_bot, scrub
+from .bot.client import call_bot, scrub
+from .bot.updates import ALLOWED_UPDATES
 from .models import EventStatus, Product
 from .selectors import waiting_events
-from .updates import ALLOWED_UPDATES
 
 BOT_TOKEN_FORMAT = re.compile(r"^\d+:[A-Za-z0-9_-]{30,}$")
 WEBHOOK_SECRET_FORMAT = re.compile(r"^[A-Za-z0-9_-]{32,256}$")

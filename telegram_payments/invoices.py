@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 from telegram import LabeledPrice
 
-from .bot import BotApiError, call_bot
+from .bot.client import BotApiError, call_bot
 from .models import STARS_CURRENCY, Invoice, InvoiceStatus, Product
 
 logger = logging.getLogger(__name__)

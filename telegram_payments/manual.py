@@ -11,6 +11,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from entitlements import wording
 from entitlements.models import Entitlement
 from entitlements.services import grant_entitlement, revoke_entitlement
 
@@ -54,8 +55,7 @@ def grant_manually(
             event_id=event.event_id,
             duration=timedelta(days=days) if days else None,
         )
-        until = f"until {grant.expires_at:%Y-%m-%d %H:%M} UTC" if grant.expires_at else "for life"
-        event.note = f"Granted {entitlement_type} to {user_id} {until} (manual: {reason})."
+        event.note = f"{wording.granted(grant)} (manual: {reason})."
         event.save(update_fields=["note"])
     return ManualOutcome(event, [grant])
 

@@ -34,7 +34,7 @@ class StripeEvent(models.Model):
     is what makes each event happen once. Rows are written by services only, never edited by hand.
     """
 
-    event_id = models.CharField(max_length=255, unique=True)
+    event_id = models.CharField(max_length=255)  # unique: see Meta.constraints
     event_type = models.CharField(max_length=100)
     payment_method = models.CharField(max_length=50, default=PAYMENT_METHOD)
     customer_id = models.CharField(max_length=36, help_text="Telegram user id of the buyer.")
@@ -44,7 +44,7 @@ class StripeEvent(models.Model):
 
     source = models.CharField(max_length=20, choices=EventSource.choices)
     update_id = models.BigIntegerField(null=True, blank=True)  # not looked up: events key on the charge
-    telegram_payment_charge_id = models.CharField(max_length=255, db_index=True)
+    telegram_payment_charge_id = models.CharField(max_length=255)  # indexed: see Meta.indexes
     provider_payment_charge_id = models.CharField(max_length=255, blank=True, default="")
     invoice_payload = models.CharField(max_length=255, blank=True, default="")
     entitlement_type = models.CharField(max_length=100, blank=True, default="")
@@ -63,10 +63,14 @@ class StripeEvent(models.Model):
     class Meta:
         db_table = "stripe_events"
         verbose_name = "audit event"
+        # Ids are only ever matched exactly: constraints and indexes declared here, unlike unique=True or
+        # db_index=True on a CharField, add no second PostgreSQL index for prefix searches (LIKE).
         constraints = [
+            models.UniqueConstraint(fields=["event_id"], name="stripe_events_event_id_unique"),
             models.CheckConstraint(condition=Q(status__in=[0, 1, 2]), name="stripe_event_status_known"),
         ]
         indexes = [
+            models.Index(fields=["telegram_payment_charge_id"], name="stripe_events_charge"),
             # The events waiting for staff (failed, or pending and maybe stuck): nearly every event is
             # processed, and those add nothing to this index.
             models.Index(fields=["status", "received_at"], name="stripe_events_unsettled",
@@ -134,7 +138,7 @@ class Invoice(models.Model):
     An invoice can be paid more than once (forwarded copies), so payments key on the charge id.
     """
 
-    payload = models.CharField(max_length=128, unique=True, default=new_invoice_payload)
+    payload = models.CharField(max_length=128, default=new_invoice_payload)  # unique: see Meta.constraints
     user_id = models.BigIntegerField(null=True, blank=True, help_text="Empty: anyone may pay (a link).")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="invoices")
     price_stars = models.PositiveIntegerField(help_text="The price when the invoice was issued.")
@@ -144,6 +148,7 @@ class Invoice(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        constraints = [models.UniqueConstraint(fields=["payload"], name="invoice_payload_unique")]
         indexes = [models.Index(fields=["user_id"], name="invoice_user")]
 
     def __str__(self):
@@ -156,7 +161,7 @@ class PreCheckoutAnswer(models.Model):
     `query_id` is unique, so a redelivered query gets the answer recorded the first time.
     """
 
-    query_id = models.CharField(max_length=255, unique=True)
+    query_id = models.CharField(max_length=255)  # unique: see Meta.constraints
     update_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     user_id = models.BigIntegerField(help_text="Telegram user id of the buyer.")
     invoice_payload = models.CharField(max_length=255, blank=True, default="")
@@ -173,6 +178,7 @@ class PreCheckoutAnswer(models.Model):
 
     class Meta:
         constraints = [
+            models.UniqueConstraint(fields=["query_id"], name="pre_checkout_query_id_unique"),
             models.CheckConstraint(
                 condition=Q(ok=True, reason="", error_message="")
                 | (Q(ok=False) & ~Q(reason="") & ~Q(error_message="")),

@@ -19,9 +19,10 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from .bot import call_bot
+from .bot.client import call_bot
 from .models import EVENT_PAYMENT, EVENT_REFUND, STARS_CURRENCY, EventSource, EventStatus, StripeEvent
-from .services import EventOutcome, handle_refund, handle_successful_payment, payment_event_id, refund_event_id
+from .payments.events import EventOutcome, payment_event_id, refund_event_id
+from .payments.pipeline import handle_refund, handle_successful_payment
 
 logger = logging.getLogger(__name__)
 

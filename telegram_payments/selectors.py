@@ -9,7 +9,7 @@ from django.utils import timezone
 from entitlements.models import Entitlement
 
 from .models import EVENT_PAYMENT, EVENT_REFUND, EventStatus, StripeEvent
-from .services import refund_event_id
+from .payments.events import refund_event_id
 
 # Short names accepted wherever an event type is asked for (`--type payment`).
 EVENT_TYPE_ALIASES = {"payment": EVENT_PAYMENT, "refund": EVENT_REFUND}

@@ -6,7 +6,7 @@ changes here on our side. Re-enabling works while the paid period has not ended.
 
 import logging
 
-from .bot import call_bot
+from .bot.client import call_bot
 from .models import EVENT_PAYMENT, StripeEvent
 
 logger = logging.getLogger(__name__)

@@ -5,29 +5,23 @@ from rest_framework.response import Response
 
 from . import redeliveries
 from .api import WebhookView, outcome_response
+from .bot.updates import InvalidUpdate, process_update
 from .models import EventSource
+from .payments.pipeline import handle_refund, handle_successful_payment, redelivered
 from .schema import WEBHOOK_RESPONSES, webhook_schema
 from .serializers import RefundRelaySerializer, SuccessfulPaymentRelaySerializer
-from .services import handle_refund, handle_successful_payment, redelivered
-from .updates import InvalidUpdate, process_update
 
 
 class RelayView(WebhookView):
     """The relay endpoints: a copy of a body already answered costs no query, a new one is validated."""
 
     def answer(self, request, serializer_class, handle) -> Response:
-        """Answer from memory (an identical redelivery, `redeliveries`), else validate and `handle`.
-
-        A plainly valid body takes the serializer's short way (`PlainBodyMixin`), anything else its
-        full validation, which words every 400."""
+        """Answer from memory (an identical redelivery, `redeliveries`), else validate and `handle`."""
         if (event := redeliveries.recall(request)) is not None:
             return outcome_response(redelivered(event))
-        data = serializer_class.plain_data(request.data)
-        if data is None:
-            serializer = serializer_class(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            data = serializer.validated_data
-        outcome = handle(data)
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        outcome = handle(serializer.validated_data)
         redeliveries.remember(request, outcome.event)
         return outcome_response(outcome)
 

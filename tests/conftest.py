@@ -28,18 +28,16 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Each test starts with an empty cache, no remembered redeliveries and no remembered catalog, so
-    nothing leaks between tests (whose database rows are rolled back)."""
+    """Each test starts with an empty cache and no remembered redeliveries, so nothing leaks between
+    tests (whose database rows are rolled back)."""
     from django.core.cache import cache
 
-    from telegram_payments import redeliveries, services
+    from telegram_payments import redeliveries
 
     cache.clear()
     redeliveries.forget_all()
-    services.forget_catalog()
     yield
     redeliveries.forget_all()
-    services.forget_catalog()
 
 
 @pytest.fixture
@@ -80,6 +78,17 @@ def catalog(db):
     return {p.entitlement_type: p for p in Product.objects.all()}
 
 
+@pytest.fixture
+def subscription_catalog(catalog):
+    """The demo catalog and the demo subscription product (`premium_subscription`)."""
+    from django.core.management import call_command
+
+    from telegram_payments.models import Product
+
+    call_command("loaddata", "demo_subscription", verbosity=0)
+    return {p.entitlement_type: p for p in Product.objects.all()}
+
+
 def load_update(name: str) -> dict:
     """A real-shaped Bot API Update from tests/fixtures/updates/<name>.json."""
     return json.loads((FIXTURES / "updates" / f"{name}.json").read_text())
@@ -94,14 +103,13 @@ def is_postgres():
 def crashing_grant():
     """`crashing_grant(message)`: from now on, every grant crashes with `message` after writing its row.
 
-    PostgreSQL (where a new payment's grant runs in the `stars_record_payment` function): a real
-    trigger that raises after the insert into `entitlements`. SQLite (where the grant is the Python
-    `grant_entitlement`): that function runs for real, then raises. `stop()` ends the fault.
+    PostgreSQL: a real trigger that raises after the insert into `entitlements`. SQLite (no such
+    trigger language): `grant_entitlement` runs for real, then raises. `stop()` ends the fault.
     """
     from unittest import mock
 
     from entitlements import services as entitlement_services
-    from telegram_payments import services
+    from telegram_payments.payments import rules
 
     class Fault:
         patcher = None
@@ -121,7 +129,7 @@ def crashing_grant():
                     real(**kwargs)
                     raise RuntimeError(message)
 
-                self.patcher = mock.patch.object(services, "grant_entitlement", side_effect=grant_then_crash)
+                self.patcher = mock.patch.object(rules, "grant_entitlement", side_effect=grant_then_crash)
                 self.patcher.start()
 
         def stop(self):
@@ -142,7 +150,7 @@ def answer_status(answer: dict) -> str:
     """The outcome a webhook answer reports: its "status", or for a payment Update recorded now, which
     message the buyer is sent in its place (a sendMessage: thanks when processed, the could-not-deliver
     text when failed)."""
-    from telegram_payments.updates import NOT_DELIVERED_TEXT
+    from telegram_payments.bot.payments import NOT_DELIVERED_TEXT
 
     if answer.get("method") == "sendMessage":
         return "failed" if answer["text"] == NOT_DELIVERED_TEXT else "processed"

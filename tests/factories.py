@@ -3,7 +3,7 @@ from django.utils import timezone
 
 from entitlements.models import Entitlement
 from telegram_payments.models import EVENT_PAYMENT, EventSource, EventStatus, Product, StripeEvent
-from telegram_payments.services import payment_event_id
+from telegram_payments.payments.events import payment_event_id
 
 
 class ProductFactory(factory.django.DjangoModelFactory):

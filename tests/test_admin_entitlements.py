@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from entitlements.models import Entitlement
 from telegram_payments.models import EventSource
-from telegram_payments.services import handle_successful_payment
+from telegram_payments.payments.pipeline import handle_successful_payment
 from tests.factories import EntitlementFactory
 
 pytestmark = pytest.mark.django_db

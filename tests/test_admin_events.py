@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from entitlements.models import Entitlement
 from telegram_payments.models import EVENT_PAYMENT, EVENT_REFUND, EventSource, EventStatus, StripeEvent
-from telegram_payments.services import handle_refund, handle_successful_payment
+from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
 from tests.factories import StripeEventFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,15 +9,11 @@ from django.db import connection
 from django.urls import reverse
 
 from entitlements.models import Entitlement
-from telegram_payments import bot
+from telegram_payments.bot import client
 from telegram_payments.models import EVENT_REFUND, EventSource, EventStatus, StripeEvent
-from telegram_payments.services import (
-    RefundNotAllowed,
-    handle_refund,
-    handle_successful_payment,
-    refund_event_id,
-    refund_payment,
-)
+from telegram_payments.payments.events import refund_event_id
+from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
+from telegram_payments.payments.refunds import RefundNotAllowed, refund_payment
 
 pytestmark = pytest.mark.django_db
 
@@ -143,7 +139,7 @@ def test_bot_api_failure_records_nothing_with_a_clear_message(refunder, payment,
 
 
 def test_bot_api_timeout_records_nothing(refunder, payment, fake_bot_api, monkeypatch):
-    monkeypatch.setattr(bot, "READ_TIMEOUT", 0.2)  # the fake answers after 1 s: a read timeout
+    monkeypatch.setattr(client, "READ_TIMEOUT", 0.2)  # the fake answers after 1 s: a read timeout
     fake_bot_api.respond("refundStarPayment", delay=1.0)
     response = refunder.post(refund_url(payment), {"reason": "please"})
     assert any("Telegram did not answer the refund" in m for m in messages_of(response))

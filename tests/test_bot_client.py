@@ -2,7 +2,7 @@
 
 import pytest
 
-from telegram_payments.bot import BotApiError, call_bot
+from telegram_payments.bot.client import BotApiError, call_bot
 
 
 def test_call_goes_over_http_to_the_configured_base_url(fake_bot_api):

@@ -15,7 +15,8 @@ from django.contrib.auth.models import Permission
 
 from entitlements.models import Entitlement
 from telegram_payments.models import EventSource, EventStatus, Product, StripeEvent
-from telegram_payments.services import handle_successful_payment, refund_event_id
+from telegram_payments.payments.events import refund_event_id
+from telegram_payments.payments.pipeline import handle_successful_payment
 from tests.browser import launch, needs_chromium
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed "

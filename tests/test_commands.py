@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from entitlements.models import Entitlement
 from telegram_payments.models import EventSource, EventStatus, Invoice, Product, StripeEvent
+from telegram_payments.payments.events import payment_event_id
+from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
 from telegram_payments.selectors import events_to_replay
-from telegram_payments.services import handle_refund, handle_successful_payment, payment_event_id
 from tests.factories import EntitlementFactory, StripeEventFactory
 
 pytestmark = pytest.mark.django_db

@@ -4,12 +4,8 @@ import pytest
 from django.utils import timezone
 
 from entitlements.models import Entitlement
-from entitlements.services import (
-    active_entitlements,
-    grant_entitlement,
-    has_entitlement,
-    revoke_entitlement,
-)
+from entitlements.selectors import current_access, has_entitlement
+from entitlements.services import grant_entitlement, revoke_entitlement
 
 pytestmark = pytest.mark.django_db
 DAY = timedelta(days=1)
@@ -31,7 +27,7 @@ def test_buying_again_while_active_stacks():
                                now=now + 10 * DAY)
     assert second.starts_at == now + 30 * DAY
     assert second.expires_at == now + 60 * DAY
-    [active] = active_entitlements(1, at=now + 11 * DAY)
+    [active] = current_access(1, at=now + 11 * DAY)
     assert (active.entitlement_type, active.expires_at) == ("pro", now + 60 * DAY)
     assert has_entitlement(1, "pro", at=now + 45 * DAY)
 
@@ -46,7 +42,7 @@ def test_buying_after_expiry_starts_now():
 def test_lifetime_grant_never_expires():
     grant = grant_entitlement(user_id=1, entitlement_type="lifetime", event_id="e1")
     assert grant.expires_at is None
-    [active] = active_entitlements(1, at=timezone.now() + 3650 * DAY)
+    [active] = current_access(1, at=timezone.now() + 3650 * DAY)
     assert active.expires_at is None
 
 
@@ -78,7 +74,7 @@ def test_revoking_the_only_grant_removes_access_and_twice_is_harmless():
     grant.refresh_from_db()
     assert grant.revoke_reason == "first"
     assert not has_entitlement(1, "pro")
-    assert active_entitlements(1) == []
+    assert current_access(1) == []
 
 
 def test_one_grant_per_event():

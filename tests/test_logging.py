@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from payments_project.logformat import JsonFormatter, TextFormatter
-from telegram_payments.bot import BotApiError, call_bot
+from telegram_payments.bot.client import BotApiError, call_bot
 
 PAY_URL = "/webhook/telegram/successful_payment"
 REFUND_URL = "/webhook/telegram/refund"

@@ -3,7 +3,7 @@
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from telegram_payments.bot import BotApiError, call_bot
+from telegram_payments.bot.client import BotApiError, call_bot
 
 PAY_URL = "/webhook/telegram/successful_payment"
 REFUND_URL = "/webhook/telegram/refund"
@@ -57,7 +57,7 @@ def test_payments_stars_duplicates_and_failures_are_counted(client, post_json, c
 
 def test_refunds_are_counted_by_source(client, post_json, catalog):
     from telegram_payments.models import EventSource
-    from telegram_payments.services import handle_refund
+    from telegram_payments.payments.pipeline import handle_refund
 
     post_json(PAY_URL, payment("r-1"))
     post_json(PAY_URL, payment("r-2"))

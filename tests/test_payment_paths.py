@@ -1,33 +1,17 @@
-"""The two implementations of a payment's locked half give the same result.
-
-On PostgreSQL a new payment runs `stars_record_payment()` (migration 0005); on SQLite, and for
-replays everywhere, the Python `_grant_planned`. Every case here runs through both (the "sql" path
-needs PostgreSQL), and compares what they wrote: grants, stacking, notes, invoices.
-"""
+"""What a payment writes, on every database through the one pipeline: grants, stacking, notes, invoices."""
 
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from entitlements.models import Entitlement
-from telegram_payments import services
 from telegram_payments.models import EventStatus, Invoice, InvoiceStatus, Product, StripeEvent
-from telegram_payments.services import handle_refund, handle_successful_payment
+from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
 
 pytestmark = pytest.mark.django_db
 
 DAY = timedelta(days=1)
-
-
-@pytest.fixture(params=["sql", "python"])
-def path(request, monkeypatch):
-    if request.param == "sql" and connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: the stars_record_payment() function exists there only")
-    if request.param == "python":
-        monkeypatch.setattr(services, "records_payments_in_sql", lambda: False)
-    return request.param
 
 
 def pay(charge, user=7, entitlement_type="premium_monthly", amount=250, **kw):
@@ -41,7 +25,7 @@ def grant_of(charge) -> Entitlement:
     return Entitlement.objects.get(event_id=f"tg_stars:payment:{charge}")
 
 
-def test_a_grant_and_its_note(catalog, path):
+def test_a_grant_and_its_note(catalog):
     before = timezone.now()
     outcome = pay("p1")
     assert outcome.status == "processed"
@@ -59,7 +43,7 @@ def test_a_grant_and_its_note(catalog, path):
     assert event.payload == {"charge": "p1"}
 
 
-def test_grants_of_one_type_stack_and_other_users_do_not(catalog, path):
+def test_grants_of_one_type_stack_and_other_users_do_not(catalog):
     pay("p1")
     pay("p2")
     pay("p3", user=8)
@@ -69,29 +53,29 @@ def test_grants_of_one_type_stack_and_other_users_do_not(catalog, path):
     assert grant_of("p3").starts_at < grant_of("p1").expires_at
 
 
-def test_a_revoked_grant_is_not_stacked_on(catalog, path):
+def test_a_revoked_grant_is_not_stacked_on(catalog):
     pay("p1")
     handle_refund(user_id=7, telegram_payment_charge_id="p1", source="relay", payload={})
     pay("p2")
     assert grant_of("p2").starts_at < grant_of("p1").expires_at
 
 
-def test_lifetime_grant(catalog, path):
+def test_lifetime_grant(catalog):
     pay("p1", entitlement_type="lifetime", amount=10000)
     assert grant_of("p1").expires_at is None
     assert StripeEvent.objects.get(event_id="tg_stars:payment:p1").note == "Granted lifetime to 7 for life."
 
 
-def test_subscription_periods_end_when_telegram_says(catalog, path):
+def test_subscription_periods_end_when_telegram_says(subscription_catalog):
     end = timezone.now() + 30 * DAY
-    pay("p1", subscription_expires_at=end)
+    pay("p1", entitlement_type="premium_subscription", amount=200, subscription_expires_at=end)
     assert grant_of("p1").expires_at == end
     over = timezone.now() - DAY  # a late delivery of a period already over: recorded, nothing usable
-    pay("p2", subscription_expires_at=over)
+    pay("p2", entitlement_type="premium_subscription", amount=200, subscription_expires_at=over)
     assert (grant_of("p2").starts_at, grant_of("p2").expires_at) == (over - timedelta(seconds=1), over)
 
 
-def test_a_refund_before_its_payment_means_the_payment_grants_nothing(catalog, path):
+def test_a_refund_before_its_payment_means_the_payment_grants_nothing(catalog):
     handle_refund(user_id=7, telegram_payment_charge_id="p1", source="relay", payload={})
     outcome = pay("p1")
     assert outcome.status == "processed"
@@ -100,7 +84,7 @@ def test_a_refund_before_its_payment_means_the_payment_grants_nothing(catalog, p
     assert StripeEvent.objects.get(event_id="tg_stars:payment:p1").note == outcome.event.note
 
 
-def test_the_invoice_paid_is_marked_paid_at_its_price(catalog, path):
+def test_the_invoice_paid_is_marked_paid_at_its_price(catalog):
     invoice = Invoice.objects.create(product=catalog["premium_yearly"], price_stars=2000, user_id=7)
     outcome = pay("p1", entitlement_type="", amount=2000, invoice_payload=invoice.payload)
     assert outcome.status == "processed"
@@ -114,7 +98,7 @@ def test_the_invoice_paid_is_marked_paid_at_its_price(catalog, path):
     ({"entitlement_type": "nope"}, "unknown product 'nope'"),
     ({"amount": 249}, "amount 249 XTR is below the price of 250 XTR"),
 ])
-def test_a_rejected_payment_is_recorded_failed_with_nothing_granted(catalog, path, change, error):
+def test_a_rejected_payment_is_recorded_failed_with_nothing_granted(catalog, change, error):
     outcome = pay("p1", **change)
     assert outcome.status == "failed"
     event = StripeEvent.objects.get()
@@ -122,7 +106,7 @@ def test_a_rejected_payment_is_recorded_failed_with_nothing_granted(catalog, pat
     assert not Entitlement.objects.exists()
 
 
-def test_a_second_delivery_is_a_duplicate(catalog, path):
+def test_a_second_delivery_is_a_duplicate(catalog):
     first = pay("p1")
     again = pay("p1")
     assert (again.status, again.event.pk) == ("duplicate", first.event.pk)
@@ -134,9 +118,9 @@ def test_a_second_delivery_is_a_duplicate(catalog, path):
     ({"is_active": False}, "failed"),  # off sale
     ({"duration_days": 1}, "processed"),  # granted for the new length
 ])
-def test_a_catalog_change_counts_from_the_next_payment_even_without_save(catalog, path, change, status):
-    """On PostgreSQL the process remembers catalog entries; stars_record_payment() checks the row's
-    version, so a change made any way (here a bulk update, which sends no signal) is never missed."""
+def test_a_catalog_change_counts_from_the_next_payment_even_without_save(catalog, change, status):
+    """The catalog is read by each payment, so a change made any way (here a bulk update, which sends
+    no signal) counts from the next payment."""
     assert pay("p1").status == "processed"
     Product.objects.filter(entitlement_type="premium_monthly").update(**change)
     assert pay("p2", user=8).status == status
@@ -144,14 +128,14 @@ def test_a_catalog_change_counts_from_the_next_payment_even_without_save(catalog
         assert grant_of("p2").expires_at - grant_of("p2").starts_at == DAY
 
 
-def test_a_product_back_on_sale_is_sold_again(catalog, path):
+def test_a_product_back_on_sale_is_sold_again(catalog):
     Product.objects.filter(entitlement_type="premium_monthly").update(is_active=False)
     assert pay("p1").status == "failed"
     Product.objects.filter(entitlement_type="premium_monthly").update(is_active=True)
     assert pay("p2").status == "processed"
 
 
-def test_a_copy_arriving_after_the_product_went_off_sale_is_a_duplicate(catalog, path, caplog):
+def test_a_copy_arriving_after_the_product_went_off_sale_is_a_duplicate(catalog, caplog):
     first = pay("p1")
     Product.objects.filter(entitlement_type="premium_monthly").update(is_active=False, price_stars=999)
     caplog.clear()
@@ -161,12 +145,38 @@ def test_a_copy_arriving_after_the_product_went_off_sale_is_a_duplicate(catalog,
     assert StripeEvent.objects.get().status == EventStatus.PROCESSED
 
 
-@pytest.mark.postgres
-def test_code_deployed_before_migrate_takes_payments_through_the_python_path(catalog, monkeypatch):
-    with connection.cursor() as cursor:  # rolled back with the test's transaction
-        cursor.execute("DROP FUNCTION stars_record_payment")
-    monkeypatch.setattr(services, "_function_seen", False)
-    assert services.records_payments_in_sql() is False
-    outcome = pay("p1")
-    assert outcome.status == "processed"
-    assert grant_of("p1").expires_at - grant_of("p1").starts_at == 30 * DAY
+# --- what a payment may not claim (pre-checkout can be bypassed: the payment is checked again) ---
+def test_a_subscription_period_for_a_product_that_is_no_subscription_is_refused(catalog):
+    """A lifetime product paid with a subscription end of 9999-12-31: not honoured (nor off sale)."""
+    invoice = Invoice.objects.create(product=catalog["lifetime"], price_stars=10000, user_id=7)
+    outcome = pay("p1", entitlement_type="", amount=10000, invoice_payload=invoice.payload,
+                  subscription_expires_at=timezone.now().replace(year=9999, month=12, day=31))
+    assert outcome.status == "failed" and "not a subscription" in outcome.event.error
+    Product.objects.filter(pk=catalog["lifetime"].pk).update(is_active=False)
+    outcome = pay("p2", entitlement_type="", amount=10000, invoice_payload=invoice.payload,
+                  subscription_expires_at=timezone.now() + 30 * DAY)
+    assert outcome.status == "failed" and "not on sale" in outcome.event.error
+    assert not Entitlement.objects.exists()
+
+
+def test_a_subscription_end_beyond_one_period_from_now_is_refused(subscription_catalog):
+    outcome = pay("p1", entitlement_type="premium_subscription", amount=200,
+                  subscription_expires_at=timezone.now() + 90 * DAY)
+    assert outcome.status == "failed" and "more than one period from now" in outcome.event.error
+    assert not Entitlement.objects.exists()
+
+
+def test_the_buyer_must_be_the_user_the_invoice_was_issued_to(catalog):
+    invoice = Invoice.objects.create(product=catalog["premium_monthly"], price_stars=250, user_id=7)
+    outcome = pay("p1", user=8, entitlement_type="", invoice_payload=invoice.payload)
+    assert outcome.status == "failed" and "issued to user 7" in outcome.event.error
+    assert not Entitlement.objects.exists()
+
+
+def test_a_refund_naming_another_user_is_recorded_under_the_payments_user(catalog):
+    pay("p1", user=7012)
+    refund = handle_refund(user_id=7013, telegram_payment_charge_id="p1", source="relay", payload={})
+    assert refund.status == "processed" and refund.event.customer_id == "7012"
+    assert "named user 7013" in refund.event.note
+    assert StripeEvent.objects.get(event_id="tg_stars:refund:p1").customer_id == "7012"
+    assert grant_of("p1").revoked_at is not None

@@ -11,8 +11,9 @@ from django.core.management.base import CommandError
 
 from entitlements.models import Entitlement
 from telegram_payments.models import EventSource, EventStatus, Invoice, StripeEvent
+from telegram_payments.payments.events import payment_event_id, refund_event_id
+from telegram_payments.payments.pipeline import handle_successful_payment
 from telegram_payments.reconcile import MISSING_PAYMENT, MISSING_REFUND, ONLY_HERE, reconcile_stars
-from telegram_payments.services import handle_successful_payment, payment_event_id, refund_event_id
 from tests.fakebotapi import star_payment, star_refund, star_withdrawal
 
 pytestmark = pytest.mark.django_db
@@ -212,9 +213,9 @@ def test_a_webhook_after_since_for_a_payment_before_it_is_not_only_here(catalog,
     assert reconcile_stars(since=datetime.now(UTC) - timedelta(minutes=90)).differences == []
 
 
-def test_subscription_payment_expires_with_its_period(catalog, fake_bot_api):
-    invoice = invoice_for(catalog)
-    fake_bot_api.star_transactions = [star_payment("ch_sub", user_id=7, amount=250, invoice_payload=invoice.payload,
+def test_subscription_payment_expires_with_its_period(subscription_catalog, fake_bot_api):
+    invoice = invoice_for(subscription_catalog, entitlement_type="premium_subscription")
+    fake_bot_api.star_transactions = [star_payment("ch_sub", user_id=7, amount=200, invoice_payload=invoice.payload,
                                                    date=HOUR_AGO, subscription_period=2592000)]
     reconcile_stars(apply=True)
     grant = Entitlement.objects.get()

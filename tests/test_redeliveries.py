@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from entitlements.models import Entitlement
 from telegram_payments import redeliveries
 from telegram_payments.models import EventStatus, Invoice, Product, StripeEvent
-from telegram_payments.services import replay_event
+from telegram_payments.payments.pipeline import replay_event
 from tests.conftest import answer_status, load_update
 
 PAY_URL = "/webhook/telegram/successful_payment"

@@ -15,9 +15,9 @@ import pytest
 from django.db import connection, connections
 
 from entitlements.models import Entitlement
-from entitlements.services import has_entitlement
+from entitlements.selectors import has_entitlement
 from telegram_payments.models import EventStatus, Invoice, StripeEvent
-from telegram_payments.services import payment_event_id, refund_event_id
+from telegram_payments.payments.events import payment_event_id, refund_event_id
 from tests.conftest import answer_status
 from tests.http import post, run_at_once
 

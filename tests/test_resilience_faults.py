@@ -10,9 +10,10 @@ import pytest
 from django.db import connection, connections
 
 from entitlements.models import Entitlement
-from entitlements.services import has_entitlement
+from entitlements.selectors import has_entitlement
 from telegram_payments.models import EventStatus, Invoice, InvoiceStatus, StripeEvent
-from telegram_payments.services import payment_event_id, replay_event
+from telegram_payments.payments.events import payment_event_id
+from telegram_payments.payments.pipeline import replay_event
 from tests.conftest import answer_status
 from tests.test_resilience_concurrency import (
     LINK_INVOICE,

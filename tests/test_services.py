@@ -5,13 +5,8 @@ import pytest
 
 from entitlements.models import Entitlement
 from telegram_payments.models import EventStatus, Invoice, StripeEvent
-from telegram_payments.services import (
-    handle_refund,
-    handle_successful_payment,
-    payment_event_id,
-    refund_event_id,
-    replay_event,
-)
+from telegram_payments.payments.events import payment_event_id, refund_event_id
+from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment, replay_event
 
 pytestmark = pytest.mark.django_db
 

@@ -11,11 +11,11 @@ import pytest
 from django.utils import timezone
 
 from entitlements.models import Entitlement
-from entitlements.services import active_entitlements
-from telegram_payments import services
+from entitlements.selectors import current_access
+from telegram_payments.bot.payments import NOT_DELIVERED_TEXT, RENEWED_TEXT, THANKS_TEXT
+from telegram_payments.bot.updates import process_update
 from telegram_payments.models import EventSource, EventStatus, Invoice, InvoiceStatus, PreCheckoutAnswer, StripeEvent
-from telegram_payments.services import handle_refund
-from telegram_payments.updates import NOT_DELIVERED_TEXT, RENEWED_TEXT, THANKS_TEXT, process_update
+from telegram_payments.payments.pipeline import handle_refund
 from tests.conftest import answer_status, load_update
 
 URL = "/webhook/telegram"
@@ -59,16 +59,6 @@ def command(text: str, *, update_id: int = 704115007, user_id: int = BUYER) -> d
 def invoice(catalog):
     return Invoice.objects.create(payload="inv_fixture_premium_monthly", user_id=BUYER,
                                   product=catalog["premium_monthly"], price_stars=250)
-
-
-@pytest.fixture
-def subscription_catalog(catalog):
-    from django.core.management import call_command
-
-    from telegram_payments.models import Product
-
-    call_command("loaddata", "demo_subscription", verbosity=0)
-    return {p.entitlement_type: p for p in Product.objects.all()}
 
 
 @pytest.fixture
@@ -167,10 +157,8 @@ def test_successful_payment_grants_at_once_and_records_the_update(post_json, inv
 
 def test_redelivered_payment_update_is_a_duplicate(post_json, invoice, django_assert_max_num_queries):
     post_json(URL, update("successful_payment"))
-    services.records_payments_in_sql()  # (asks once per process whether the function exists)
-    # SQLite: the event lookup. PostgreSQL: the invoice, stars_record_payment() (3 statements in the
-    # test's transaction), the stored event for the answer. (A copy at the webhook: none, test_redeliveries.)
-    with django_assert_max_num_queries(5):
+    # The stored event, looked up by its id. (A byte-identical copy at the webhook: none, test_redeliveries.)
+    with django_assert_max_num_queries(1):
         result = process_update(update("successful_payment"))
     assert result.status == "duplicate" and result.outcome.event.update_id == 704115002
     assert answer_status(post_json(URL, update("successful_payment")).json()) == "duplicate"
@@ -230,7 +218,7 @@ def test_one_invoice_paid_twice_is_two_charges_and_two_grants(post_json, invoice
     second = update("successful_payment", update_id=704115010, telegram_payment_charge_id="stxSecondCharge")
     assert answer_status(post_json(URL, second).json()) == "processed"
     assert Entitlement.objects.filter(user_id=BUYER).count() == 2
-    [access] = active_entitlements(BUYER)
+    [access] = current_access(BUYER)
     assert access.expires_at - timezone.now() > timedelta(days=59)
 
 
@@ -300,7 +288,7 @@ def test_refund_revokes_and_the_buyer_is_the_chat_not_the_bot(post_json, invoice
     assert refund.entitlement_type == "premium_monthly"
     grant = Entitlement.objects.get()
     assert grant.revoked_at is not None and "refund (Telegram update)" in grant.revoke_reason
-    assert active_entitlements(BUYER) == []
+    assert current_access(BUYER) == []
     assert answer_status(post_json(URL, update("refunded_payment")).json()) == "duplicate"
 
 
@@ -323,7 +311,7 @@ def test_first_subscription_payment_runs_until_telegrams_expiration_date(post_js
     assert event.subscription_expires_at == ends
     grant = Entitlement.objects.get()
     assert (grant.entitlement_type, grant.expires_at) == ("premium_subscription", ends)
-    assert active_entitlements(BUYER)[0].expires_at == ends
+    assert current_access(BUYER)[0].expires_at == ends
 
 
 def subscribe_and_renew(post_json, *, first_ends: datetime, renewal_ends: datetime):
@@ -340,10 +328,10 @@ def test_renewal_is_a_new_charge_that_extends_access(post_json, subscription_inv
     assert (first["text"], renewal["text"]) == (THANKS_TEXT.format(title=title), RENEWED_TEXT.format(title=title))
     assert renewal["text"].startswith(f"Thank you! {title} is renewed.")
     assert StripeEvent.objects.count() == 2 and Entitlement.objects.count() == 2
-    assert active_entitlements(BUYER)[0].expires_at == renewal_ends
+    assert current_access(BUYER)[0].expires_at == renewal_ends
     # Access is continuous through the first period's end.
-    assert active_entitlements(BUYER, at=first_ends + timedelta(seconds=1))[0].expires_at == renewal_ends
-    assert active_entitlements(BUYER, at=renewal_ends) == []
+    assert current_access(BUYER, at=first_ends + timedelta(seconds=1))[0].expires_at == renewal_ends
+    assert current_access(BUYER, at=renewal_ends) == []
 
 
 def test_renewal_after_the_first_period_ended_extends_from_telegrams_date(post_json, subscription_invoice):
@@ -351,7 +339,7 @@ def test_renewal_after_the_first_period_ended_extends_from_telegrams_date(post_j
     first_ends = (timezone.now() - timedelta(hours=1)).replace(microsecond=0)
     renewal_ends = first_ends + timedelta(days=30)
     subscribe_and_renew(post_json, first_ends=first_ends, renewal_ends=renewal_ends)
-    assert active_entitlements(BUYER)[0].expires_at == renewal_ends
+    assert current_access(BUYER)[0].expires_at == renewal_ends
 
 
 def test_refund_of_the_renewal_takes_back_only_the_renewed_period(post_json, subscription_invoice):
@@ -362,7 +350,7 @@ def test_refund_of_the_renewal_takes_back_only_the_renewed_period(post_json, sub
     refund = update("refunded_payment", update_id=704118100, telegram_payment_charge_id=renewal_charge,
                     total_amount=200, invoice_payload="inv_fixture_subscription")
     assert answer_status(post_json(URL, refund).json()) == "processed"
-    assert active_entitlements(BUYER)[0].expires_at == first_ends
+    assert current_access(BUYER)[0].expires_at == first_ends
     assert Entitlement.objects.get(event_id=f"tg_stars:payment:{renewal_charge}").revoked_at is not None
 
 
@@ -374,7 +362,7 @@ def test_refund_of_both_subscription_charges_leaves_no_access(post_json, subscri
         refund = update("refunded_payment", update_id=704118200 + n, telegram_payment_charge_id=charge,
                         total_amount=200, invoice_payload="inv_fixture_subscription")
         assert answer_status(post_json(URL, refund).json()) == "processed"
-    assert active_entitlements(BUYER) == []
+    assert current_access(BUYER) == []
 
 
 # --- replays from other sources ---------------------------------------------------------------------
@@ -408,7 +396,7 @@ def test_renewal_is_honoured_after_the_product_went_off_sale(post_json, subscrip
     renewal_ends = first_ends + timedelta(days=30)
     response = post_json(URL, update("subscription_renewal", subscription_expiration_date=ts(renewal_ends)))
     assert answer_status(response.json()) == "processed"
-    assert active_entitlements(BUYER)[0].expires_at == renewal_ends
+    assert current_access(BUYER)[0].expires_at == renewal_ends
 
 
 def test_one_time_payment_for_a_product_off_sale_is_recorded_failed(post_json, invoice, catalog):

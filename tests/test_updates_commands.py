@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from entitlements.models import Entitlement
-from entitlements.services import active_entitlements
+from entitlements.selectors import current_access
 from telegram_payments.models import EventSource, Invoice, InvoiceStatus, PreCheckoutAnswer, StripeEvent
 from tests.conftest import answer_status, load_update
 from tests.test_updates import command
@@ -199,7 +199,7 @@ def test_whole_flow_buy_pre_checkout_pay_status(post_json, fake_bot_api, catalog
         EventSource.TELEGRAM, invoice.payload, str(BUYER))
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PAID
-    [access] = active_entitlements(BUYER)
+    [access] = current_access(BUYER)
 
     # 4. /status shows it, with its end.
     text = post_json(URL, command("/status", update_id=900004)).json()["text"]

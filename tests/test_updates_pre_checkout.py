@@ -4,8 +4,9 @@ import copy
 
 import pytest
 
+from telegram_payments.bot.precheckout import DECLINE_MESSAGES
+from telegram_payments.bot.updates import process_update
 from telegram_payments.models import Invoice, InvoiceStatus, PreCheckoutAnswer, StripeEvent
-from telegram_payments.updates import DECLINE_MESSAGES, process_update
 from tests.conftest import load_update
 
 URL = "/webhook/telegram"

@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from telegram_payments.updates import ALLOWED_UPDATES
+from telegram_payments.bot.updates import ALLOWED_UPDATES
 
 WEBHOOK_URL = "https://payments.example.com/webhook/telegram"
 

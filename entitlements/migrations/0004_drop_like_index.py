@@ -1,9 +1,7 @@
-"""Drop the prefix-search (`_like`) index of event_id: grants are only ever looked up by their exact
-event id (payments_project/pgindexes.py)."""
+"""Once dropped an index through private schema-editor calls; the constraint declared in the model
+since (entitlements 0005) creates none. Kept, empty, so the migration graph stays whole."""
 
 from django.db import migrations
-
-from payments_project.pgindexes import drop_like_indexes
 
 
 class Migration(migrations.Migration):
@@ -12,6 +10,4 @@ class Migration(migrations.Migration):
         ("entitlements", "0003_drop_unused_indexes"),
     ]
 
-    operations = [
-        drop_like_indexes("entitlements", "Entitlement", "event_id"),
-    ]
+    operations = []

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from telegram_payments.bot import BotApiError
+from telegram_payments.bot.client import BotApiError
 from telegram_payments.invoices import InvoiceError, create_invoice_link
 from telegram_payments.models import Product
 

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from entitlements.services import active_entitlements
+from entitlements.selectors import current_access
 from telegram_payments.models import EventSource
 from telegram_payments.selectors import user_entitlements
 
@@ -47,7 +47,7 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"    refund {record.revoking_event.event_id} ({record.revoking_event.get_source_display()})"
                 )
-        active = active_entitlements(user_id)
+        active = current_access(user_id)
         summary = ", ".join(f"{a.entitlement_type} until {_when(a.expires_at) if a.expires_at else 'never'}"
                             for a in active)
         self.stdout.write(f"Active now: {summary or 'nothing'}.")

@@ -2,10 +2,10 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from telegram_payments.bot import BotApiError
+from telegram_payments.bot.client import BotApiError
 from telegram_payments.management.cli import Progress, iso_datetime
+from telegram_payments.payments.events import TRANSIENT_ERRORS
 from telegram_payments.reconcile import MAX_PAGE_SIZE, ONLY_HERE, reconcile_stars
-from telegram_payments.services import TRANSIENT_ERRORS
 
 
 class Command(BaseCommand):

@@ -5,8 +5,9 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from telegram_payments.management.cli import Progress, iso_datetime
+from telegram_payments.payments.events import TRANSIENT_ERRORS
+from telegram_payments.payments.pipeline import replay_event
 from telegram_payments.selectors import events_to_replay
-from telegram_payments.services import TRANSIENT_ERRORS, replay_event
 
 
 class Command(BaseCommand):

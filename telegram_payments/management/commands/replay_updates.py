@@ -6,10 +6,10 @@ from collections import Counter
 
 from django.core.management.base import BaseCommand, CommandError
 
+from telegram_payments.bot.updates import InvalidUpdate, process_update
 from telegram_payments.management.cli import Progress
 from telegram_payments.models import EventSource
-from telegram_payments.services import TRANSIENT_ERRORS
-from telegram_payments.updates import InvalidUpdate, process_update
+from telegram_payments.payments.events import TRANSIENT_ERRORS
 
 
 class Command(BaseCommand):

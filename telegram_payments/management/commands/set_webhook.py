@@ -3,8 +3,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from telegram_payments.bot import BotApiError, call_bot
-from telegram_payments.updates import ALLOWED_UPDATES
+from telegram_payments.bot.client import BotApiError, call_bot
+from telegram_payments.bot.updates import ALLOWED_UPDATES
 
 
 class Command(BaseCommand):

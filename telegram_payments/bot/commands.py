@@ -1,0 +1,144 @@
+"""The chat commands (`/buy`, `/buy <type>`, `/start buy_<type>`, `/status`, `/paysupport`, `/terms`)
+and the `buy:<type>` buttons of `/buy`: replies go in the response body or, for invoices, as calls."""
+
+import logging
+
+from django.conf import settings
+from telegram import Message
+
+from entitlements import wording
+from entitlements.selectors import current_access
+
+from ..invoices import create_invoice_link, send_invoice
+from ..models import Product
+from ..payments.events import TRANSIENT_ERRORS
+from .client import BotApiError
+from .replies import send, text
+from .results import ANSWERED, UpdateResult, ignored
+
+logger = logging.getLogger(__name__)
+
+BUY_CALLBACK_PREFIX = "buy:"
+MAX_CALLBACK_DATA_BYTES = 64
+
+HELP_TEXT = (
+    "/buy: what is on sale\n"
+    "/status: what you have and until when\n"
+    "/paysupport: help with a payment\n"
+    "/terms: terms of sale"
+)
+INVOICE_FAILED_TEXT = "Sorry, we could not create your invoice just now. Please try again in a minute."
+
+
+def guarded(handler, item, *, update_id: int, kind: str) -> UpdateResult:
+    """Run a chat interaction; anything but a database outage is logged and answered 200, since
+    Telegram would otherwise redeliver it and hold back the user's later updates."""
+    try:
+        return handler(item, update_id=update_id)
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception:
+        logger.exception("%s of update %s failed", kind, update_id)
+        return UpdateResult("failed", kind, update_id, {"ok": True, "status": "failed"})
+
+
+def command(message: Message, *, update_id: int) -> UpdateResult:
+    name, _, argument = message.text.strip().partition(" ")
+    name = name.split("@", 1)[0].lower()
+    argument = argument.strip()
+    user_id = message.from_user.id if message.from_user else message.chat.id
+    chat_id = message.chat.id
+
+    def answered(reply: dict | None, status: str = ANSWERED, **extra) -> UpdateResult:
+        body = reply or {"ok": True, "status": status, **extra}
+        return UpdateResult(status, "command", update_id, body)
+
+    if name == "/buy" and argument:
+        status, reply, payload = _offer(argument, user_id=user_id, chat_id=chat_id)
+        return answered(reply, status, invoice_payload=payload)
+    if name == "/buy":
+        return answered(_catalog_message(chat_id))
+    if name == "/start" and argument.startswith("buy_"):
+        status, reply, payload = _offer(argument[len("buy_"):], user_id=user_id, chat_id=chat_id)
+        return answered(reply, status, invoice_payload=payload)
+    if name in ("/start", "/help"):
+        return answered(text(chat_id, HELP_TEXT))
+    if name == "/status":
+        return answered(text(chat_id, status_text(user_id)))
+    if name == "/paysupport":
+        return answered(text(chat_id, settings.TELEGRAM_PAYSUPPORT_TEXT))
+    if name == "/terms":
+        return answered(text(chat_id, settings.TELEGRAM_TERMS_TEXT))
+    return ignored(update_id, "command")
+
+
+def buy_button(query, *, update_id: int) -> UpdateResult:
+    user_id = query.from_user.id
+    chat_id = query.message.chat.id if query.message is not None else user_id
+    status, reply, _ = _offer(query.data[len(BUY_CALLBACK_PREFIX):], user_id=user_id, chat_id=chat_id)
+    if reply is not None:  # the response body answers the button, so the reply goes as a call
+        try:
+            send(reply)
+        except BotApiError as exc:
+            logger.warning("reply to button of update %s failed: %s", update_id, exc)
+            status = "failed"
+    body = {"method": "answerCallbackQuery", "callback_query_id": query.id}
+    return UpdateResult(status, "callback_query", update_id, body)
+
+
+def _offer(entitlement_type: str, *, user_id: int, chat_id: int) -> tuple[str, dict | None, str]:
+    """Offer one product: an invoice message (sent by a call), or for a subscription a message with
+    an invoice link button. Returns (status, reply to send or None, invoice payload or "")."""
+    product = Product.objects.filter(entitlement_type=entitlement_type, is_active=True).first()
+    if product is None:
+        words = f"Nothing called {entitlement_type!r} is on sale. Send /buy to see what is."
+        return ANSWERED, text(chat_id, words), ""
+    try:
+        if not product.is_subscription:
+            issued = send_invoice(product=product, user_id=user_id, chat_id=chat_id)
+            return ANSWERED, None, issued.invoice.payload
+        issued = create_invoice_link(product=product, user_id=user_id)
+    except BotApiError as exc:
+        logger.warning("invoice for %s to %s failed: %s", product.entitlement_type, user_id, exc)
+        return "failed", text(chat_id, INVOICE_FAILED_TEXT), ""
+    words = f"{product.title}: {product.description}\n{product.price_stars} ⭐ every 30 days, cancel any time."
+    button = {"text": f"Subscribe for {product.price_stars} ⭐/month", "url": issued.link}
+    return ANSWERED, text(chat_id, words, buttons=[[button]]), issued.invoice.payload
+
+
+def _catalog_message(chat_id: int) -> dict:
+    products = list(Product.objects.filter(is_active=True).order_by("price_stars", "pk"))
+    if not products:
+        return text(chat_id, "Nothing is on sale right now.")
+    lines = ["What is on sale:"]
+    buttons = []
+    for product in products:
+        lines.append(f"• {product.title}: {product.price_stars} ⭐ {_period(product)}. {product.description}")
+        data = f"{BUY_CALLBACK_PREFIX}{product.entitlement_type}"
+        if len(data.encode()) <= MAX_CALLBACK_DATA_BYTES:
+            buttons.append([{"text": f"{product.title}: {product.price_stars} ⭐", "callback_data": data}])
+    return text(chat_id, "\n".join(lines), buttons=buttons)
+
+
+def _period(product: Product) -> str:
+    if product.is_subscription:
+        return "every 30 days"
+    if product.duration_days:
+        return f"for {product.duration_days} days"
+    return "for life"
+
+
+def status_text(user_id: int) -> str:
+    """What `/status` says: the user's purchases and until when."""
+    active = current_access(user_id)
+    if not active:
+        return "You have no active purchases. Send /buy to see what is on sale."
+    titles = dict(
+        Product.objects.filter(entitlement_type__in=[a.entitlement_type for a in active]).values_list(
+            "entitlement_type", "title"
+        )
+    )
+    lines = ["Your purchases:"]
+    for item in active:
+        lines.append(f"• {titles.get(item.entitlement_type, item.entitlement_type)}: {wording.until(item.expires_at)}")
+    return "\n".join(lines)

@@ -1,0 +1,153 @@
+"""Bot API `Update`s: check one and route it. `process_update` is the one entry point.
+
+The webhook (`POST /webhook/telegram`) and any replay of stored updates call it the same way:
+
+* `pre_checkout_query`: answered within the request (`precheckout`);
+* `message.successful_payment` / `message.refunded_payment`: the payment pipeline (`payments`);
+* bot commands and the buy buttons (`commands`);
+* everything else: acknowledged, nothing stored.
+
+The fields we store or act on are checked first, then python-telegram-bot's `Update.de_json` reads
+the update: it is the one reader of an Update. Commands and pre-checkout queries only act on live
+updates (`source=telegram`); a replay from another source records payments and refunds and ignores
+the rest.
+"""
+
+from telegram import Update
+
+from ..models import EventSource
+from .commands import BUY_CALLBACK_PREFIX, buy_button, command, guarded
+from .payments import PaymentMessage, payment_message
+from .precheckout import answer_pre_checkout, recorded_answer
+from .results import UpdateResult, ignored
+
+# What `set_webhook` asks Telegram to deliver: exactly what this module handles.
+# (Payments and refunds arrive as `message` updates.)
+ALLOWED_UPDATES = ("message", "callback_query", "pre_checkout_query")
+
+
+class InvalidUpdate(Exception):
+    """The body is not a Bot API Update (not an object, no integer update_id, unparsable)."""
+
+    def __init__(self, message: str, *, field: str = "body"):
+        super().__init__(message)
+        self.field = field
+
+
+def process_update(data: dict, *, source: str = EventSource.TELEGRAM) -> UpdateResult:
+    """Route one Bot API Update (the JSON object Telegram posts) and say how it went.
+
+    Raises `InvalidUpdate` for a body that is not an Update (nothing stored); a database outage
+    propagates (the webhook answers 503 and Telegram retries). Every other problem is recorded or
+    answered and returned, so Telegram is answered 200 and the user's later updates do not stall.
+    """
+    if not isinstance(data, dict):
+        raise InvalidUpdate("The body must be one JSON object (a Bot API Update).")
+    update_id = data.get("update_id")
+    if not _is_int(update_id):
+        raise InvalidUpdate("An integer update_id is required.", field="update_id")
+
+    known = recorded_answer(data, update_id)
+    if known is not None:
+        return known
+    # Only the fields we route on are parsed, so content PTB cannot parse (a poll or sticker shaped by
+    # a newer Bot API) cannot turn an ordinary message into a 400 that Telegram would redeliver forever.
+    essentials = {kind: _essential_fields(kind, data[kind]) for kind in ALLOWED_UPDATES if kind in data}
+    if not essentials:
+        return ignored(update_id, "other")
+    _check_field_types(essentials)
+    try:
+        update = Update.de_json({"update_id": update_id, **essentials}, None)
+    except Exception as exc:  # PTB raises KeyError/TypeError/ValueError on missing or mistyped fields
+        raise InvalidUpdate(f"Not a Bot API Update: {type(exc).__name__}: {exc}") from None
+
+    if update.pre_checkout_query is not None:
+        if source != EventSource.TELEGRAM:
+            return ignored(update_id, "pre_checkout_query")
+        return answer_pre_checkout(update.pre_checkout_query, update_id=update_id, raw=data["pre_checkout_query"])
+    message = update.message
+    if message is not None:
+        if (payment := PaymentMessage.of(message)) is not None:
+            return payment_message(payment, update_id=update_id, data=data, source=source)
+        if message.text and message.text.startswith("/") and source == EventSource.TELEGRAM:
+            return guarded(command, message, update_id=update_id, kind="command")
+    query = update.callback_query
+    if query is not None and (query.data or "").startswith(BUY_CALLBACK_PREFIX) and source == EventSource.TELEGRAM:
+        return guarded(buy_button, query, update_id=update_id, kind="callback_query")
+    return ignored(update_id, "other")
+
+
+# Of each update kind we handle, the fields routing reads (pre-checkout queries are read whole).
+MESSAGE_FIELDS = ("message_id", "date", "chat", "from", "text", "successful_payment", "refunded_payment")
+CALLBACK_QUERY_FIELDS = ("id", "from", "chat_instance", "data", "message")
+CALLBACK_MESSAGE_FIELDS = ("message_id", "date", "chat")
+
+
+def _essential_fields(kind: str, value):
+    if not isinstance(value, dict) or kind == "pre_checkout_query":
+        return value
+    if kind == "message":
+        return {key: value[key] for key in MESSAGE_FIELDS if key in value}
+    essential = {key: value[key] for key in CALLBACK_QUERY_FIELDS if key in value}
+    if isinstance(essential.get("message"), dict):
+        essential["message"] = {key: essential["message"][key] for key in CALLBACK_MESSAGE_FIELDS
+                                if key in essential["message"]}
+    return essential
+
+
+# PTB builds objects from whatever JSON it is given; what we store or act on is checked here first, so
+# a body that is not what Telegram sends (a list for a user id, a 300-character currency) is a 400.
+MAX_ID = 2**63 - 1
+PAYMENT_FIELDS = {  # successful_payment / refunded_payment: field -> (check, what it must be)
+    "currency": (lambda v: isinstance(v, str) and len(v) == 3 and v.isascii() and v.isalpha(),
+                 "a 3-letter currency code"),
+    "total_amount": (lambda v: _is_int(v, 1, 2**31 - 1), "a positive integer"),
+    "invoice_payload": (lambda v: isinstance(v, str) and len(v) <= 255, "a string of at most 255 characters"),
+    "telegram_payment_charge_id": (lambda v: isinstance(v, str) and 1 <= len(v) <= 255,
+                                   "a string of 1 to 255 characters"),
+    "provider_payment_charge_id": (lambda v: v is None or (isinstance(v, str) and len(v) <= 255),
+                                   "a string of at most 255 characters"),
+    "subscription_expiration_date": (lambda v: _is_int(v, 0, 2**40), "a Unix time"),
+}
+PRE_CHECKOUT_FIELDS = {
+    "id": (lambda v: isinstance(v, str) and 1 <= len(v) <= 255, "a string of 1 to 255 characters"),
+    **{k: PAYMENT_FIELDS[k] for k in ("currency", "total_amount", "invoice_payload")},
+}
+
+
+def _is_int(value, low: int = -MAX_ID, high: int = MAX_ID) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _check_field_types(essentials: dict) -> None:
+    """Raise InvalidUpdate naming the first field that is not of the type Telegram sends."""
+
+    def check(obj, path: str, fields: dict) -> None:
+        if not isinstance(obj, dict):
+            return  # PTB reports what is not an object
+        for name, (is_valid, expected) in fields.items():
+            if name in obj and not is_valid(obj[name]):
+                raise InvalidUpdate(f"{path}.{name} must be {expected}.", field=f"{path}.{name}")
+
+    def check_id(obj, path: str, *, required: bool = False) -> None:
+        if obj is None and not required:
+            return
+        if not (isinstance(obj, dict) and _is_int(obj.get("id"))):
+            raise InvalidUpdate(f"{path} must be an object with an integer id.", field=f"{path}.id")
+
+    message = essentials.get("message")
+    if isinstance(message, dict):
+        # Telegram always sends the chat; a payment's buyer and a refund's owner are read from it.
+        check_id(message.get("chat"), "message.chat", required=True)
+        check_id(message.get("from"), "message.from")
+        for kind in ("successful_payment", "refunded_payment"):
+            check(message.get(kind), f"message.{kind}", PAYMENT_FIELDS)
+    query = essentials.get("pre_checkout_query")
+    if isinstance(query, dict):
+        check(query, "pre_checkout_query", PRE_CHECKOUT_FIELDS)
+        check_id(query.get("from"), "pre_checkout_query.from", required=True)
+    callback = essentials.get("callback_query")
+    if isinstance(callback, dict):
+        check_id(callback.get("from"), "callback_query.from", required=True)
+        if isinstance(callback.get("message"), dict):
+            check_id(callback["message"].get("chat"), "callback_query.message.chat", required=True)

@@ -1,0 +1,75 @@
+"""What an event is called and how handling it ended: event ids, outcomes, rejections."""
+
+import hashlib
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.db import DatabaseError, InterfaceError, OperationalError
+
+from ..models import Product, StripeEvent
+
+# Errors that mean "try again later" (the database is away); everything else is permanent.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+MAX_EVENT_ID_LENGTH = 255
+
+
+class Outcome(StrEnum):
+    """How handling one event ended."""
+
+    PROCESSED = "processed"  # recorded now, effect applied
+    DUPLICATE = "duplicate"  # recorded before: nothing done now
+    FAILED = "failed"  # recorded as failed (a permanent reason), for staff to replay or refund
+
+
+class PaymentRejected(Exception):
+    """A permanent reason not to apply an event (unknown product, wrong amount, ...)."""
+
+
+def charge_event_id(kind: str, telegram_payment_charge_id: str) -> str:
+    """`tg_stars:<kind>:<charge id>`, hashing the charge id in the rare case it would not fit.
+
+    Keyed on the charge, so one payment arriving by any route is one event, and its refund another.
+    """
+    event_id = f"tg_stars:{kind}:{telegram_payment_charge_id}"
+    if len(event_id) <= MAX_EVENT_ID_LENGTH:
+        return event_id
+    digest = hashlib.sha256(telegram_payment_charge_id.encode()).hexdigest()
+    return f"tg_stars:{kind}:sha256:{digest}"
+
+
+def payment_event_id(telegram_payment_charge_id: str) -> str:
+    return charge_event_id("payment", telegram_payment_charge_id)
+
+
+def refund_event_id(telegram_payment_charge_id: str) -> str:
+    return charge_event_id("refund", telegram_payment_charge_id)
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    status: Outcome
+    event: StripeEvent
+    product: Product | None = None  # what a payment processed now paid for (its catalog entry)
+    granted: bool = False  # this call granted what a payment paid for
+
+    @property
+    def event_id(self) -> str:
+        return self.event.event_id
+
+    def answer(self) -> dict:
+        """The webhook's JSON answer, on every route (relay or Bot API Update)."""
+        return {
+            "ok": True,
+            "status": self.status.value,
+            "event_id": self.event.event_id,
+            "event_status": self.event.get_status_display(),
+        }
+
+
+def describe(exc: Exception) -> str:
+    """The error text recorded on a failed event."""
+    if isinstance(exc, PaymentRejected):
+        return str(exc)
+    if isinstance(exc, DatabaseError):  # PostgreSQL's first line; the rest is CONTEXT
+        return f"{type(exc).__name__}: {str(exc).partition(chr(10))[0]}"
+    return f"{type(exc).__name__}: {exc}"

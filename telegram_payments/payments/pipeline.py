@@ -1,0 +1,203 @@
+"""The intake every route calls: record an event once and apply its effect in the same transaction.
+
+Webhooks (relay and Bot API Update), replays, reconciliation and staff refunds all end here, on
+every database, so a charge has the same event id whichever way it arrives and its effect happens
+once:
+
+* the event row and its effect are written in one transaction;
+* the unique `stripe_events.event_id` is the dedupe (a unique violation means "already done");
+* a per-charge lock orders a payment and the refund of the same charge;
+* a permanent problem is recorded as a failed row (outside the rolled-back transaction) so that
+  staff can see it and replay or refund it; a transient one (database away) propagates for a 503.
+"""
+
+import logging
+import sys
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from payments_project.locks import lock_for_transaction
+from payments_project.metrics import observe_outcome
+
+from ..models import EVENT_PAYMENT, EVENT_REFUND, PAYMENT_METHOD, STARS_CURRENCY, EventStatus, StripeEvent
+from .events import (
+    TRANSIENT_ERRORS,
+    EventOutcome,
+    Outcome,
+    describe,
+    payment_event_id,
+    refund_event_id,
+)
+from .rules import apply_event
+
+logger = logging.getLogger(__name__)
+
+
+@observe_outcome
+def handle_successful_payment(
+    *,
+    user_id: int,
+    telegram_payment_charge_id: str,
+    total_amount: int,
+    currency: str,
+    source: str,
+    payload: dict,
+    entitlement_type: str = "",
+    invoice_payload: str = "",
+    provider_payment_charge_id: str = "",
+    subscription_expires_at: datetime | None = None,
+    update_id: int | None = None,
+) -> EventOutcome:
+    """Record a successful payment and grant what was bought, once per charge id."""
+    return _record_and_apply(StripeEvent(
+        event_id=payment_event_id(telegram_payment_charge_id),
+        event_type=EVENT_PAYMENT,
+        payment_method=PAYMENT_METHOD,
+        customer_id=str(user_id),
+        amount_cents=total_amount,
+        currency=currency.upper(),
+        source=source,
+        update_id=update_id,
+        telegram_payment_charge_id=telegram_payment_charge_id,
+        provider_payment_charge_id=provider_payment_charge_id or "",
+        invoice_payload=invoice_payload or "",
+        entitlement_type=entitlement_type or "",
+        subscription_expires_at=subscription_expires_at,
+        payload=payload,
+    ))
+
+
+@observe_outcome
+def handle_refund(
+    *,
+    user_id: int,
+    telegram_payment_charge_id: str,
+    source: str,
+    payload: dict,
+    entitlement_type: str = "",
+    refund_reason: str = "",
+    total_amount: int | None = None,
+    currency: str = STARS_CURRENCY,
+    invoice_payload: str = "",
+    provider_payment_charge_id: str = "",
+    initiated_by=None,
+    update_id: int | None = None,
+) -> EventOutcome:
+    """Record a refund and revoke the grant of that charge at once, once per charge id."""
+    return _record_and_apply(StripeEvent(
+        event_id=refund_event_id(telegram_payment_charge_id),
+        event_type=EVENT_REFUND,
+        payment_method=PAYMENT_METHOD,
+        customer_id=str(user_id),
+        amount_cents=total_amount,
+        currency=(currency or STARS_CURRENCY).upper(),
+        source=source,
+        update_id=update_id,
+        telegram_payment_charge_id=telegram_payment_charge_id,
+        provider_payment_charge_id=provider_payment_charge_id or "",
+        invoice_payload=invoice_payload or "",
+        entitlement_type=entitlement_type or "",
+        refund_reason=refund_reason or "",
+        initiated_by=initiated_by,
+        payload=payload,
+    ))
+
+
+@observe_outcome
+def replay_event(*, event: StripeEvent) -> EventOutcome:
+    """Run a stored event's effect again (failed, or stuck pending). A processed event is left alone.
+
+    The same rules as a webhook's, under the same lock; the attempt and its error are recorded either way.
+    """
+    with transaction.atomic():
+        event = StripeEvent.objects.select_for_update().get(pk=event.pk)
+        if event.status == EventStatus.PROCESSED:
+            return EventOutcome(Outcome.DUPLICATE, event)
+        lock_for_transaction(charge_lock(event.telegram_payment_charge_id))
+        event.attempts += 1
+        try:
+            with transaction.atomic():
+                applied = apply_event(event)
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as exc:  # recorded on the row; the effect was rolled back with the savepoint
+            event.status = EventStatus.FAILED
+            event.error = describe(exc)
+            event.save(update_fields=["status", "error", "attempts"])
+            return EventOutcome(Outcome.FAILED, event)
+        _mark_processed(event)
+        event.save()
+        return EventOutcome(Outcome.PROCESSED, event, applied.product, granted=applied.grant is not None)
+
+
+@observe_outcome
+def redelivered(event: StripeEvent) -> EventOutcome:
+    """The answer to an identical redelivery of a processed `event` (counted like any duplicate)."""
+    return EventOutcome(Outcome.DUPLICATE, event)
+
+
+def charge_lock(telegram_payment_charge_id: str) -> str:
+    """The lock that orders every event of one charge (its payment and its refund)."""
+    return f"charge:{telegram_payment_charge_id}"
+
+
+def _record_and_apply(new_event: StripeEvent) -> EventOutcome:
+    existing = find_event(new_event.event_id)
+    if existing is not None:
+        return EventOutcome(Outcome.DUPLICATE, existing)
+    try:
+        with transaction.atomic():
+            lock_for_transaction(charge_lock(new_event.telegram_payment_charge_id))
+            new_event.attempts = 1
+            applied = apply_event(new_event)
+            _mark_processed(new_event)
+            # Inserted after the effect: a concurrent copy that passed the check above waits on the
+            # lock, then fails on a unique event id (the event's or its grant's): a duplicate.
+            new_event.save(force_insert=True)
+        return EventOutcome(Outcome.PROCESSED, new_event, applied.product, granted=applied.grant is not None)
+    except IntegrityError:
+        return _existing_duplicate(new_event.event_id)
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as exc:
+        logger.warning("event %s failed: %s", new_event.event_id, describe(exc))
+        return _record_failure(new_event, exc)
+
+
+def _record_failure(event: StripeEvent, exc: Exception) -> EventOutcome:
+    event.pk = None
+    event.status = EventStatus.FAILED
+    event.error = describe(exc)
+    event.note = ""
+    event.processed_at = None
+    try:
+        with transaction.atomic():
+            event.save(force_insert=True)
+    except IntegrityError:
+        return _existing_duplicate(event.event_id)
+    return EventOutcome(Outcome.FAILED, event)
+
+
+def find_event(event_id: str) -> StripeEvent | None:
+    """The stored event with `event_id`, or None (its payload, a JSON document, loads on access)."""
+    return StripeEvent.objects.filter(event_id=event_id).defer("payload").first()
+
+
+def _existing_duplicate(event_id: str) -> EventOutcome:
+    """The stored event a unique violation said exists, as a duplicate."""
+    existing = find_event(event_id)
+    if existing is None:
+        # Inside `except IntegrityError`: the violation was not on event_id, a real integrity
+        # problem, re-raised. Otherwise the event was reported stored and is gone (pruned?).
+        if sys.exc_info()[0] is not None:
+            raise
+        raise RuntimeError(f"{event_id} was reported stored but cannot be found")
+    return EventOutcome(Outcome.DUPLICATE, existing)
+
+
+def _mark_processed(event: StripeEvent) -> None:
+    event.status = EventStatus.PROCESSED
+    event.error = ""
+    event.processed_at = timezone.now()

@@ -1,0 +1,70 @@
+"""Refunds staff start from the admin: through the Bot API, then recorded like any refund."""
+
+from ..bot.client import BotApiError, call_bot
+from ..models import EventSource, EventStatus, StripeEvent
+from .events import EventOutcome, Outcome, refund_event_id
+from .pipeline import handle_refund
+
+ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
+
+
+class RefundNotAllowed(Exception):
+    """The event is not a payment that may be refunded."""
+
+
+def refund_problem(event: StripeEvent) -> str | None:
+    """Why this event cannot be refunded, or None if it can. The one refund rule the admin shows too."""
+    if not event.is_payment:
+        return "Only payments can be refunded."
+    if event.status != EventStatus.PROCESSED:
+        return f"This payment is {event.get_status_display()}, not processed: there is nothing to refund."
+    if StripeEvent.objects.filter(event_id=refund_event_id(event.telegram_payment_charge_id)).exists():
+        return "This payment is already refunded."
+    return None
+
+
+def refund_payment(*, event: StripeEvent, staff_user, reason: str) -> EventOutcome:
+    """Refund a Stars payment through the Bot API, then record it like any refund of that charge.
+
+    The refund event gets the usual id (`tg_stars:refund:<charge>`), so Telegram's own
+    `refunded_payment` update that follows is a duplicate. Telegram's `CHARGE_ALREADY_REFUNDED`
+    counts as success (a second click, or a refund made elsewhere). Any other `BotApiError`
+    propagates and nothing is recorded: the staff user sees Telegram's words and may try again.
+    A charge whose refund is already recorded returns that refund ("duplicate") without calling Telegram.
+    """
+    event = StripeEvent.objects.get(pk=event.pk)
+    existing = StripeEvent.objects.filter(event_id=refund_event_id(event.telegram_payment_charge_id)).first()
+    if existing is not None and event.is_payment:
+        return EventOutcome(Outcome.DUPLICATE, existing)
+    if (problem := refund_problem(event)) is not None:
+        raise RefundNotAllowed(f"{event.event_id}: {problem}")
+
+    user_id = int(event.customer_id)
+    charge_id = event.telegram_payment_charge_id
+    try:
+        call_bot("refundStarPayment", lambda bot: bot.refund_star_payment(user_id, charge_id))
+        telegram_answer = "ok"
+    except BotApiError as exc:
+        if ALREADY_REFUNDED not in exc.description.upper():
+            raise
+        telegram_answer = ALREADY_REFUNDED
+    return handle_refund(
+        user_id=user_id,
+        telegram_payment_charge_id=charge_id,
+        source=EventSource.STAFF,
+        payload={
+            "bot_api_method": "refundStarPayment",
+            "user_id": user_id,
+            "telegram_payment_charge_id": charge_id,
+            "telegram_answer": telegram_answer,
+            "staff_user": staff_user.get_username(),
+            "refund_reason": reason,
+        },
+        entitlement_type=event.entitlement_type,
+        refund_reason=reason,
+        total_amount=event.amount_cents,
+        currency=event.currency,
+        invoice_payload=event.invoice_payload,
+        provider_payment_charge_id=event.provider_payment_charge_id,
+        initiated_by=staff_user,
+    )
