@@ -131,7 +131,7 @@ def record_outcome(outcome) -> None:
     """Count one `EventOutcome` (processed, duplicate or failed) of a payment or refund."""
     event = outcome.event
     kind = _event_kind(event)
-    if outcome.status == "duplicate":
+    if outcome.status == "duplicate":  # an Outcome (a str enum); metrics know nothing of the apps
         DUPLICATES.labels(kind=kind).inc()
     elif outcome.status == "failed":
         EVENTS_FAILED.labels(kind=kind).inc()

@@ -11,10 +11,10 @@ from entitlements.selectors import current_access
 
 from ..invoices import create_invoice_link, send_invoice
 from ..models import Product
-from ..payments.events import TRANSIENT_ERRORS
+from ..payments.events import TRANSIENT_ERRORS, Outcome
 from .client import BotApiError
 from .replies import send, text
-from .results import ANSWERED, UpdateResult, ignored
+from .results import Reply, UpdateResult, failed, ignored
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def guarded(handler, item, *, update_id: int, kind: str) -> UpdateResult:
         raise
     except Exception:
         logger.exception("%s of update %s failed", kind, update_id)
-        return UpdateResult("failed", kind, update_id, {"ok": True, "status": "failed"})
+        return failed(update_id, kind)
 
 
 def command(message: Message, *, update_id: int) -> UpdateResult:
@@ -49,8 +49,8 @@ def command(message: Message, *, update_id: int) -> UpdateResult:
     user_id = message.from_user.id if message.from_user else message.chat.id
     chat_id = message.chat.id
 
-    def answered(reply: dict | None, status: str = ANSWERED, **extra) -> UpdateResult:
-        body = reply or {"ok": True, "status": status, **extra}
+    def answered(reply: dict | None, status: Outcome | Reply = Reply.ANSWERED, **extra) -> UpdateResult:
+        body = reply or {"ok": True, "status": status.value, **extra}
         return UpdateResult(status, "command", update_id, body)
 
     if name == "/buy" and argument:
@@ -81,29 +81,29 @@ def buy_button(query, *, update_id: int) -> UpdateResult:
             send(reply)
         except BotApiError as exc:
             logger.warning("reply to button of update %s failed: %s", update_id, exc)
-            status = "failed"
+            status = Outcome.FAILED
     body = {"method": "answerCallbackQuery", "callback_query_id": query.id}
     return UpdateResult(status, "callback_query", update_id, body)
 
 
-def _offer(entitlement_type: str, *, user_id: int, chat_id: int) -> tuple[str, dict | None, str]:
+def _offer(entitlement_type: str, *, user_id: int, chat_id: int) -> tuple[Outcome | Reply, dict | None, str]:
     """Offer one product: an invoice message (sent by a call), or for a subscription a message with
     an invoice link button. Returns (status, reply to send or None, invoice payload or "")."""
     product = Product.objects.filter(entitlement_type=entitlement_type, is_active=True).first()
     if product is None:
         words = f"Nothing called {entitlement_type!r} is on sale. Send /buy to see what is."
-        return ANSWERED, text(chat_id, words), ""
+        return Reply.ANSWERED, text(chat_id, words), ""
     try:
         if not product.is_subscription:
             issued = send_invoice(product=product, user_id=user_id, chat_id=chat_id)
-            return ANSWERED, None, issued.invoice.payload
+            return Reply.ANSWERED, None, issued.invoice.payload
         issued = create_invoice_link(product=product, user_id=user_id)
     except BotApiError as exc:
         logger.warning("invoice for %s to %s failed: %s", product.entitlement_type, user_id, exc)
-        return "failed", text(chat_id, INVOICE_FAILED_TEXT), ""
+        return Outcome.FAILED, text(chat_id, INVOICE_FAILED_TEXT), ""
     words = f"{product.title}: {product.description}\n{product.price_stars} ⭐ every 30 days, cancel any time."
     button = {"text": f"Subscribe for {product.price_stars} ⭐/month", "url": issued.link}
-    return ANSWERED, text(chat_id, words, buttons=[[button]]), issued.invoice.payload
+    return Reply.ANSWERED, text(chat_id, words, buttons=[[button]]), issued.invoice.payload
 
 
 def _catalog_message(chat_id: int) -> dict:

@@ -9,7 +9,8 @@ from telegram import PreCheckoutQuery
 from payments_project.metrics import record_pre_checkout_answer
 
 from ..models import STARS_CURRENCY, Invoice, InvoiceStatus, PreCheckoutAnswer
-from .results import ANSWERED, UpdateResult
+from ..payments.events import Outcome
+from .results import Reply, UpdateResult
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def recorded_answer(data: dict, update_id: int) -> UpdateResult | None:
     if isinstance(query, dict) and query.get("id") is not None:
         answer = PreCheckoutAnswer.objects.filter(query_id=str(query["id"])).first()
         if answer is not None:
-            return UpdateResult("duplicate", "pre_checkout_query", update_id, _body(answer),
+            return UpdateResult(Outcome.DUPLICATE, "pre_checkout_query", update_id, _body(answer),
                                 pre_checkout_answer=answer)
     return None
 
@@ -79,12 +80,12 @@ def answer_pre_checkout(query: PreCheckoutQuery, *, update_id: int, raw: dict) -
         existing = PreCheckoutAnswer.objects.filter(query_id=query.id).first()
         if existing is None:
             raise
-        return UpdateResult("duplicate", "pre_checkout_query", update_id, _body(existing),
+        return UpdateResult(Outcome.DUPLICATE, "pre_checkout_query", update_id, _body(existing),
                             pre_checkout_answer=existing)
     record_pre_checkout_answer(reason or "ok")
     if reason:
         logger.info("pre-checkout %s declined: %s", query.id, reason)
-    return UpdateResult(ANSWERED, "pre_checkout_query", update_id, _body(answer), pre_checkout_answer=answer)
+    return UpdateResult(Reply.ANSWERED, "pre_checkout_query", update_id, _body(answer), pre_checkout_answer=answer)
 
 
 def _body(answer: PreCheckoutAnswer) -> dict:

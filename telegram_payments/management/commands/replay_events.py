@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from telegram_payments.management.cli import Progress, iso_datetime
-from telegram_payments.payments.events import TRANSIENT_ERRORS
+from telegram_payments.payments.events import TRANSIENT_ERRORS, Outcome
 from telegram_payments.payments.pipeline import replay_event
 from telegram_payments.selectors import events_to_replay
 
@@ -58,7 +58,7 @@ class Command(BaseCommand):
             return
 
         progress = Progress(self.stderr, "replayed", total, enabled=options["verbosity"] >= 1)
-        counts = {"processed": 0, "failed": 0, "duplicate": 0}
+        counts = dict.fromkeys(Outcome, 0)
         failures = []
         aborted = None
         for event in events:
@@ -68,15 +68,16 @@ class Command(BaseCommand):
                 aborted = f"{type(exc).__name__}: {exc}"
                 break
             counts[outcome.status] += 1
-            if outcome.status == "failed":
+            if outcome.status == Outcome.FAILED:
                 failures.append(outcome.event)
             progress.step()
         progress.finish()
 
-        replayed = counts["processed"] + counts["failed"]
+        replayed = counts[Outcome.PROCESSED] + counts[Outcome.FAILED]
         self.stdout.write(
-            f"Replayed {replayed} of {total}: {counts['processed']} processed, {counts['failed']} still failing"
-            + (f", {counts['duplicate']} already processed (left alone)" if counts["duplicate"] else "")
+            f"Replayed {replayed} of {total}: {counts[Outcome.PROCESSED]} processed, "
+            f"{counts[Outcome.FAILED]} still failing"
+            + (f", {counts[Outcome.DUPLICATE]} already processed (left alone)" if counts[Outcome.DUPLICATE] else "")
         )
         for event in failures:
             self.stdout.write(f"  FAILED {event.event_id} (attempt {event.attempts}): {event.error}")
