@@ -18,6 +18,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
 from payments_project.metrics import BOT_API_CALLS
+from payments_project.redaction import redact
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,9 +45,9 @@ class BotNotConfigured(BotApiError):
 
 
 def scrub(text: str) -> str:
-    """Remove the bot token from any text that may reach a log, a caller or a page."""
-    token = settings.TELEGRAM_BOT_TOKEN
-    return text.replace(token, "<token>") if token else text
+    """Remove the bot token (and every other secret) from any text that may reach a log, a caller or a
+    page: the one redaction of `payments_project.redaction`."""
+    return redact(text)
 
 
 class _RecordingRequest(HTTPXRequest):
