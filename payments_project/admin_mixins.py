@@ -1,9 +1,12 @@
 """Admin building blocks shared by the apps (neither app imports the other's admin)."""
 
+from django import forms
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import display_for_field
 from django.db import models
 from django.utils.html import format_html
+from django.utils.translation import gettext
 
 from .redaction import redact
 
@@ -78,11 +81,26 @@ class RedactedFieldsMixin:
     def get_readonly_fields(self, request, obj=None):
         return self._redacted_names(super().get_readonly_fields(request, obj))
 
+    # The change and history pages name the object by its str(), in the title and breadcrumbs.
+    object_history_template = "admin/redacted_object_history.html"
+
     def render_change_form(self, request, context, *args, **kwargs):
-        # The page title and breadcrumbs name the object by its str().
         if context.get("subtitle"):
             context["subtitle"] = redact(str(context["subtitle"]))
         return super().render_change_form(request, context, *args, **kwargs)
+
+    def action_checkbox(self, obj):
+        # Django labels each row's checkbox with str(obj) (for screen readers).
+        attrs = {"class": "action-select", "aria-label": format_html(
+            gettext("Select this object for an action - {}"), redact(str(obj)))}
+        return forms.CheckboxInput(attrs, lambda value: False).render(helpers.ACTION_CHECKBOX_NAME, str(obj.pk))
+
+    def history_view(self, request, object_id, extra_context=None):
+        response = super().history_view(request, object_id, extra_context)
+        context = getattr(response, "context_data", None)
+        if context and context.get("title"):
+            context["title"] = redact(str(context["title"]))
+        return response
 
     def _redacted_filter(self, item):
         if isinstance(item, str) and "__" not in item:
@@ -124,5 +142,6 @@ class RedactedFieldsMixin:
 class ReadOnlyAdmin(ReadOnlyAdminMixin, RedactedFieldsMixin, admin.ModelAdmin):
     """An admin over rows written by services only: look, never add, change or delete; secrets redacted."""
 
-    # Its breadcrumbs name the object redacted too. An admin with its own change form extends this one.
+    # Its breadcrumbs name the object redacted too. An admin with its own change form extends this one
+    # (admin/redacted_change_form.html).
     change_form_template = "admin/redacted_change_form.html"

@@ -52,6 +52,16 @@ def test_the_bot_token_in_any_field_is_not_on_the_detail_page(admin_client, sett
     assert "Telegram user id of the buyer." in html
 
 
+def test_a_charge_id_carrying_the_token_is_redacted_in_titles_and_breadcrumbs(admin_client, settings):
+    event = StripeEventFactory(telegram_payment_charge_id=f"ch_{settings.TELEGRAM_BOT_TOKEN}")
+    assert settings.TELEGRAM_BOT_TOKEN in str(event)  # its event id, the page's subtitle
+    for page in ("change", "history"):
+        response = admin_client.get(reverse(f"admin:telegram_payments_stripeevent_{page}", args=[event.pk]))
+        assert response.status_code == 200
+        assert leaks(response.content.decode(), settings) == [], page
+    assert leaks(admin_client.get(CHANGELIST).content.decode(), settings) == []
+
+
 def test_the_bot_token_in_any_field_is_not_in_the_csv_export(admin_client, settings, event_carrying_the_token):
     for response in (
         admin_client.get(reverse("admin:telegram_payments_stripeevent_export")),
