@@ -95,6 +95,14 @@ class RedactedFieldsMixin:
             gettext("Select this object for an action - {}"), redact(str(obj)))}
         return forms.CheckboxInput(attrs, lambda value: False).render(helpers.ACTION_CHECKBOX_NAME, str(obj.pk))
 
+    def log_change(self, request, obj, message):
+        # The admin's history and "Recent actions" show a log entry's object name and message.
+        entry = super().log_change(request, obj, redact(message) if isinstance(message, str) else message)
+        if entry is not None and redact(entry.object_repr) != entry.object_repr:
+            entry.object_repr = redact(entry.object_repr)
+            entry.save(update_fields=["object_repr"])
+        return entry
+
     def history_view(self, request, object_id, extra_context=None):
         response = super().history_view(request, object_id, extra_context)
         context = getattr(response, "context_data", None)

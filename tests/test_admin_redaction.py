@@ -4,11 +4,12 @@ import csv
 import io
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from entitlements.models import Entitlement
 from payments_project.redaction import REDACTED, redact
-from telegram_payments.models import EVENT_REFUND, Invoice, PreCheckoutAnswer
+from telegram_payments.models import EVENT_REFUND, EventStatus, Invoice, PreCheckoutAnswer
 from tests.factories import ProductFactory, StripeEventFactory
 
 pytestmark = pytest.mark.django_db
@@ -60,6 +61,16 @@ def test_a_charge_id_carrying_the_token_is_redacted_in_titles_and_breadcrumbs(ad
         assert response.status_code == 200
         assert leaks(response.content.decode(), settings) == [], page
     assert leaks(admin_client.get(CHANGELIST).content.decode(), settings) == []
+
+
+def test_the_admin_log_of_an_action_on_such_an_event_is_redacted(admin_client, settings, catalog):
+    event = StripeEventFactory(telegram_payment_charge_id=f"ch_{settings.TELEGRAM_BOT_TOKEN}",
+                               status=EventStatus.FAILED, entitlement_type="no_such_product")
+    admin_client.post(CHANGELIST, {"action": "replay_failed", "_selected_action": [event.pk]})
+    entry = LogEntry.objects.get(object_id=str(event.pk))
+    assert leaks(entry.object_repr + entry.change_message, settings) == []
+    for page in ("/admin/", reverse("admin:telegram_payments_stripeevent_history", args=[event.pk])):
+        assert leaks(admin_client.get(page).content.decode(), settings) == [], page
 
 
 def test_the_bot_token_in_any_field_is_not_in_the_csv_export(admin_client, settings, event_carrying_the_token):
