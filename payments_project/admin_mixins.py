@@ -58,7 +58,8 @@ class RedactedFieldsMixin:
     are swapped for a callable of the same name that shows the field as Django would, redacted. Same
     labels, CSS classes, help texts and sort order. For read-only admins only: the field is no longer
     a form field. Display methods of the admin redact what they show themselves. A list filter on a
-    text field without choices leaves out the values that carry a secret.
+    text field without choices leaves out the values that carry a secret. The object's name (its str())
+    is redacted where the admin shows it: page titles, breadcrumbs, row checkboxes, log entries.
     """
 
     def get_list_filter(self, request):
