@@ -110,9 +110,11 @@ ASGI_APPLICATION = "payments_project.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Templates both apps extend (admin/confirmation.html), without either depending on the other.
+        "DIRS": [BASE_DIR / "payments_project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            "libraries": {"redaction": "payments_project.redaction_tags"},
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",

@@ -13,7 +13,9 @@ from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from .bot.client import call_bot, scrub
+from payments_project.redaction import redact
+
+from .bot.client import call_bot
 from .bot.updates import ALLOWED_UPDATES
 from .models import EventStatus, Product
 from .selectors import waiting_events
@@ -145,12 +147,12 @@ CHECKS: list[tuple[str, Callable[[], tuple[bool, str]]]] = [
 
 
 def run_checks() -> list[Check]:
-    """Run every check; one that raises fails with the error's text (secrets scrubbed)."""
+    """Run every check; one that raises fails with the error's text (secrets redacted)."""
     results = []
     for name, check in CHECKS:
         try:
             ok, reason = check()
         except Exception as exc:  # a check must report, never crash the others
-            ok, reason = False, scrub(f"{type(exc).__name__}: {exc}")
+            ok, reason = False, redact(f"{type(exc).__name__}: {exc}")
         results.append(Check(name, ok, reason))
     return results
