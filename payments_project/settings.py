@@ -1,10 +1,11 @@
 """Settings, all read from the environment (see README "Configuration" and .env.example).
 
 Defaults are safe for production: DEBUG is off unless asked for, and with DEBUG off the process
-refuses to start without a SECRET_KEY and a TELEGRAM_WEBHOOK_SECRET.
+refuses to start without a SECRET_KEY of 50+ characters and a TELEGRAM_WEBHOOK_SECRET of 32+.
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -26,6 +27,10 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG", False)
 
+# What Telegram accepts as a secret_token, at the length that makes guessing it hopeless.
+webhook_secret_format = re.compile(r"[A-Za-z0-9_-]{32,256}")
+min_secret_key_length = 50  # as Django's deployment check (security.W009) asks
+
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 TELEGRAM_WEBHOOK_SECRET = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "")
 if not DEBUG:
@@ -33,6 +38,17 @@ if not DEBUG:
     if missing:
         raise ImproperlyConfigured(
             f"{', '.join(missing)} must be set when DEBUG is off (see README, Configuration)."
+        )
+    # The webhook serves whoever sends the right secret (the failure limiter only slows guessing),
+    # so the secret must be unguessable by length; `manage.py set_webhook --generate-secret` makes one.
+    if not webhook_secret_format.fullmatch(TELEGRAM_WEBHOOK_SECRET):
+        raise ImproperlyConfigured(
+            "TELEGRAM_WEBHOOK_SECRET must be 32-256 characters of A-Z a-z 0-9 _ - when DEBUG is off "
+            "(`DEBUG=1 python manage.py set_webhook --generate-secret` prints one)."
+        )
+    if len(SECRET_KEY) < min_secret_key_length:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY must be at least {min_secret_key_length} characters when DEBUG is off."
         )
 if not SECRET_KEY:
     SECRET_KEY = "insecure-development-only-key"  # only reachable with DEBUG on

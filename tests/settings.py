@@ -2,8 +2,8 @@
 
 import os
 
-os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
-os.environ.setdefault("TELEGRAM_WEBHOOK_SECRET", "test-webhook-secret-0123456789")
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-never-used-outside-the-test-suite")
+os.environ.setdefault("TELEGRAM_WEBHOOK_SECRET", "test-webhook-secret-0123456789-abcdefghij")
 os.environ.setdefault("TELEGRAM_BOT_TOKEN", "123456789:TEST-token-never-real_abcdefghijk")
 os.environ.setdefault("ALLOWED_HOSTS", "*")
 
