@@ -156,9 +156,32 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
     DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
+
+def cache_from_url(url: str, *, key_prefix: str) -> dict:
+    """CACHES["default"] for CACHE_URL: local memory (per process) when empty, else Django's Redis
+    backend (redis://, rediss://, unix://), with short timeouts so that a stuck Redis cannot hold
+    a request for long (the limiter then counts nothing and answers as if no failure were known)."""
+    if not url:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    if url.split("://", 1)[0] not in ("redis", "rediss", "unix"):
+        raise ImproperlyConfigured("CACHE_URL must be a redis://, rediss:// or unix:// URL (or empty).")
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": key_prefix,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+
+
+# Shared cache, e.g. redis://127.0.0.1:6379/0: one count of failed secret checks across all workers
+# and servers (and no eviction by the local-memory cache's 300-entry cull). Empty: per process.
+CACHES = {"default": cache_from_url(os.environ.get("CACHE_URL", ""),
+                                    key_prefix=os.environ.get("CACHE_KEY_PREFIX", "payments"))}
+
 # Abuse limits (README "Resilience and performance"). Requests that fail the secret check are
-# counted per client address in Django's cache (per process unless CACHES says otherwise); over
-# the limit within the window they get 429. Requests with the right secret are never limited.
+# counted per client address (IPv6: per /64) in the cache above; over the limit within the window
+# they get 429 instead of 401. Requests with the right secret are never limited.
 WEBHOOK_AUTH_FAILURE_LIMIT = int(os.environ.get("WEBHOOK_AUTH_FAILURE_LIMIT", "20"))
 WEBHOOK_AUTH_FAILURE_WINDOW = int(os.environ.get("WEBHOOK_AUTH_FAILURE_WINDOW", "60"))
 # How many reverse proxies in front append to X-Forwarded-For; 0: the client is REMOTE_ADDR.
