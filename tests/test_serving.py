@@ -6,6 +6,7 @@ Runs the real commands of README "Deploying" as subprocesses, on a SQLite file o
 
 import os
 import re
+import runpy
 import signal
 import socket
 import subprocess
@@ -62,7 +63,11 @@ def deployment(tmp_path):
         "WEB_CONCURRENCY": "2",
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "LOG_FORMAT": "json",
+        "HOME": str(tmp_path / "home"),  # where gunicorn would put a control socket by default
     }
+    env.pop("XDG_RUNTIME_DIR", None)
+    env.pop("GUNICORN_CONTROL_SOCKET", None)
+    (tmp_path / "home").mkdir()
     (tmp_path / "prometheus").mkdir()
     (tmp_path / "prometheus" / "counter_999999.db").write_bytes(b"stale")  # emptied at start
     subprocess.run([PYTHON, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
@@ -79,7 +84,8 @@ def deployment(tmp_path):
                 time.sleep(0.1)
         else:
             pytest.fail("gunicorn did not start:\n" + (tmp_path / "gunicorn.log").read_text())
-        yield {"base": base, "env": env, "tmp": tmp_path, "log": tmp_path / "gunicorn.log", "healthz_calls": 1}
+        yield {"base": base, "env": env, "tmp": tmp_path, "log": tmp_path / "gunicorn.log", "healthz_calls": 1,
+               "home": tmp_path / "home"}
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -129,3 +135,32 @@ def test_gunicorn_serves_probes_static_files_and_summed_metrics(deployment):
         time.sleep(0.1)
     assert log.count('"GET /healthz HTTP/1.1" 200') == calls + 1
     assert "should-not-be-logged" not in log
+
+
+def test_gunicorn_conf_trusts_only_the_proxys_scheme_and_has_no_shared_control_socket(monkeypatch):
+    from gunicorn.config import Config
+
+    monkeypatch.delenv("GUNICORN_CONTROL_SOCKET", raising=False)
+    values = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    config = Config()
+    for name in ("forwarder_headers", "secure_scheme_headers", "control_socket_disable", "forwarded_allow_ips"):
+        config.set(name, values[name])  # also proves each name is one gunicorn knows
+    assert config.forwarder_headers == []
+    assert config.secure_scheme_headers == {"X-FORWARDED-PROTO": "https"}
+    assert config.control_socket_disable is True
+    assert config.forwarded_allow_ips == ["127.0.0.1"]
+
+
+def test_gunicorn_conf_control_socket_at_a_given_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("GUNICORN_CONTROL_SOCKET", str(tmp_path / "payments.ctl"))
+    values = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert values["control_socket"] == str(tmp_path / "payments.ctl") and values["control_socket_disable"] is False
+
+
+def test_gunicorn_does_not_take_script_name_from_a_header(deployment):
+    """`SCRIPT_NAME: /public` from a trusted (loopback) peer must not make /public/metrics serve /metrics."""
+    base = deployment["base"]
+    assert get(f"{base}/metrics")[0] == 200
+    status, _, body = get(f"{base}/public/metrics", {"SCRIPT_NAME": "/public"})
+    assert status == 404, body[:200]
+    assert not (deployment["home"] / ".gunicorn").exists()  # no control socket in $HOME
