@@ -112,6 +112,7 @@ def server_env(args) -> dict:
         "TELEGRAM_WEBHOOK_SECRET": SECRET,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "BENCH_ENDPOINTS": "1",
+        "SECURE_SSL_REDIRECT": "0",  # plain http on loopback, no TLS proxy in front
         "LOG_LEVEL": "WARNING",
         "PYTHONDONTWRITEBYTECODE": "1",
     }

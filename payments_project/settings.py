@@ -110,6 +110,7 @@ MIDDLEWARE = [
     "payments_project.metrics.RequestMetricsMiddleware",
     "payments_project.health.HealthCheckMiddleware",  # before the host check: probes come by IP
     "django.middleware.security.SecurityMiddleware",
+    "payments_project.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -186,6 +187,12 @@ WEBHOOK_AUTH_FAILURE_LIMIT = int(os.environ.get("WEBHOOK_AUTH_FAILURE_LIMIT", "2
 WEBHOOK_AUTH_FAILURE_WINDOW = int(os.environ.get("WEBHOOK_AUTH_FAILURE_WINDOW", "60"))
 # How many reverse proxies in front append to X-Forwarded-For; 0: the client is REMOTE_ADDR.
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# HTTPS is terminated by a reverse proxy in front (README "Security"), which sets X-Forwarded-Proto
+# and removes any the client sent. Then a request is secure when that header says https. On by
+# default when TRUSTED_PROXY_COUNT says there is a proxy; never trust it with no proxy in front.
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", TRUSTED_PROXY_COUNT > 0)
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Optional: answer 403 to webhook requests from outside Telegram's published webhook ranges.
 TELEGRAM_IP_ALLOWLIST = env_bool("TELEGRAM_IP_ALLOWLIST", False)
 TELEGRAM_IP_RANGES = env_list("TELEGRAM_IP_RANGES", "149.154.160.0/20,91.108.4.0/22")
@@ -225,6 +232,22 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
+    # Plain http is redirected to https, except the probes and /metrics, which load balancers and
+    # Prometheus call by address over plain http (they are also answered before this check).
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)/?$"]
+    # Browsers remember to use https only (a year); includeSubDomains covers this host's own
+    # subdomains. Preload is a commitment for the whole registered domain: opt in with SECURE_HSTS_PRELOAD=1.
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Content-Security-Policy of HTML pages (admin, API docs): scripts only from this server (no
+# inline script); inline styles allowed (admin templates and Swagger UI use them).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 SPECTACULAR_SETTINGS = {

@@ -6,6 +6,8 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-never-used-outside-the
 os.environ.setdefault("TELEGRAM_WEBHOOK_SECRET", "test-webhook-secret-0123456789-abcdefghij")
 os.environ.setdefault("TELEGRAM_BOT_TOKEN", "123456789:TEST-token-never-real_abcdefghijk")
 os.environ.setdefault("ALLOWED_HOSTS", "*")
+# The test client speaks plain http; tests/test_security_settings.py turns the redirect on.
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 
 from payments_project.settings import *  # noqa: E402,F403
 

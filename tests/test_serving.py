@@ -4,6 +4,7 @@ collectstatic, health probes, and /metrics summed over the workers (PROMETHEUS_M
 Runs the real commands of README "Deploying" as subprocesses, on a SQLite file of its own.
 """
 
+import http.client
 import os
 import re
 import runpy
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -22,6 +24,21 @@ from prometheus_client.parser import text_string_to_metric_families
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 GUNICORN = str(Path(PYTHON).with_name("gunicorn"))
+
+
+HTTPS = {"X-Forwarded-Proto": "https"}
+
+
+def unfollowed(url) -> tuple[int, str]:
+    """The status and Location of a GET, without following a redirect."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.request("GET", parts.path, headers={"Connection": "close"})
+        response = connection.getresponse()
+        return response.status, response.getheader("Location", "")
+    finally:
+        connection.close()
 
 
 def free_port() -> int:
@@ -63,6 +80,7 @@ def deployment(tmp_path):
         "WEB_CONCURRENCY": "2",
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "LOG_FORMAT": "json",
+        "SECURE_SSL_REDIRECT": "1",  # the production default (tests/settings.py turns it off for the test client)
         "HOME": str(tmp_path / "home"),  # where gunicorn would put a control socket by default
     }
     env.pop("XDG_RUNTIME_DIR", None)
@@ -103,10 +121,14 @@ def test_gunicorn_serves_probes_static_files_and_summed_metrics(deployment):
         assert get(f"{base}/readyz")[0] == 200
 
     # The admin's static files, from STATIC_ROOT through WhiteNoise, with hashed, cacheable names.
-    status, _, login = get(f"{base}/admin/login/")
+    # Pages come through the TLS proxy (gunicorn trusts its X-Forwarded-Proto from loopback); plain
+    # http is redirected, except the probes and /metrics above and below.
+    status, location = unfollowed(f"{base}/admin/login/")
+    assert status == 301 and location.startswith("https://")
+    status, _, login = get(f"{base}/admin/login/", HTTPS)
     assert status == 200
     css = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', login.decode()).group(1)
-    status, headers, _ = get(f"{base}{css}", {"Accept-Encoding": "gzip"})
+    status, headers, _ = get(f"{base}{css}", {"Accept-Encoding": "gzip", **HTTPS})
     assert status == 200
     assert "immutable" in headers["Cache-Control"] and headers.get("Content-Encoding") == "gzip"
 
@@ -161,6 +183,6 @@ def test_gunicorn_does_not_take_script_name_from_a_header(deployment):
     """`SCRIPT_NAME: /public` from a trusted (loopback) peer must not make /public/metrics serve /metrics."""
     base = deployment["base"]
     assert get(f"{base}/metrics")[0] == 200
-    status, _, body = get(f"{base}/public/metrics", {"SCRIPT_NAME": "/public"})
+    status, _, body = get(f"{base}/public/metrics", {"SCRIPT_NAME": "/public", **HTTPS})
     assert status == 404, body[:200]
     assert not (deployment["home"] / ".gunicorn").exists()  # no control socket in $HOME
