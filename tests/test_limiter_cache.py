@@ -134,8 +134,8 @@ def test_with_redis_failures_counted_by_another_process_count_here(send, catalog
     """Workers and servers share one count: failures counted in another process block this one."""
     code = ("import django; django.setup(); from telegram_payments.guards import count_auth_failure\n"
             "for _ in range(3): count_auth_failure('198.51.100.88')")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "CACHE_URL": REDIS_URL,
-           "CACHE_KEY_PREFIX": redis_cache}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "payments_project.settings", "DEBUG": "1",
+           "CACHE_URL": REDIS_URL, "CACHE_KEY_PREFIX": redis_cache}
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=60)
     assert send(ip="198.51.100.88", secret="guess").status_code == 429
     assert send(ip="198.51.100.89", secret="guess").status_code == 401
