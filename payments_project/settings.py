@@ -158,7 +158,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
-
 def cache_from_url(url: str, *, key_prefix: str) -> dict:
     """CACHES["default"] for CACHE_URL: local memory (per process) when empty, else Django's Redis
     backend (redis://, rediss://, unix://), with short timeouts so that a stuck Redis cannot hold
