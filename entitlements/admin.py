@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
-from payments_project.admin_mixins import ReadOnlyAdmin, ReadOnlyAdminMixin, badge
+from payments_project.admin_mixins import ReadOnlyAdmin, ReadOnlyAdminMixin, badge, customer_link
 
 from .models import DeliveryAttempt, Entitlement, OutboxMessage, ServiceToken
 from .services import revoke_entitlement
@@ -66,16 +66,21 @@ def payment_event_link(event_id: str):
 
 @admin.register(Entitlement)
 class EntitlementAdmin(ReadOnlyAdmin):
-    list_display = ["user_id", "entitlement_type", "state_badge", "starts_at", "expires_at", "revoked_at",
+    list_display = ["user", "entitlement_type", "state_badge", "starts_at", "expires_at", "revoked_at",
                     "payment_event"]
+    list_display_links = ["entitlement_type"]
     list_filter = ["entitlement_type", StateFilter]
     search_fields = ["=user_id", "=event_id"]
     search_help_text = "Exact user id or event id."
     ordering = ["-granted_at", "-pk"]
-    fields = ["user_id", "entitlement_type", "state_badge", "granted_at", "starts_at", "expires_at", "revoked_at",
+    fields = ["user", "entitlement_type", "state_badge", "granted_at", "starts_at", "expires_at", "revoked_at",
               "revoke_reason", "payment_event"]
-    readonly_fields = ["state_badge", "payment_event"]
+    readonly_fields = ["user", "state_badge", "payment_event"]
     change_form_template = "admin/entitlements/entitlement/change_form.html"
+
+    @admin.display(description="user id", ordering="user_id")
+    def user(self, obj):
+        return customer_link(obj.user_id)  # the customer page, by URL name: no import of telegram_payments
 
     @admin.display(description="state")
     def state_badge(self, obj):
@@ -152,14 +157,18 @@ class DeliveredFilter(admin.SimpleListFilter):
 class OutboxMessageAdmin(ReadOnlyAdmin):
     """Grants and revokes sent to ENTITLEMENTS_SERVICE_URL, with every attempt. Read-only."""
 
-    list_display = ["id", "user_id", "kind", "created_at", "delivered_at", "attempt_count", "next_attempt_at",
+    list_display = ["id", "user", "kind", "created_at", "delivered_at", "attempt_count", "next_attempt_at",
                     "last_error"]
     list_filter = [DeliveredFilter, "kind"]
     search_fields = ["=user_id", "=message_id"]
-    fields = ["message_id", "user_id", "kind", "payload", "created_at", "delivered_at", "attempt_count",
+    fields = ["message_id", "user", "kind", "payload", "created_at", "delivered_at", "attempt_count",
               "next_attempt_at", "last_error"]
     readonly_fields = fields
     inlines = [DeliveryAttemptInline]
+
+    @admin.display(description="user id", ordering="user_id")
+    def user(self, obj):
+        return customer_link(obj.user_id)
 
 
 # API tokens of the services that read the entitlements API (rest_framework.authtoken). DRF's own

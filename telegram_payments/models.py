@@ -83,6 +83,7 @@ class StripeEvent(models.Model):
         permissions = [
             ("refund_payment", "Can refund a Telegram Stars payment"),
             ("manage_subscription", "Can stop or resume a Star subscription's renewals"),
+            ("grant_entitlement", "Can grant or extend an entitlement by hand"),
         ]
 
     def __str__(self):
@@ -95,6 +96,29 @@ class StripeEvent(models.Model):
     @property
     def is_refund(self) -> bool:
         return self.event_type == EVENT_REFUND
+
+
+class Customer(models.Model):
+    """A Telegram user as last seen in their Updates: for the support desk's customer page.
+
+    One upsert per live Update that carries a user (`bot.customers.remember`); never a Bot API call.
+    """
+
+    user_id = models.BigIntegerField()  # unique: see Meta.constraints
+    first_name = models.CharField(max_length=255, blank=True, default="")
+    last_name = models.CharField(max_length=255, blank=True, default="")
+    username = models.CharField(max_length=255, blank=True, default="", help_text="Without the @.")
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user_id"], name="customer_user_id_unique")]
+
+    def __str__(self):
+        return f"{self.user_id}"
+
+    @property
+    def name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
 
 
 class Product(models.Model):
@@ -185,6 +209,8 @@ class PreCheckoutAnswer(models.Model):
                 name="pre_checkout_answer_declined_has_reason",
             ),
         ]
+        # The support desk's customer page lists a user's answers.
+        indexes = [models.Index(fields=["user_id"], name="pre_checkout_user")]
 
     def __str__(self):
         return f"{self.query_id}: {'ok' if self.ok else self.reason}"

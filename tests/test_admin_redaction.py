@@ -50,7 +50,7 @@ def test_the_bot_token_in_any_field_is_not_on_the_detail_page(admin_client, sett
     # Still shown as Django shows a field: its row, label and help text.
     assert 'class="form-row field-provider_payment_charge_id"' in html
     assert "Provider payment charge id" in html
-    assert "Telegram user id of the buyer." in html
+    assert "What processing did, in words." in html
 
 
 def test_a_charge_id_carrying_the_token_is_redacted_in_titles_and_breadcrumbs(admin_client, settings):

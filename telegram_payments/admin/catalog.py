@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from payments_project.admin_mixins import ReadOnlyAdmin
+from payments_project.admin_mixins import ReadOnlyAdmin, customer_link
 
 from ..models import STARS_CURRENCY, Invoice, PreCheckoutAnswer, Product
 from .formatting import format_amount
@@ -43,17 +43,30 @@ class ProductAdmin(admin.ModelAdmin):
         return False  # past events and invoices refer to it: take it off sale (is_active) instead
 
 
+class UserLinkMixin:
+    """A `user` column and field: the row's user id as a link to the customer page."""
+
+    @admin.display(description="user id", ordering="user_id")
+    def user(self, obj):
+        return customer_link(obj.user_id)
+
+
 @admin.register(Invoice)
-class InvoiceAdmin(ReadOnlyAdmin):
-    list_display = ["payload", "user_id", "product", "price_stars", "status", "created_at", "paid_at"]
+class InvoiceAdmin(UserLinkMixin, ReadOnlyAdmin):
+    list_display = ["payload", "user", "product", "price_stars", "status", "created_at", "paid_at"]
     list_filter = ["status"]
     list_select_related = ["product"]
     search_fields = ["=payload", "=user_id"]
+    fields = ["payload", "user", "product", "price_stars", "subscription_period", "status", "created_at", "paid_at"]
+    readonly_fields = ["user"]
 
 
 @admin.register(PreCheckoutAnswer)
-class PreCheckoutAnswerAdmin(ReadOnlyAdmin):
-    list_display = ["answered_at", "user_id", "invoice_payload", "total_amount", "currency", "ok", "reason"]
+class PreCheckoutAnswerAdmin(UserLinkMixin, ReadOnlyAdmin):
+    list_display = ["answered_at", "user", "invoice_payload", "total_amount", "currency", "ok", "reason"]
     list_filter = ["ok", "reason"]
     search_fields = ["user_id", "query_id", "invoice_payload"]
     date_hierarchy = "answered_at"
+    fields = ["query_id", "update_id", "user", "invoice_payload", "invoice", "currency", "total_amount", "ok", "reason",
+              "error_message", "payload", "answered_at"]
+    readonly_fields = ["user"]

@@ -7,11 +7,14 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from entitlements.models import Entitlement
+from payments_project.admin_mixins import customer_link
 from payments_project.redaction import redact
 
 from ..bot.client import BotApiError
+from ..customer_history import REFUND_LOG_PREFIX
 from ..models import Product, StripeEvent
 from ..payments.refunds import RefundNotAllowed, refund_payment, refund_problem
 from ..subscriptions import UnknownSubscription, set_subscription_cancelled
@@ -56,6 +59,10 @@ class ConfirmationPagesMixin:
         event, change_url, back = self._event_to_act_on(request, object_id, can_refund, refund_problem)
         if back:
             return back
+        # From the customer page: Cancel and a done refund lead back there.
+        next_url = request.GET.get("next", "")
+        if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+            next_url = ""
         form = RefundForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             reason = form.cleaned_data["reason"]
@@ -78,7 +85,7 @@ class ConfirmationPagesMixin:
                     ))
             else:
                 refund = outcome.event
-                self.log_change(request, event, f"Refunded through the Bot API as {refund.event_id}: {reason}")
+                self.log_change(request, event, f"{REFUND_LOG_PREFIX} as {refund.event_id}: {reason}")
                 if outcome.status == "duplicate":
                     messages.info(request, f"This charge's refund was already recorded ({redact(refund.event_id)}).")
                 else:
@@ -86,8 +93,11 @@ class ConfirmationPagesMixin:
                         f"Refunded {format_amount(event.amount_cents, event.currency)} to user "
                         f"{redact(event.customer_id)}. {redact(refund.note)}"
                     ))
+                if next_url:
+                    return redirect(next_url)
                 return redirect("admin:telegram_payments_stripeevent_change", refund.pk)
         return self._confirmation_page(request, "refund.html", "Refund this payment?", event, form, change_url,
+                                       cancel_url=next_url or change_url,
                                        grant=Entitlement.objects.filter(event_id=event.event_id).first())
 
     def subscription_view(self, request, object_id):
@@ -147,5 +157,6 @@ class ConfirmationPagesMixin:
             "product": Product.objects.filter(entitlement_type=event.entitlement_type).first(),
             "form": form,
             "change_url": change_url,
+            "customer_link": customer_link(event.customer_id),
             **extra,
         })

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import path
 from django.utils.html import format_html
 
-from payments_project.admin_mixins import ReadOnlyAdmin
+from payments_project.admin_mixins import ReadOnlyAdmin, customer_link
 from payments_project.redaction import redact
 
 from ..models import EVENT_REFUND, EventStatus, RefundEvent, StripeEvent
@@ -42,12 +42,12 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
     actions = ["replay_failed", "export_csv"]
     change_list_template = "admin/telegram_payments/stripeevent/change_list.html"
     change_form_template = "admin/telegram_payments/stripeevent/change_form.html"
-    readonly_fields = ["status_badge", "amount", "initiator_column", "error_text", "pretty_payload",
+    readonly_fields = ["customer", "status_badge", "amount", "initiator_column", "error_text", "pretty_payload",
                        "entitlement_link", "related_event_link"]
     fieldsets = [
         (None, {"fields": ["event_id", "event_type", "status_badge", "received_at", "processed_at", "attempts",
                            "note", "error_text"]}),
-        ("Payment", {"fields": ["customer_id", "amount", "telegram_payment_charge_id",
+        ("Payment", {"fields": ["customer", "amount", "telegram_payment_charge_id",
                                 "provider_payment_charge_id", "invoice_payload", "entitlement_type",
                                 "subscription_expires_at", "payment_method"]}),
         ("Origin", {"fields": ["initiator_column", "update_id", "refund_reason"]}),
@@ -77,7 +77,11 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
 
     @admin.display(description="user id", ordering="customer_id")
     def user_id(self, obj):
-        return redact(obj.customer_id)
+        return customer_link(obj.customer_id)
+
+    @admin.display(description="customer id")
+    def customer(self, obj):
+        return customer_link(obj.customer_id)
 
     @admin.display(description="amount", ordering="amount_cents")
     def amount(self, obj):

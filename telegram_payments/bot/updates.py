@@ -5,7 +5,8 @@ The webhook (`POST /webhook/telegram`) and any replay of stored updates call it 
 * `pre_checkout_query`: answered within the request (`precheckout`);
 * `message.successful_payment` / `message.refunded_payment`: the payment pipeline (`payments`);
 * bot commands and the buy buttons (`commands`);
-* everything else: acknowledged, nothing stored.
+* everything else: acknowledged, nothing stored;
+* the sender of a live update, if it has one, is remembered for the support desk (`customers`).
 
 The fields we store or act on are checked first, then python-telegram-bot's `Update.de_json` reads
 the update: it is the one reader of an Update. Commands and pre-checkout queries only act on live
@@ -16,7 +17,9 @@ the rest.
 from telegram import Update
 
 from ..models import EventSource
+from ..payments.events import Outcome
 from .commands import BUY_CALLBACK_PREFIX, buy_button, command, guarded
+from .customers import remember
 from .payments import PaymentMessage, payment_message
 from .precheckout import answer_pre_checkout, recorded_answer
 from .results import UpdateResult, ignored
@@ -60,7 +63,15 @@ def process_update(data: dict, *, source: str = EventSource.TELEGRAM) -> UpdateR
         update = Update.de_json({"update_id": update_id, **essentials}, None)
     except Exception as exc:  # PTB raises KeyError/TypeError/ValueError on missing or mistyped fields
         raise InvalidUpdate(f"Not a Bot API Update: {type(exc).__name__}: {exc}") from None
+    result = _route(update, data, source)
+    # Who sent it, as they are now: not from a replay (old news) nor a redelivery (seen already).
+    if source == EventSource.TELEGRAM and result.status != Outcome.DUPLICATE:
+        remember(update)
+    return result
 
+
+def _route(update: Update, data: dict, source: str) -> UpdateResult:
+    update_id = update.update_id
     if update.pre_checkout_query is not None:
         if source != EventSource.TELEGRAM:
             return ignored(update_id, "pre_checkout_query")

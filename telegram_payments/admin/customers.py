@@ -1,0 +1,236 @@
+"""The support desk: one page per customer (who, what they have now, a timeline of everything), the
+search box in every admin page's header that leads there, and the staff actions on the customer,
+each behind its permission and a confirmation page with a required reason.
+
+Views stay thin: the page's reads are `customer_history`, the search is `customer_search`, and each
+action is one service call (`grant_manually`, `revoke_manually`, `replay_event`); refunds and
+subscription renewals link to the audit trail's own confirmation pages.
+"""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from entitlements import wording
+from entitlements.models import Entitlement
+from payments_project.admin_mixins import ReadOnlyAdmin, customer_link
+from payments_project.redaction import redact
+
+from ..customer_history import customer_history
+from ..customer_search import MAX_TERM, find_customers
+from ..manual import ManualActionRefused, grant_manually, revoke_manually
+from ..models import Customer, EventStatus, Product, StripeEvent
+from ..payments.pipeline import replay_event
+from .confirmations import can_manage_subscription, can_refund, subscription_problem
+from .events import REPLAY_PERMISSION
+from .forms import GrantForm, ReplayForm, RevokeTypeForm
+from .timeline import Action, timeline
+
+VIEW_PERMISSION = "telegram_payments.view_stripeevent"
+GRANT_PERMISSION = "telegram_payments.grant_entitlement"
+# Revoking is what the entitlements admin's Revoke needs too: the change permission on entitlements.
+REVOKE_PERMISSION = "entitlements.change_entitlement"
+REPLAYABLE = (EventStatus.FAILED, EventStatus.PENDING)
+
+
+def offers_refund(event: StripeEvent, refunded_charges: set[str]) -> bool:
+    """Whether the page offers a Refund button for `event` (the refund page checks `refund_problem` again)."""
+    return (event.is_payment and event.status == EventStatus.PROCESSED
+            and event.telegram_payment_charge_id not in refunded_charges and event.customer_id.isdigit())
+
+
+@admin.register(Customer)
+class CustomerAdmin(ReadOnlyAdmin):
+    """Customers as last seen in their Updates; each row leads to the customer page."""
+
+    list_display = ["customer_page", "first_name", "last_name", "at_username", "last_seen_at"]
+    list_display_links = None
+    search_fields = ["=user_id", "username", "first_name", "last_name"]
+    search_help_text = "Exact user id, or part of a name or username."
+    ordering = ["-last_seen_at", "-pk"]
+
+    @admin.display(description="user id", ordering="user_id")
+    def customer_page(self, obj):
+        return customer_link(obj.user_id)
+
+    @admin.display(description="username", ordering="username")
+    def at_username(self, obj):
+        return f"@{redact(obj.username)}" if obj.username else "—"
+
+    # Who may look at the audit trail may look at its customers.
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm(VIEW_PERMISSION) or super().has_view_permission(request, obj)
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request) or super().has_module_permission(request)
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("search/", wrap(self.search_view), name="telegram_payments_customer_search"),
+            path("<int:user_id>/", wrap(self.customer_view), name="telegram_payments_customer"),
+            path("<int:user_id>/grant/", wrap(self.grant_view), name="telegram_payments_customer_grant"),
+            path("<int:user_id>/revoke/", wrap(self.revoke_view), name="telegram_payments_customer_revoke"),
+            path("<int:user_id>/replay/<int:event_pk>/", wrap(self.replay_view),
+                 name="telegram_payments_customer_replay"),
+        ] + super().get_urls()
+
+    # --- the page ---
+    def customer_view(self, request, user_id):
+        self._check(request)
+        history = customer_history(user_id)
+        user = request.user
+        page_url = reverse("admin:telegram_payments_customer", args=[user_id])
+
+        def actions_for(event: StripeEvent) -> list[Action]:
+            actions = []
+            if event.status in REPLAYABLE and user.has_perm(REPLAY_PERMISSION):
+                actions.append(Action("Replay…", reverse("admin:telegram_payments_customer_replay",
+                                                         args=[user_id, event.pk]), "replay-action"))
+            if can_refund(user) and offers_refund(event, history.refunded_charges):
+                url = reverse("admin:telegram_payments_stripeevent_refund", args=[event.pk])
+                actions.append(Action("Refund…", f"{url}?{urlencode({'next': page_url})}", "refund-action"))
+            return actions
+
+        subscriptions = [{
+            "record": record,
+            "paid": wording.until(record.payment.subscription_expires_at),
+            "url": (reverse("admin:telegram_payments_stripeevent_subscription", args=[record.payment.pk])
+                    if can_manage_subscription(user) and subscription_problem(record.payment) is None else ""),
+        } for record in history.subscriptions]
+        return TemplateResponse(request, "admin/telegram_payments/customer/page.html", {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Customer {user_id}",
+            "user_id": user_id,
+            "history": history,
+            "customer": history.customer,
+            "access": [{"type": a.entitlement_type, "until": wording.until(a.expires_at)} for a in history.access],
+            "subscriptions": subscriptions,
+            "rows": timeline(history, actions_for=actions_for),
+            "can_grant": user.has_perm(GRANT_PERMISSION),
+            "can_revoke": user.has_perm(REVOKE_PERMISSION),
+            "grant_url": reverse("admin:telegram_payments_customer_grant", args=[user_id]),
+            "revoke_url": reverse("admin:telegram_payments_customer_revoke", args=[user_id]),
+        })
+
+    def search_view(self, request):
+        """The header's search box: one match opens its customer page, several are listed."""
+        self._check(request)
+        term = request.GET.get("q", "").strip()
+        if len(term) > MAX_TERM:
+            return HttpResponseBadRequest(f"search term too long (at most {MAX_TERM} characters)",
+                                          content_type="text/plain")
+        matches = find_customers(term) if term else []
+        if len(matches) == 1:
+            return redirect("admin:telegram_payments_customer", matches[0].user_id)
+        return TemplateResponse(request, "admin/telegram_payments/customer/search.html", {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Find a customer",
+            "customer_search_term": term,
+            "term": term,
+            "matches": matches,
+            "digits": term if term.isdigit() and len(term) <= 18 else "",
+        })
+
+    # --- actions ---
+    def grant_view(self, request, user_id):
+        """GET: a confirmation with the entitlement, days and a reason. POST: grant (stacking after what
+        the user has of that type), recorded as a manual audit event."""
+        self._check(request, GRANT_PERMISSION)
+        products = [(p.entitlement_type, f"{p.title} ({p.entitlement_type})")
+                    for p in Product.objects.order_by("entitlement_type")]
+        form = GrantForm(request.POST or None, entitlement_types=products,
+                         initial={"entitlement_type": request.GET.get("type", "")})
+        page_url = reverse("admin:telegram_payments_customer", args=[user_id])
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                outcome = grant_manually(user_id=user_id, entitlement_type=data["entitlement_type"],
+                                         days=data["days"], reason=data["reason"], operator=request.user,
+                                         operator_name=request.user.get_username())
+            except ManualActionRefused as exc:
+                messages.warning(request, f"Not granted: {exc}.")
+            else:
+                self.log_addition(request, outcome.event, f"Granted from the customer page: {data['reason']}")
+                messages.success(request, f"{wording.granted(outcome.entitlements[0])}.")
+                return redirect(page_url)
+        return self._confirmation(request, "grant.html", "Grant or extend an entitlement?", user_id, form)
+
+    def revoke_view(self, request, user_id):
+        """GET: a confirmation with the type and a reason. POST: revoke every running or waiting grant of
+        that type, recorded as a manual audit event."""
+        self._check(request, REVOKE_PERMISSION)
+        types = self._revocable_types(user_id)
+        page_url = reverse("admin:telegram_payments_customer", args=[user_id])
+        if not types:
+            messages.warning(request, f"User {user_id} holds nothing to revoke.")
+            return redirect(page_url)
+        form = RevokeTypeForm(request.POST or None, entitlement_types=[(t, t) for t in types],
+                              initial={"entitlement_type": request.GET.get("type", "")})
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                outcome = revoke_manually(user_id=user_id, entitlement_type=data["entitlement_type"],
+                                          reason=data["reason"], operator=request.user,
+                                          operator_name=request.user.get_username())
+            except ManualActionRefused as exc:
+                messages.warning(request, f"Not revoked: {exc}.")
+            else:
+                self.log_addition(request, outcome.event, f"Revoked from the customer page: {data['reason']}")
+                messages.success(request, redact(outcome.event.note))
+                return redirect(page_url)
+        return self._confirmation(request, "revoke.html", "Revoke an entitlement?", user_id, form)
+
+    def replay_view(self, request, user_id, event_pk):
+        """GET: a confirmation showing the failure and a reason field. POST: run the event again."""
+        self._check(request, REPLAY_PERMISSION)
+        event = get_object_or_404(StripeEvent.objects.defer("payload"), pk=event_pk, customer_id=str(user_id))
+        page_url = reverse("admin:telegram_payments_customer", args=[user_id])
+        if event.status not in REPLAYABLE:
+            messages.warning(request, "This event is already processed: there is nothing to replay.")
+            return redirect(page_url)
+        form = ReplayForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            outcome = replay_event(event=event)
+            reason = form.cleaned_data["reason"]
+            if outcome.status == "failed":
+                self.log_change(request, event, f"Replayed: still failing ({redact(outcome.event.error)}): {reason}")
+                messages.warning(request, f"Still failing: {redact(outcome.event.error)}")
+            else:
+                self.log_change(request, event, f"Replayed: {redact(outcome.event.note) or 'processed'}: {reason}")
+                messages.success(request, f"Replayed {redact(event.event_id)}: "
+                                          f"{redact(outcome.event.note) or 'processed'}")
+            return redirect(page_url)
+        return self._confirmation(request, "replay.html", "Replay this event?", user_id, form, event=event)
+
+    # --- helpers ---
+    def _check(self, request, permission: str | None = None) -> None:
+        if not self.has_view_permission(request) or not request.user.has_perm(VIEW_PERMISSION):
+            raise PermissionDenied
+        if permission and not request.user.has_perm(permission):
+            raise PermissionDenied
+
+    @staticmethod
+    def _revocable_types(user_id: int) -> list[str]:
+        """The types of which the user holds a running or waiting grant (what `revoke_manually` takes)."""
+        grants = Entitlement.objects.not_revoked().filter(user_id=user_id).exclude(expires_at__lte=timezone.now())
+        return sorted(set(grants.values_list("entitlement_type", flat=True)))
+
+    def _confirmation(self, request, template, title, user_id, form, **extra):
+        return TemplateResponse(request, f"admin/telegram_payments/customer/{template}", {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "user_id": user_id,
+            "customer": Customer.objects.filter(user_id=user_id).first(),
+            "form": form,
+            "change_url": reverse("admin:telegram_payments_customer", args=[user_id]),
+            **extra,
+        })

@@ -1,0 +1,149 @@
+"""Reads of one customer for the support desk: who they are, what they have now, and their history.
+
+A fixed number of queries whatever the history's length: each list is one query for its newest rows
+(at most `LIMIT`), and the counts are one aggregate.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.admin.models import ADDITION, LogEntry
+from django.db.models import CharField, Count, Q, Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from entitlements.models import Entitlement
+from entitlements.selectors import ActiveEntitlement, current_access
+
+from .models import (
+    EVENT_PAYMENT,
+    EVENT_REFUND,
+    STARS_CURRENCY,
+    Customer,
+    EventStatus,
+    Invoice,
+    PreCheckoutAnswer,
+    StripeEvent,
+)
+
+LIMIT = 200  # newest rows of each kind on the page; the lists in the admin hold the rest
+
+# A staff refund is shown by its refund event (who, why); the admin log's line about it would repeat it.
+REFUND_LOG_PREFIX = "Refunded through the Bot API"
+
+
+@dataclass(frozen=True)
+class SubscriptionRecord:
+    """A Star subscription as its latest payment tells it."""
+
+    payment: StripeEvent
+    refunded: bool
+
+    @property
+    def state(self) -> str:
+        if self.refunded:
+            return "refunded"
+        if self.payment.status != EventStatus.PROCESSED:
+            return self.payment.get_status_display()
+        if self.payment.subscription_expires_at and self.payment.subscription_expires_at > timezone.now():
+            return "paid"
+        return "lapsed"
+
+
+@dataclass(frozen=True)
+class CustomerHistory:
+    user_id: int
+    customer: Customer | None
+    access: list[ActiveEntitlement]
+    subscriptions: list[SubscriptionRecord]
+    events: list[StripeEvent]
+    refunded_charges: set[str]
+    invoices: list[Invoice]
+    answers: list[PreCheckoutAnswer]
+    log_entries: list[LogEntry]
+    totals: dict
+
+    @property
+    def is_known(self) -> bool:
+        return bool(self.customer or self.events or self.invoices or self.answers or self.access)
+
+    @property
+    def truncated(self) -> bool:
+        return any(len(rows) >= LIMIT for rows in (self.events, self.invoices, self.answers, self.log_entries))
+
+
+def customer_history(user_id: int, *, now: datetime | None = None) -> CustomerHistory:
+    """Everything the customer page shows about `user_id` (about nine queries, whatever the history)."""
+    now = now or timezone.now()
+    events_of_user = StripeEvent.objects.filter(customer_id=str(user_id))
+    events = list(
+        events_of_user.select_related("initiated_by").defer("payload")
+        .annotate(payload_reason=KT("payload__reason"))
+        .order_by("-received_at", "-pk")[:LIMIT]
+    )
+    refunded_charges = set(
+        events_of_user.filter(event_type=EVENT_REFUND).values_list("telegram_payment_charge_id", flat=True)[:LIMIT * 5]
+    )
+    subscription_payments = list(
+        events_of_user.filter(event_type=EVENT_PAYMENT, subscription_expires_at__isnull=False).defer("payload")
+        .order_by("-subscription_expires_at", "-pk")[:LIMIT]
+    )
+    latest: dict[str, StripeEvent] = {}
+    for payment in subscription_payments:  # newest period first: the first of each product is its latest
+        latest.setdefault(payment.entitlement_type, payment)
+    subscriptions = [SubscriptionRecord(p, p.telegram_payment_charge_id in refunded_charges) for p in latest.values()]
+    return CustomerHistory(
+        user_id=user_id,
+        customer=Customer.objects.filter(user_id=user_id).first(),
+        access=current_access(user_id, at=now),
+        subscriptions=subscriptions,
+        events=events,
+        refunded_charges=refunded_charges,
+        invoices=list(Invoice.objects.filter(user_id=user_id).select_related("product")
+                      .order_by("-created_at", "-pk")[:LIMIT]),
+        answers=list(PreCheckoutAnswer.objects.filter(user_id=user_id).defer("payload")
+                     .order_by("-answered_at", "-pk")[:LIMIT]),
+        log_entries=staff_log(user_id),
+        totals=totals(events_of_user),
+    )
+
+
+def totals(events) -> dict:
+    """Counts and Stars of a customer's events, in one aggregate."""
+    paid = Q(event_type=EVENT_PAYMENT, status=EventStatus.PROCESSED)
+    refunded = Q(event_type=EVENT_REFUND, status=EventStatus.PROCESSED)
+    stars = Q(currency=STARS_CURRENCY)
+    figures = events.aggregate(
+        events=Count("pk"),
+        payments=Count("pk", filter=paid),
+        paid_stars=Sum("amount_cents", filter=paid & stars),
+        refunds=Count("pk", filter=refunded),
+        refunded_stars=Sum("amount_cents", filter=refunded & stars),
+        failed=Count("pk", filter=Q(status=EventStatus.FAILED)),
+    )
+    figures["paid_stars"] = figures["paid_stars"] or 0
+    figures["refunded_stars"] = figures["refunded_stars"] or 0
+    figures["net_stars"] = figures["paid_stars"] - figures["refunded_stars"]
+    return figures
+
+
+def staff_log(user_id: int) -> list[LogEntry]:
+    """The admin log's entries about this customer's events and grants (replays, renewals stopped or
+    resumed, grants revoked in the entitlements admin), newest first. One query.
+
+    Left out: additions (an audit event a staff action created is on the page itself) and the log line of
+    a staff refund (its refund event says who and why)."""
+    event_pks = StripeEvent.objects.filter(customer_id=str(user_id)).annotate(
+        pk_text=Cast("pk", CharField())).values("pk_text")
+    grant_pks = Entitlement.objects.filter(user_id=user_id).annotate(
+        pk_text=Cast("pk", CharField())).values("pk_text")
+    about_events = Q(content_type__app_label="telegram_payments",
+                     content_type__model__in=["stripeevent", "refundevent"], object_id__in=event_pks)
+    about_grants = Q(content_type__app_label="entitlements", content_type__model="entitlement",
+                     object_id__in=grant_pks)
+    return list(
+        LogEntry.objects.filter(about_events | about_grants)
+        .exclude(action_flag=ADDITION).exclude(change_message__startswith=REFUND_LOG_PREFIX)
+        .select_related("user", "content_type").order_by("-action_time", "-pk")[:LIMIT]
+    )
