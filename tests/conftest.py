@@ -155,3 +155,16 @@ def answer_status(answer: dict) -> str:
     if answer.get("method") == "sendMessage":
         return "failed" if answer["text"] == NOT_DELIVERED_TEXT else "processed"
     return answer["status"]
+
+
+@pytest.fixture
+def staff_groups(db):
+    """The Support and Catalog managers groups, as their migration makes them (a test that empties the
+    database, transaction=True, removes them: this puts them back)."""
+    import importlib
+
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    importlib.import_module("telegram_payments.migrations.0011_staff_groups").create_groups(apps, None)
+    return {group.name: group for group in Group.objects.filter(name__in=["Support", "Catalog managers"])}

@@ -229,7 +229,7 @@ QUERIES = 13
 
 
 # --- staff roles ----------------------------------------------------------------------------------
-def test_the_support_and_catalog_groups(django_user_model, db):
+def test_the_support_and_catalog_groups(staff_groups):
     support = set(Group.objects.get(name="Support").permissions.values_list("codename", flat=True))
     assert {"view_stripeevent", "change_stripeevent", "refund_payment", "manage_subscription", "grant_entitlement",
             "view_precheckoutanswer", "view_invoice", "view_product", "view_entitlement",
@@ -239,7 +239,8 @@ def test_the_support_and_catalog_groups(django_user_model, db):
     assert catalog == {"view_product", "add_product", "change_product"}
 
 
-def test_a_support_group_member_may_grant_and_a_catalog_manager_may_not(client, django_user_model, catalog):
+def test_a_support_group_member_may_grant_and_a_catalog_manager_may_not(client, django_user_model, catalog,
+                                                                       staff_groups):
     sue = django_user_model.objects.create_user(username="sue", password="pw-for-tests-only", is_staff=True)
     sue.groups.add(Group.objects.get(name="Support"))
     client.force_login(sue)

@@ -25,7 +25,7 @@ USER = 31337
 
 
 @pytest.fixture
-def desk_data(catalog, django_user_model):
+def desk_data(catalog, django_user_model, staff_groups):
     staff = django_user_model.objects.create_user(username="sophie", password=PASSWORD, is_staff=True)
     staff.groups.add(Group.objects.get(name="Support"))
     Customer.objects.create(user_id=USER, first_name="Grace", last_name="Hopper", username="grace_h")

@@ -3,6 +3,7 @@ renewals, export; not edit the catalog) and Catalog managers (view, add and chan
 
 Permissions are created here first (Django creates them only after all migrations have run), so the
 groups are complete on a fresh database too. Existing groups of these names get the permissions added.
+Running it again changes nothing (tests that empty the database call it again).
 """
 
 from django.contrib.auth.management import create_permissions
@@ -22,9 +23,10 @@ GROUPS = {"Support": SUPPORT, "Catalog managers": CATALOG_MANAGERS}
 def create_groups(apps, schema_editor):
     for label in ("telegram_payments", "entitlements"):
         app_config = apps.get_app_config(label)
-        app_config.models_module = True  # create_permissions skips an app without a models module
+        previous = getattr(app_config, "models_module", None)
+        app_config.models_module = previous or True  # create_permissions skips an app without a models module
         create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        app_config.models_module = previous
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     for name, codenames in GROUPS.items():
