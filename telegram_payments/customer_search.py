@@ -14,6 +14,7 @@ from .models import Customer, Invoice, PreCheckoutAnswer, StripeEvent
 MIN_CHARGE_PREFIX = 8
 MAX_RESULTS = 20
 MAX_TERM = 255
+MAX_USER_ID = 2**63 - 1
 
 
 @dataclass
@@ -35,6 +36,8 @@ def find_customers(term: str) -> list[Match]:
             user_id = int(user_id)
         except (TypeError, ValueError):
             return  # an event whose user id is not a Telegram id: no customer page
+        if not 0 < user_id <= MAX_USER_ID:
+            return
         matches.setdefault(user_id, Match(user_id)).reasons.append(reason)
 
     if term.startswith("@"):
@@ -44,7 +47,7 @@ def find_customers(term: str) -> list[Match]:
             add(user_id, f"username @{username}")
         return _with_customers(matches)
 
-    if term.isdigit() and len(term) <= 19:
+    if term.isdigit() and 0 < int(term) <= MAX_USER_ID:
         user_id = int(term)
         if _is_known_user(user_id):
             add(user_id, "user id")

@@ -278,3 +278,19 @@ def test_the_search_box_is_in_every_admin_page_header(admin_client, viewer, clie
                                                     ).content.decode()
     client.logout()
     assert 'id="customer-search-box"' not in client.get(reverse("admin:login")).content.decode()
+
+
+def test_an_id_no_table_can_hold_is_a_404(support, db):
+    for user_id in (0, 2**63, 10**30):
+        assert support.get(page_url(user_id)).status_code == 404
+        assert support.post(reverse("admin:telegram_payments_customer_grant", args=[user_id]),
+                            {"entitlement_type": "premium_monthly", "days": 1, "reason": "x"}).status_code == 404
+
+
+def test_no_secret_reaches_the_page(support, history, settings):
+    token = settings.TELEGRAM_BOT_TOKEN
+    Customer.objects.filter(user_id=USER).update(first_name=f"Eve {token}", username=f"u{token}")
+    StripeEvent.objects.filter(pk=history["failed"].pk).update(error=f"bad {token}")
+    html = support.get(page_url()).content.decode()
+    assert token not in html and token.partition(":")[2] not in html
+    assert "Eve [redacted]" in html

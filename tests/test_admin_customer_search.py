@@ -77,3 +77,8 @@ def test_a_huge_term_is_a_400_and_a_secret_is_not_echoed(desk, settings):
     assert search(desk, "x" * 300).status_code == 400
     html = search(desk, settings.TELEGRAM_BOT_TOKEN).content.decode()
     assert settings.TELEGRAM_BOT_TOKEN not in html
+
+
+def test_a_number_too_big_for_a_user_id_finds_nothing(desk):
+    html = search(desk, "9" * 25).content.decode()
+    assert 'id="search-nothing"' in html and 'id="open-anyway"' not in html

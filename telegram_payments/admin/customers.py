@@ -9,7 +9,7 @@ subscription renewals link to the audit trail's own confirmation pages.
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseBadRequest
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -36,6 +36,7 @@ GRANT_PERMISSION = "telegram_payments.grant_entitlement"
 # Revoking is what the entitlements admin's Revoke needs too: the change permission on entitlements.
 REVOKE_PERMISSION = "entitlements.change_entitlement"
 REPLAYABLE = (EventStatus.FAILED, EventStatus.PENDING)
+MAX_USER_ID = 2**63 - 1  # what the tables' user id columns hold
 
 
 def offers_refund(event: StripeEvent, refunded_charges: set[str]) -> bool:
@@ -82,7 +83,7 @@ class CustomerAdmin(ReadOnlyAdmin):
 
     # --- the page ---
     def customer_view(self, request, user_id):
-        self._check(request)
+        self._check(request, user_id=user_id)
         history = customer_history(user_id)
         user = request.user
         page_url = reverse("admin:telegram_payments_customer", args=[user_id])
@@ -136,14 +137,14 @@ class CustomerAdmin(ReadOnlyAdmin):
             "customer_search_term": term,
             "term": term,
             "matches": matches,
-            "digits": term if term.isdigit() and len(term) <= 18 else "",
+            "digits": term if term.isdigit() and 0 < int(term) <= MAX_USER_ID else "",
         })
 
     # --- actions ---
     def grant_view(self, request, user_id):
         """GET: a confirmation with the entitlement, days and a reason. POST: grant (stacking after what
         the user has of that type), recorded as a manual audit event."""
-        self._check(request, GRANT_PERMISSION)
+        self._check(request, GRANT_PERMISSION, user_id=user_id)
         products = [(p.entitlement_type, f"{p.title} ({p.entitlement_type})")
                     for p in Product.objects.order_by("entitlement_type")]
         form = GrantForm(request.POST or None, entitlement_types=products,
@@ -166,7 +167,7 @@ class CustomerAdmin(ReadOnlyAdmin):
     def revoke_view(self, request, user_id):
         """GET: a confirmation with the type and a reason. POST: revoke every running or waiting grant of
         that type, recorded as a manual audit event."""
-        self._check(request, REVOKE_PERMISSION)
+        self._check(request, REVOKE_PERMISSION, user_id=user_id)
         types = self._revocable_types(user_id)
         page_url = reverse("admin:telegram_payments_customer", args=[user_id])
         if not types:
@@ -190,7 +191,7 @@ class CustomerAdmin(ReadOnlyAdmin):
 
     def replay_view(self, request, user_id, event_pk):
         """GET: a confirmation showing the failure and a reason field. POST: run the event again."""
-        self._check(request, REPLAY_PERMISSION)
+        self._check(request, REPLAY_PERMISSION, user_id=user_id)
         event = get_object_or_404(StripeEvent.objects.defer("payload"), pk=event_pk, customer_id=str(user_id))
         page_url = reverse("admin:telegram_payments_customer", args=[user_id])
         if event.status not in REPLAYABLE:
@@ -211,11 +212,13 @@ class CustomerAdmin(ReadOnlyAdmin):
         return self._confirmation(request, "replay.html", "Replay this event?", user_id, form, event=event)
 
     # --- helpers ---
-    def _check(self, request, permission: str | None = None) -> None:
+    def _check(self, request, permission: str | None = None, *, user_id: int = 1) -> None:
         if not self.has_view_permission(request) or not request.user.has_perm(VIEW_PERMISSION):
             raise PermissionDenied
         if permission and not request.user.has_perm(permission):
             raise PermissionDenied
+        if not 0 < user_id <= MAX_USER_ID:
+            raise Http404("No Telegram user has this id.")
 
     @staticmethod
     def _revocable_types(user_id: int) -> list[str]:
