@@ -39,6 +39,11 @@ ONLY_HERE = "recorded here only"
 AFFILIATE_SHARES = "affiliate shares of our sales"
 RECORDED_DIFFERENTLY = "amounts recorded differently"
 NOT_LISTED = "not in the readable listed transactions"
+# How the net figures group Telegram's list.
+GROUPS = [("in from sales", {SALE}), ("out in refunds", {REFUND}),
+          ("fees and commissions", {TELEGRAM_ADS, PAID_BROADCAST, AFFILIATE_COMMISSION}),
+          ("withdrawals", {WITHDRAWAL})]
+OTHER_MOVEMENTS = "other movements"
 
 
 @dataclass
@@ -85,6 +90,14 @@ class NetFigures:
     balance_error: str
     recorded_here: int  # payments minus refunds in the audit trail
     explained: list[tuple[str, int]]  # why the balance is not `recorded_here`, by kind
+
+    @property
+    def groups(self) -> list[tuple[str, int, list[tuple[str, int]]]]:
+        """Telegram's list as sales, refunds, fees and commissions, withdrawals and the rest, each with its kinds."""
+        grouped = [(label, [(k, n) for k, n in self.by_kind if k in kinds]) for label, kinds in GROUPS]
+        placed = {k for _, kinds in GROUPS for k in kinds}
+        grouped.append((OTHER_MOVEMENTS, [(k, n) for k, n in self.by_kind if k not in placed]))
+        return [(label, sum(n for _, n in parts), parts) for label, parts in grouped]
 
     @property
     def balance(self) -> int:

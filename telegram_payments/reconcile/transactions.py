@@ -212,8 +212,7 @@ def _read_user_partner(partner: dict, direction: str) -> dict:
     if transaction_type in INVOICE_TRANSACTION_TYPES:
         kind, detail = (SALE if direction == IN else REFUND), ""
     else:
-        kind = USER_TRANSACTION_KINDS.get(transaction_type, UNKNOWN)
-        detail = f"transaction_type {transaction_type[:SHOWN_CHARS]!r}" if kind == UNKNOWN else ""
+        kind, detail = USER_TRANSACTION_KINDS.get(transaction_type, UNKNOWN), ""
     period = _int(partner, "subscription_period", required=False)
     affiliate = partner.get("affiliate")
     affiliate_nanostars = 0
@@ -255,8 +254,6 @@ def _partner_detail(partner: dict, partner_type: str) -> str:
         if not isinstance(chat, dict):
             raise Malformed("chat partner without a chat")
         return f"chat {_int(chat, 'id')}" + (", gift" if partner.get("gift") is not None else "")
-    if partner_type not in PARTNER_KINDS:
-        return f"partner type {partner_type[:SHOWN_CHARS]!r}"
     return ""
 
 

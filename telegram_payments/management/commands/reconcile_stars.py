@@ -16,6 +16,7 @@ from telegram_payments.reconcile import (
 from telegram_payments.reconcile.transactions import stars_text
 
 EXIT_MISSING, EXIT_ATTENTION = 2, 3
+MIXED_GROUPS = {"fees and commissions", "other movements"}  # net figures: show their kinds
 
 
 class Command(BaseCommand):
@@ -134,17 +135,19 @@ class Command(BaseCommand):
 
     def _net(self, net):
         self.stdout.write("Net figures, whole history (Stars):")
-        listed = ", ".join(f"{kind} {_signed(n)}" for kind, n in net.by_kind) or "nothing"
-        self.stdout.write(f"  Telegram's list: {listed}; total {_signed(net.listed_total)}")
+        rows = []
+        for label, nanostars, parts in net.groups:
+            kinds = ", ".join(f"{kind} {_signed(n)}" for kind, n in parts) if label in MIXED_GROUPS else ""
+            rows.append((label, _signed(nanostars), kinds))
+        rows.append(("Telegram's list, total", _signed(net.listed_total), ""))
         if net.reported_balance is None:
-            self.stdout.write(self.style.WARNING(
-                f"  Balance reported by Telegram: not available ({net.balance_error}); using the list's total"))
+            rows.append(("balance reported by Telegram", "not available",
+                         f"{net.balance_error}; the list's total is used"))
         else:
-            self.stdout.write(f"  Balance reported by Telegram (getMyStarBalance): {stars_text(net.reported_balance)}")
-        self.stdout.write(f"  Implied by the audit trail (payments - refunds recorded here): "
-                          f"{stars_text(net.recorded_here)}")
-        self.stdout.write(f"  Difference {_signed(net.difference)}"
-                          + (", explained by:" if net.explained else ""))
+            rows.append(("balance reported by Telegram", stars_text(net.reported_balance), "getMyStarBalance"))
+        rows.append(("implied by the audit trail", stars_text(net.recorded_here), "payments - refunds recorded here"))
+        rows.append(("difference", _signed(net.difference), "explained by:" if net.explained else ""))
+        self._table(("", "", ""), rows, indent="  ", show_columns=False, cut_last=False)
         for label, nanostars in net.explained:
             self.stdout.write(f"    {label}: {_signed(nanostars)}")
         if net.unexplained:
@@ -171,10 +174,14 @@ class Command(BaseCommand):
         }
         return "reconcile_stars " + " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
 
-    def _table(self, header, rows, indent=""):
-        widths = [min(60, max(len(str(row[i])) for row in [header, *rows])) for i in range(len(header))]
-        for row in [header, *rows]:
-            cells = (str(cell)[:60].ljust(width) for cell, width in zip(row, widths, strict=True))
+    def _table(self, columns, rows, indent="", show_columns=True, cut_last=True):
+        """Rows in aligned columns; cells over 60 characters are cut (the last one only if `cut_last`)."""
+        lines = [columns, *rows] if show_columns else rows
+        widths = [min(60, max(len(str(row[i])) for row in lines)) for i in range(len(columns))]
+        for row in lines:
+            cells = [str(cell)[:60].ljust(width) for cell, width in zip(row, widths, strict=True)]
+            if not cut_last:
+                cells[-1] = str(row[-1])
             self.stdout.write(indent + "  ".join(cells).rstrip())
 
 
