@@ -300,3 +300,13 @@ def test_reconciliation_and_webhook_refunding_one_charge_at_once_revoke_once(cat
     assert Entitlement.objects.get(event_id=payment_event_id(charge)).revoked_at is not None
     assert OutboxMessage.objects.filter(kind="entitlement.revoked").count() == 1
     assert reconcile_stars(apply=True).differences == []
+
+
+def test_since_keeps_older_findings_out_of_the_alert_but_not_out_of_the_net_figures(every_kind):
+    out, status = run("--since", "2026-01-01")  # every listed transaction is from November 2025
+    assert status == 0
+    assert "Telegram: 21 transactions read, 0 payments and 0 refunds since 2026-01-01 00:00 UTC." in out
+    assert "Other Star movements" not in out and "Unreadable" not in out
+    assert re.search(r"^  balance reported by Telegram\s+-1996\.25\s", out, re.M)
+    assert out.splitlines()[-1].startswith("reconcile_stars status=clean ")
+    assert out.splitlines()[-1].endswith(" since=2026-01-01T00:00Z")
