@@ -8,7 +8,8 @@ worker keeps the answers for the last `WEBHOOK_REDELIVERY_MEMORY` such bodies an
 without a query (bench/: a duplicate then costs about what the trivial endpoint costs).
 
 This is only a shortcut to the same answer. What happens once per event is still decided by the
-database (the unique event id): a body not remembered, or different by one byte, goes the usual way.
+database (the unique event id): a body not remembered, or different by one byte, goes the usual way,
+and so does a copy whose Content-Type the webhook does not take (answered 415 as usual).
 """
 
 import hashlib
@@ -17,6 +18,7 @@ from collections import OrderedDict
 
 from django.conf import settings
 
+from .guards import parser_accepts
 from .models import EventStatus
 from .services import answer_event, answer_values
 
@@ -35,8 +37,8 @@ def _key(request) -> tuple[str, bytes]:
 
 def recall(request):
     """The stored event this exact body was answered with before, or None."""
-    if not settings.WEBHOOK_REDELIVERY_MEMORY:
-        return None
+    if not settings.WEBHOOK_REDELIVERY_MEMORY or not parser_accepts(request):
+        return None  # a copy in a Content-Type the view refuses gets the view's 415
     key = _key(request)
     with _lock:
         values = _answers.get(key)
