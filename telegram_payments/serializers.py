@@ -12,6 +12,8 @@ from rest_framework.fields import empty
 from rest_framework.utils.serializer_helpers import BindingDict
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
+from .validation import CURRENCY_PATTERN
+
 MAX_BIGINT = 2**63 - 1
 MAX_INT = 2**31 - 1
 
@@ -173,7 +175,7 @@ class SuccessfulPaymentRelaySerializer(PlainBodyMixin, SharedFieldsMixin, serial
     )
     total_amount = StrictIntegerField(min_value=1, max_value=MAX_INT)
     currency = serializers.RegexField(
-        r"^[A-Za-z]{3}$", error_messages={"invalid": "Must be a 3-letter currency code, e.g. XTR."}
+        CURRENCY_PATTERN, error_messages={"invalid": "Must be a 3-letter currency code, e.g. XTR."}
     )
 
 

@@ -33,6 +33,7 @@ from .bot import BotApiError, call_bot
 from .invoices import create_invoice_link, send_invoice
 from .models import STARS_CURRENCY, EventSource, Invoice, InvoiceStatus, PreCheckoutAnswer, Product
 from .services import TRANSIENT_ERRORS, EventOutcome, handle_refund, handle_successful_payment
+from .validation import is_bigint, is_currency_code
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +75,8 @@ def process_update(data: dict, *, source: str = EventSource.TELEGRAM) -> UpdateR
     if not isinstance(data, dict):
         raise InvalidUpdate("The body must be one JSON object (a Bot API Update).")
     update_id = data.get("update_id")
-    if not isinstance(update_id, int) or isinstance(update_id, bool):
-        raise InvalidUpdate("An integer update_id is required.", field="update_id")
+    if not is_bigint(update_id):
+        raise InvalidUpdate("An integer update_id (signed 64-bit) is required.", field="update_id")
 
     known = _redelivered(data, update_id)
     if known is not None:
@@ -131,7 +132,7 @@ def _essential_fields(kind: str, value):
 # a body that is not what Telegram sends (a list for a user id, a 300-character currency) is a 400.
 MAX_ID = 2**63 - 1
 PAYMENT_FIELDS = {  # successful_payment / refunded_payment: field -> (check, what it must be)
-    "currency": (lambda v: isinstance(v, str) and len(v) == 3, "a 3-letter currency code"),
+    "currency": (is_currency_code, "a 3-letter currency code"),
     "total_amount": (lambda v: _is_int(v, 1, 2**31 - 1), "a positive integer"),
     "invoice_payload": (lambda v: isinstance(v, str) and len(v) <= 255, "a string of at most 255 characters"),
     "telegram_payment_charge_id": (lambda v: isinstance(v, str) and 1 <= len(v) <= 255,

@@ -52,7 +52,7 @@ def test_outage_file_is_applied_once_with_bad_lines_reported_and_skipped(tmp_pat
     assert code == 1  # bad lines make the run fail, after the good ones are applied
     assert "Updates: 2 processed, 1 duplicate, 0 failed, 1 ignored, 2 bad line(s)." in out
     assert "line 3: not JSON" in out
-    assert "line 4: An integer update_id is required." in out
+    assert "line 4: An integer update_id (signed 64-bit) is required." in out
     payment_event = StripeEvent.objects.get(telegram_payment_charge_id=CHARGE)
     assert (payment_event.status, payment_event.source) == (EventStatus.PROCESSED, "replay")
     assert Entitlement.objects.get().user_id == BUYER
