@@ -118,28 +118,27 @@ class WebhookJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         codec = json_codec(media_type)
         try:
-            raw = stream.read()
-            text = raw.decode(codec)
-        except ValueError as exc:  # UnicodeDecodeError: not text in the declared charset
+            text = stream.read().decode(codec)  # UnicodeDecodeError (a ValueError): not in that charset
+            if codec != "utf-8" and len(text.encode("utf-8", "surrogatepass")) > settings.WEBHOOK_MAX_BODY_BYTES:
+                raise DecodedBodyTooLarge()
+            return load_storable_json(text, strict=self.strict)
+        except ValueError as exc:
             raise exceptions.ParseError(f"JSON parse error - {str(exc)[:200]}") from None
-        if codec != "utf-8" and len(text.encode("utf-8", "surrogatepass")) > settings.WEBHOOK_MAX_BODY_BYTES:
-            raise DecodedBodyTooLarge()
-        return parse_storable_json(text, strict=self.strict)
 
 
-def parse_storable_json(text: str, *, strict: bool = True):
-    """The JSON value of `text` if the webhook would store it, else a ParseError naming what is
-    wrong (not JSON, NaN or Infinity, a number out of range, NUL, lone surrogates, nesting deeper
-    than MAX_JSON_DEPTH). Used by the webhook's parser and by `replay_updates`."""
+def load_storable_json(text: str, *, strict: bool = True):
+    """The JSON value of `text` if the webhook would store it, else ValueError naming what is wrong
+    (not JSON, NaN or Infinity, a number out of range, NUL, lone surrogates, nesting deeper than
+    MAX_JSON_DEPTH). Used by the webhook's parser and by `replay_updates`."""
     try:
         value = json.loads(
             text,
             parse_constant=json.strict_constant if strict else None,  # NaN, Infinity
             parse_float=_reject_non_finite,
         )
-        _check_storable(value)
-    except (ValueError, RecursionError) as exc:
-        raise exceptions.ParseError(f"JSON parse error - {str(exc)[:200]}") from None
+    except RecursionError:  # far deeper than MAX_JSON_DEPTH
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    _check_storable(value)
     return value
 
 
