@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from payments_project import argtypes
 from telegram_payments.bot import BotApiError
 from telegram_payments.management.cli import Progress, iso_datetime
 from telegram_payments.reconcile import MAX_PAGE_SIZE, ONLY_HERE, reconcile_stars
@@ -22,12 +23,11 @@ class Command(BaseCommand):
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument("--apply", action="store_true", help="record the missing payments and refunds")
         mode.add_argument("--dry-run", action="store_true", help="only report (the default)")
-        parser.add_argument("--page-size", type=int, default=MAX_PAGE_SIZE,
+        parser.add_argument("--page-size", type=argtypes.int_range(1, MAX_PAGE_SIZE, "a page size"),
+                            default=MAX_PAGE_SIZE,
                             help=f"transactions per getStarTransactions call (1-{MAX_PAGE_SIZE})")
 
     def handle(self, *args, **options):
-        if not 1 <= options["page_size"] <= MAX_PAGE_SIZE:
-            raise CommandError(f"--page-size must be 1-{MAX_PAGE_SIZE}.")
         verbose = options["verbosity"] >= 1
         fetching = Progress(self.stderr, "fetched transactions", every=1, enabled=verbose)
         applying = Progress(self.stderr, "reconciled", enabled=verbose, every=10)
