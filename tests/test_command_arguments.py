@@ -42,6 +42,10 @@ BAD_ARGUMENTS = [
     ("deliver_outbox", ["--once", "--backoff-base", "inf"], "--backoff-base"),
     ("deliver_outbox", ["--once", "--backoff-base", "nan"], "--backoff-base"),
     ("deliver_outbox", ["--once", "--backoff-max", "1e308"], "--backoff-max"),
+    # dates that exist in their own offset but not in UTC
+    ("replay_events", ["--failed", "--since", "0001-01-01T00:00+01:00"], "--since"),
+    ("replay_events", ["--failed", "--until", "9999-12-31T23:59-01:00"], "--until"),
+    ("reconcile_stars", ["--since", "0001-01-01T00:00+01:00"], "--since"),
 ]
 
 
@@ -71,4 +75,5 @@ def test_the_ends_of_the_ranges_are_accepted(catalog):
     call_command("entitlements", str(2**63 - 1), stdout=out)
     call_command("prune_events", "--older-than", "36500", "--batch-size", "1000000", stdout=out, stderr=StringIO())
     call_command("replay_events", "--pending", "--older-than", str(36500 * 24 * 60), stdout=out, stderr=StringIO())
+    call_command("replay_events", "--failed", "--since", "0001-01-01", "--until", "9999-12-31T23:59", stdout=out)
     assert Entitlement.objects.count() == 1
