@@ -12,7 +12,6 @@ import zlib
 import pytest
 
 from entitlements.models import Entitlement
-from telegram_payments import redeliveries
 from telegram_payments.models import Invoice, StripeEvent
 from tests.conftest import answer_status
 from tests.test_hostile_input import relay_payment, update_payment
@@ -106,17 +105,3 @@ def test_the_size_limit_holds_for_the_decoded_document(post_json, endpoint, sett
     assert response.status_code == 413
     assert response.json()["error"] == "body_too_large"
     assert not StripeEvent.objects.exists()
-
-
-@endpoint_param
-@pytest.mark.parametrize("content_type", ["multipart/form-data; boundary=x", "", "text/plain",
-                                          "application/json; charset=bz2", "application/json; charset=nope"])
-def test_a_copy_of_a_remembered_body_in_another_content_type_is_415(post_json, endpoint, content_type):
-    url, valid_body = ENDPOINTS[endpoint]
-    raw = json.dumps(valid_body("remembered")).encode()
-    assert answer_status(post_json(url, raw).json()) == "processed"
-    assert redeliveries.remembered() == 1
-    response = post_json(url, raw, content_type=content_type)
-    assert response.status_code == 415, response.content[:200]
-    assert response.json()["ok"] is False
-    assert post_json(url, raw).json()["status"] == "duplicate"  # the JSON copy still is
