@@ -6,6 +6,7 @@ they expand a tiny body past the size limit, or fail with errors no view expects
 
 import bz2
 import codecs
+import io
 import json
 import zlib
 
@@ -104,4 +105,33 @@ def test_the_size_limit_holds_for_the_decoded_document(post_json, endpoint, sett
     response = post_json(url, raw, content_type="application/json; charset=utf-16")
     assert response.status_code == 413
     assert response.json()["error"] == "body_too_large"
+    assert not StripeEvent.objects.exists()
+
+
+def call_wsgi(url: str, body: bytes, content_type: str, secret: str) -> tuple[int, dict]:
+    """A request through the production WSGI application (the test client builds its own requests)."""
+    from payments_project.wsgi import application
+
+    path, _, query = url.partition("?")
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": query, "SERVER_NAME": "testserver",
+               "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+               "CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body),
+               "wsgi.url_scheme": "http", "wsgi.errors": io.StringIO(), "wsgi.multithread": False,
+               "wsgi.multiprocess": False, "wsgi.run_once": False, "wsgi.version": (1, 0),
+               "HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN": secret}
+    started = []
+    chunks = application(environ, lambda status, headers, exc_info=None: started.append(status))
+    content = b"".join(chunks)
+    return int(started[0].split()[0]), json.loads(content)
+
+
+@endpoint_param
+@pytest.mark.parametrize("charset", ["bz2", "rot13", "base64", "zlib"])
+def test_a_query_string_with_a_codec_charset_is_415_not_a_500(endpoint, charset, webhook_secret, transactional_db):
+    url, valid_body = ENDPOINTS[endpoint]
+    raw = json.dumps(valid_body("query")).encode()
+    status, body = call_wsgi(f"{url}?a=b", raw, f"application/json; charset={charset}", webhook_secret)
+    assert (status, body["error"]) == (415, "unsupported_charset")
+    status, _ = call_wsgi(f"{url}?a=b", raw, f"application/json; charset={charset}", "wrong")
+    assert status == 401
     assert not StripeEvent.objects.exists()
