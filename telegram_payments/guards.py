@@ -86,20 +86,6 @@ def json_codec(media_type: str | None) -> str:
     return codec
 
 
-def parser_accepts(request) -> bool:
-    """Whether the view's parser takes this request's Content-Type (media type and charset), i.e.
-    reading `request.data` would not be a 415. Cheap: the body is not read."""
-    parser = request.negotiator.select_parser(request, request.parsers)
-    if parser is None:
-        return False
-    if isinstance(parser, WebhookJSONParser):
-        try:
-            json_codec(request.content_type)
-        except UnsupportedCharset:
-            return False
-    return True
-
-
 class DecodedBodyTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "body_too_large"

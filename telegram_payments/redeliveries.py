@@ -9,7 +9,7 @@ without a query (bench/: a duplicate then costs about what the trivial endpoint 
 
 This is only a shortcut to the same answer. What happens once per event is still decided by the
 database (the unique event id): a body not remembered, or different by one byte, goes the usual way,
-and so does a copy whose Content-Type the webhook does not take (answered 415 as usual).
+and so does a copy sent with another Content-Type (which the usual way may answer 415).
 """
 
 import hashlib
@@ -18,27 +18,29 @@ from collections import OrderedDict
 
 from django.conf import settings
 
-from .guards import parser_accepts
 from .models import EventStatus
 from .services import answer_event, answer_values
 
 _lock = threading.Lock()
-# (path, digest of the body) -> the event's answer fields as a tuple of plain values: no model
+# (path, Content-Type, digest of the body) -> the event's answer fields as a tuple of plain values: no model
 # instances, which the garbage collector would walk through on every full collection (tail latency).
-_answers: "OrderedDict[tuple[str, bytes], tuple]" = OrderedDict()
+_answers: "OrderedDict[tuple[str, str, bytes], tuple]" = OrderedDict()
 
 
-def _key(request) -> tuple[str, bytes]:
+def _key(request) -> tuple[str, str, bytes]:
+    """The same bytes under the same Content-Type: the same bytes as multipart, or in another charset,
+    are another request (a 415 or a 400), answered the usual way."""
     key = getattr(request, "_redelivery_key", None)  # recall and remember hash the body once
     if key is None:
-        key = request._redelivery_key = (request.path, hashlib.blake2b(request.body, digest_size=16).digest())
+        digest = hashlib.blake2b(request.body, digest_size=16).digest()
+        key = request._redelivery_key = (request.path, request.content_type, digest)
     return key
 
 
 def recall(request):
     """The stored event this exact body was answered with before, or None."""
-    if not settings.WEBHOOK_REDELIVERY_MEMORY or not parser_accepts(request):
-        return None  # a copy in a Content-Type the view refuses gets the view's 415
+    if not settings.WEBHOOK_REDELIVERY_MEMORY:
+        return None
     key = _key(request)
     with _lock:
         values = _answers.get(key)
