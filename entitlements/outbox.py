@@ -100,7 +100,8 @@ def sign(body: bytes, secret: str) -> str:
 
 def backoff(attempt_count: int, *, base: float = BACKOFF_BASE_SECONDS, cap: float = BACKOFF_MAX_SECONDS) -> timedelta:
     """Wait before the next try after `attempt_count` failures: base, 2x base, 4x base... up to cap."""
-    return timedelta(seconds=min(cap, base * 2 ** max(attempt_count - 1, 0)))
+    doublings = min(max(attempt_count - 1, 0), 64)  # past 64 the cap has long won; 2**1100 is no float
+    return timedelta(seconds=min(cap, base * 2**doublings))
 
 
 @dataclass(frozen=True)

@@ -267,6 +267,7 @@ def test_admin_shows_messages_and_attempts_read_only_without_the_secret(receiver
 def test_backoff_doubles_up_to_the_cap():
     assert [outbox.backoff(n).total_seconds() for n in (1, 2, 3, 4)] == [5, 10, 20, 40]
     assert outbox.backoff(30).total_seconds() == 3600
+    assert outbox.backoff(5000).total_seconds() == 3600  # a message failing for weeks (no OverflowError)
 
 
 @pytest.mark.postgres

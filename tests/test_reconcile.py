@@ -250,7 +250,7 @@ def test_bot_api_failure_exits_non_zero_and_changes_nothing(catalog, fake_bot_ap
     message, _ = fails("--apply", returncode=1)
     assert "Telegram did not answer getStarTransactions" in message
     assert StripeEvent.objects.count() == 0
-    assert "--page-size must be 1-100" in fails("--page-size", "500")[0]
+    assert "--page-size: '500' is not a page size from 1 to 100" in fails("--page-size", "500")[0]
 
 
 # --- the incident drill ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ the rest.
 from telegram import Update
 
 from ..models import EventSource
+from ..validation import is_bigint, is_currency_code
 from .commands import BUY_CALLBACK_PREFIX, buy_button, command, guarded
 from .payments import PaymentMessage, payment_message
 from .precheckout import answer_pre_checkout, recorded_answer
@@ -44,8 +45,8 @@ def process_update(data: dict, *, source: str = EventSource.TELEGRAM) -> UpdateR
     if not isinstance(data, dict):
         raise InvalidUpdate("The body must be one JSON object (a Bot API Update).")
     update_id = data.get("update_id")
-    if not _is_int(update_id):
-        raise InvalidUpdate("An integer update_id is required.", field="update_id")
+    if not is_bigint(update_id):
+        raise InvalidUpdate("An integer update_id (signed 64-bit) is required.", field="update_id")
 
     known = recorded_answer(data, update_id)
     if known is not None:
@@ -99,8 +100,7 @@ def _essential_fields(kind: str, value):
 # a body that is not what Telegram sends (a list for a user id, a 300-character currency) is a 400.
 MAX_ID = 2**63 - 1
 PAYMENT_FIELDS = {  # successful_payment / refunded_payment: field -> (check, what it must be)
-    "currency": (lambda v: isinstance(v, str) and len(v) == 3 and v.isascii() and v.isalpha(),
-                 "a 3-letter currency code"),
+    "currency": (is_currency_code, "a 3-letter currency code"),
     "total_amount": (lambda v: _is_int(v, 1, 2**31 - 1), "a positive integer"),
     "invoice_payload": (lambda v: isinstance(v, str) and len(v) <= 255, "a string of at most 255 characters"),
     "telegram_payment_charge_id": (lambda v: isinstance(v, str) and 1 <= len(v) <= 255,
