@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import factory
 from django.utils import timezone
 
@@ -44,4 +46,4 @@ class EntitlementFactory(factory.django.DjangoModelFactory):
     entitlement_type = "premium_monthly"
     event_id = factory.Sequence(lambda n: f"tg_stars:payment:factory_{n}")
     starts_at = factory.LazyFunction(timezone.now)
-    expires_at = factory.LazyAttribute(lambda o: o.starts_at + timezone.timedelta(days=30))
+    expires_at = factory.LazyAttribute(lambda o: o.starts_at + timedelta(days=30))

@@ -2,6 +2,7 @@
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -391,8 +392,8 @@ def test_product_editing_needs_permission(staff_client, catalog):
 
 def test_glance_counts_only_the_last_30_days(admin_client):
     now = timezone.now()
-    StripeEventFactory(amount_cents=111, received_at=now - timezone.timedelta(days=29))
-    StripeEventFactory(amount_cents=999, received_at=now - timezone.timedelta(days=31))
+    StripeEventFactory(amount_cents=111, received_at=now - timedelta(days=29))
+    StripeEventFactory(amount_cents=999, received_at=now - timedelta(days=31))
     StripeEventFactory(amount_cents=50, status=EventStatus.FAILED, error="x")  # failed: not revenue
     stats = admin_client.get(reverse("admin:telegram_payments_glance")).context["stats"]
     assert stats["stars_total"] == 111 and stats["payments_total"] == 1
