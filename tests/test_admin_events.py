@@ -16,7 +16,7 @@ from django.utils import timezone
 from entitlements.models import Entitlement
 from telegram_payments.models import EVENT_PAYMENT, EVENT_REFUND, EventSource, EventStatus, StripeEvent
 from telegram_payments.services import handle_refund, handle_successful_payment
-from tests.factories import StripeEventFactory
+from tests.factories import InvoiceFactory, StripeEventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -351,10 +351,8 @@ def test_glance_page_with_no_events(staff_client):
 
 # --- catalog -------------------------------------------------------------------------------------
 def test_product_price_change_never_touches_past_events_or_invoices(admin_client, catalog):
-    from telegram_payments.models import Invoice
-
     product = catalog["premium_monthly"]
-    invoice = Invoice.objects.create(product=product, price_stars=250, user_id=7)
+    invoice = InvoiceFactory(product=product, price_stars=250, user_id=7)
     event = pay(charge="ch_before")
     url = reverse("admin:telegram_payments_product_change", args=[product.pk])
     assert "applies to new invoices only" in admin_client.get(url).content.decode()

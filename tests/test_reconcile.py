@@ -13,6 +13,7 @@ from entitlements.models import Entitlement
 from telegram_payments.models import EventSource, EventStatus, Invoice, StripeEvent
 from telegram_payments.reconcile import MISSING_PAYMENT, MISSING_REFUND, ONLY_HERE, reconcile_stars
 from telegram_payments.services import handle_successful_payment, payment_event_id, refund_event_id
+from tests.factories import InvoiceFactory
 from tests.fakebotapi import star_payment, star_refund, star_withdrawal
 
 pytestmark = pytest.mark.django_db
@@ -39,8 +40,7 @@ def snapshot():
 
 
 def invoice_for(catalog, user_id=7, entitlement_type="premium_monthly"):
-    product = catalog[entitlement_type]
-    return Invoice.objects.create(product=product, user_id=user_id, price_stars=product.price_stars)
+    return InvoiceFactory(product=catalog[entitlement_type], user_id=user_id)
 
 
 def webhook_payment(charge, invoice, user_id=7):

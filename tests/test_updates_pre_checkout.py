@@ -4,9 +4,10 @@ import copy
 
 import pytest
 
-from telegram_payments.models import Invoice, InvoiceStatus, PreCheckoutAnswer, StripeEvent
+from telegram_payments.models import InvoiceStatus, PreCheckoutAnswer, StripeEvent
 from telegram_payments.updates import DECLINE_MESSAGES, process_update
 from tests.conftest import load_update
+from tests.factories import InvoiceFactory
 
 URL = "/webhook/telegram"
 BUYER = 555000111
@@ -26,8 +27,7 @@ def pre_checkout(**fields) -> dict:
 
 @pytest.fixture
 def invoice(catalog):
-    return Invoice.objects.create(payload="inv_fixture_premium_monthly", user_id=BUYER,
-                                  product=catalog["premium_monthly"], price_stars=250)
+    return InvoiceFactory(payload="inv_fixture_premium_monthly", user_id=BUYER, product=catalog["premium_monthly"])
 
 
 def test_valid_query_is_approved_in_the_response_body(post_json, fake_bot_api, invoice):
