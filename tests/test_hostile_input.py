@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 
 from entitlements.models import Entitlement
 from telegram_payments.guards import JSON_CHARSETS
-from telegram_payments.models import Invoice, StripeEvent
+from telegram_payments.models import StripeEvent
 from tests.conftest import answer_status
+from tests.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -74,8 +75,7 @@ endpoint_param = pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.
 @pytest.fixture(autouse=True)
 def invoice(catalog):
     """The invoice (a link anyone may pay) that the valid bodies pay."""
-    return Invoice.objects.create(payload="inv_h", user_id=None, product=catalog["premium_monthly"],
-                                  price_stars=250)
+    return InvoiceFactory(payload="inv_h", user_id=None, product=catalog["premium_monthly"])
 
 # Any JSON value, including the awkward ones: huge and negative numbers, floats, unicode, nesting.
 json_scalars = (

@@ -14,6 +14,7 @@ from telegram_payments.models import EventSource, EventStatus, Invoice, StripeEv
 from telegram_payments.payments.events import payment_event_id, refund_event_id
 from telegram_payments.payments.pipeline import handle_successful_payment
 from telegram_payments.reconcile import MISSING_PAYMENT, MISSING_REFUND, ONLY_HERE, reconcile_stars
+from tests.factories import InvoiceFactory
 from tests.fakebotapi import star_payment, star_refund, star_withdrawal
 
 pytestmark = pytest.mark.django_db
@@ -43,8 +44,7 @@ def snapshot():
 
 
 def invoice_for(catalog, user_id=7, entitlement_type="premium_monthly"):
-    product = catalog[entitlement_type]
-    return Invoice.objects.create(product=product, user_id=user_id, price_stars=product.price_stars)
+    return InvoiceFactory(product=catalog[entitlement_type], user_id=user_id)
 
 
 def webhook_payment(charge, invoice, user_id=7):

@@ -12,6 +12,7 @@ from telegram_payments import redeliveries
 from telegram_payments.models import EventStatus, Invoice, Product, StripeEvent
 from telegram_payments.payments.pipeline import replay_event
 from tests.conftest import answer_status, load_update
+from tests.factories import InvoiceFactory
 
 PAY_URL = "/webhook/telegram/successful_payment"
 REFUND_URL = "/webhook/telegram/refund"
@@ -101,8 +102,7 @@ def test_a_wrong_secret_is_refused_even_for_a_remembered_body(post_json, client,
 
 
 def test_a_copy_of_a_payment_update_is_answered_without_a_query(post_json, catalog, django_assert_num_queries):
-    Invoice.objects.create(payload="inv_fixture_premium_monthly", user_id=555000111,
-                           product=catalog["premium_monthly"], price_stars=250)
+    InvoiceFactory(payload="inv_fixture_premium_monthly", user_id=555000111, product=catalog["premium_monthly"])
     first = post_json("/webhook/telegram", load_update("successful_payment"))
     assert answer_status(first.json()) == "processed"  # the buyer is thanked
     with django_assert_num_queries(0):

@@ -7,8 +7,9 @@ import pytest
 from django.core.management import call_command
 
 from entitlements.models import Entitlement
-from telegram_payments.models import EventStatus, Invoice, StripeEvent
+from telegram_payments.models import EventStatus, StripeEvent
 from tests.conftest import answer_status
+from tests.factories import InvoiceFactory
 from tests.test_updates import BUYER, CHARGE, command, update
 
 pytestmark = pytest.mark.django_db
@@ -17,8 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def invoice(catalog):
     """The invoice the fixture updates were paid for."""
-    return Invoice.objects.create(payload="inv_fixture_premium_monthly", user_id=BUYER,
-                                  product=catalog["premium_monthly"], price_stars=250)
+    return InvoiceFactory(payload="inv_fixture_premium_monthly", user_id=BUYER, product=catalog["premium_monthly"])
 
 
 def run(path, *args):
