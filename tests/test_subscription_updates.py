@@ -246,3 +246,64 @@ def test_a_refused_staff_change_records_no_state(post_json, fake_bot_api, subscr
         call_command("subscription", str(BUYER), charge, "--cancel", stdout=StringIO())
     assert subscription().state == SubscriptionState.RENEWING
 
+
+
+# --- a subscription's whole life, as support staff see it -------------------------------------------
+
+def test_a_subscriptions_whole_life_through_the_webhook_and_the_admin(client, post_json, fake_bot_api,
+                                                                      django_user_model, subscription_invoice):
+    from django.urls import reverse
+
+    from tests.test_admin_refund import make_staff
+
+    client.force_login(make_staff(django_user_model, "sam", [
+        "telegram_payments.view_stripeevent", "telegram_payments.manage_subscription",
+        "entitlements.view_entitlement"]))
+    first_ends = (timezone.now() + timedelta(days=1)).replace(microsecond=0)
+    renewal_ends = first_ends + timedelta(days=30)
+
+    def shown(event_id: str) -> str:
+        """The subscription as the admin page of the event shows it."""
+        event = StripeEvent.objects.get(event_id=event_id)
+        html = client.get(reverse("admin:telegram_payments_stripeevent_change", args=[event.pk])).content.decode()
+        start = html.index('class="subscription-state')
+        return html[start:html.index("</div>", start)]
+
+    def grant_page(n: int) -> str:
+        grant = Entitlement.objects.order_by("pk")[n]
+        return client.get(reverse("admin:entitlements_entitlement_change", args=[grant.pk])).content.decode()
+
+    payment = load_update("subscription_first_payment")["message"]["successful_payment"]
+    first_id = f"tg_stars:payment:{payment['telegram_payment_charge_id']}"
+
+    # The first payment: renewing, until the first period's end.
+    assert post_json(URL, payment_update("subscription_first_payment", ends=first_ends)).json()["method"] \
+        == "sendMessage"
+    assert "renewing" in shown(first_id) and paid_until_text(first_ends) in shown(first_id)
+    # A renewal: renewing, until the new end.
+    post_json(URL, payment_update("subscription_renewal", ends=renewal_ends))
+    renewal_id = StripeEvent.objects.exclude(event_id=first_id).get().event_id
+    assert "renewing" in shown(first_id) and paid_until_text(renewal_ends) in shown(renewal_id)
+    # The user cancels renewals.
+    post_json(URL, subscription_update("canceled"))
+    assert "cancelled by the user" in shown(first_id)
+    assert "tg_stars:subscription:704118010" in shown(first_id)
+    assert "cancelled by the user" in grant_page(0) and "cancelled by the user" in grant_page(1)
+    # ... and re-enables them.
+    post_json(URL, subscription_update("active"))
+    assert "renewing" in shown(first_id) and "tg_stars:subscription:704118011" in shown(renewal_id)
+    # A renewal fails: visible, the user told how to renew, nothing ended early.
+    told = post_json(URL, subscription_update("failed")).json()
+    assert told["method"] == "sendMessage" and told["chat_id"] == BUYER
+    assert "renewal failed" in shown(first_id) and "renewal failed" in shown("tg_stars:subscription:704118012")
+    assert Entitlement.objects.filter(revoked_at__isnull=True).count() == 2
+    # Staff stop renewals from the payment's page (editUserStarSubscription).
+    first = StripeEvent.objects.get(event_id=first_id)
+    response = client.post(reverse("admin:telegram_payments_stripeevent_subscription", args=[first.pk]),
+                           {"renewals": "stop", "reason": "asked in chat"})
+    assert response.status_code == 302
+    assert fake_bot_api.calls_of("editUserStarSubscription") == [
+        {"user_id": BUYER, "telegram_payment_charge_id": payment["telegram_payment_charge_id"], "is_canceled": True}]
+    assert "stopped by staff" in shown(first_id) and "stopped by staff" in shown(renewal_id)
+    assert "stopped by staff" in grant_page(1)
+    assert StripeEvent.objects.count() == 5 and Subscription.objects.count() == 1
