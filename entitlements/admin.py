@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
-from payments_project.admin_mixins import ReadOnlyAdminMixin
+from payments_project.admin_mixins import ReadOnlyAdmin, ReadOnlyAdminMixin, badge
 
 from .models import DeliveryAttempt, Entitlement, OutboxMessage, ServiceToken
 from .services import revoke_entitlement
@@ -65,7 +65,7 @@ def payment_event_link(event_id: str):
 
 
 @admin.register(Entitlement)
-class EntitlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class EntitlementAdmin(ReadOnlyAdmin):
     list_display = ["user_id", "entitlement_type", "state_badge", "starts_at", "expires_at", "revoked_at",
                     "payment_event"]
     list_filter = ["entitlement_type", StateFilter]
@@ -79,19 +79,13 @@ class EntitlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="state")
     def state_badge(self, obj):
-        state = obj.state
-        return format_html(
-            '<span class="state-label state-{}" style="background:{};color:#fff;padding:2px 8px;'
-            'border-radius:10px;font-size:11px;font-weight:600">{}</span>',
-            state, STATE_COLOURS.get(state, "#6e7781"), state,
-        )
+        return badge("state", obj.state, STATE_COLOURS.get(obj.state))
 
     @admin.display(description="payment event", ordering="event_id")
     def payment_event(self, obj):
         return payment_event_link(obj.event_id)
 
     # Grants are written by services only: nobody adds, edits dates or deletes by hand.
-
 
     def get_urls(self):
         return [
@@ -155,7 +149,7 @@ class DeliveredFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OutboxMessageAdmin(ReadOnlyAdmin):
     """Grants and revokes sent to ENTITLEMENTS_SERVICE_URL, with every attempt. Read-only."""
 
     list_display = ["id", "user_id", "kind", "created_at", "delivered_at", "attempt_count", "next_attempt_at",

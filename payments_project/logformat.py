@@ -1,8 +1,9 @@
 """Log formatting: one JSON object per line (`LOG_FORMAT=json`) or plain text (`LOG_FORMAT=text`).
 
-Both formatters scrub secrets from the finished line, tracebacks included: the bot token, the
-webhook secret, the entitlements service secret and the metrics token are replaced by `<redacted>`
-whatever code logged them. (Code should not log them in the first place; this is the net under it.)
+Both formatters pass the finished line, tracebacks included, through `payments_project.redaction`:
+the bot token (and anything shaped like one), the webhook secret, the entitlements service secret
+and the metrics token are replaced by its marker whatever code logged them. (Code should not log
+them in the first place; this is the net under it.)
 
 `log_webhook` writes the one line per webhook request that operators read: update id, event id,
 user id, outcome, HTTP status and duration.
@@ -13,24 +14,12 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from django.conf import settings
+from .redaction import redact
 
 webhook_logger = logging.getLogger("telegram_payments.webhook")
 
-SECRET_SETTINGS = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "ENTITLEMENTS_SERVICE_SECRET", "METRICS_TOKEN")
-REDACTED = "<redacted>"
-
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is a field.
 _STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
-
-
-def scrub_secrets(text: str) -> str:
-    for name in SECRET_SETTINGS:
-        secret = getattr(settings, name, "") if settings.configured else ""
-        # Very short values would redact ordinary words; real secrets are long.
-        if secret and len(secret) >= 8:
-            text = text.replace(secret, REDACTED)
-    return text
 
 
 class TextFormatter(logging.Formatter):
@@ -38,7 +27,7 @@ class TextFormatter(logging.Formatter):
         super().__init__(fmt, **kwargs)
 
     def format(self, record):
-        return scrub_secrets(super().format(record))
+        return redact(super().format(record))
 
 
 class JsonFormatter(logging.Formatter):
@@ -59,7 +48,7 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
             entry["exception"] = record.exc_text
-        return scrub_secrets(json.dumps(entry, default=str, ensure_ascii=False))
+        return redact(json.dumps(entry, default=str, ensure_ascii=False))
 
 
 def log_webhook(request, response, started: float) -> None:

@@ -13,14 +13,16 @@ from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from .bot.client import call_bot, scrub
+from payments_project.redaction import redact
+
+from .bot.client import call_bot
 from .bot.updates import ALLOWED_UPDATES
 from .models import EventStatus, Product
 from .selectors import waiting_events
 
 BOT_TOKEN_FORMAT = re.compile(r"^\d+:[A-Za-z0-9_-]{30,}$")
 WEBHOOK_SECRET_FORMAT = re.compile(r"^[A-Za-z0-9_-]{32,256}$")
-DEV_SECRET_KEYS = {"insecure-development-only-key", "test-only-secret-key"}
+DEV_SECRET_KEYS = {"insecure-development-only-key", "test-only-secret-key-never-used-outside-the-test-suite"}
 MIN_SECRET_KEY_LENGTH = 50  # Django's own deployment check (security.W009) asks for 50 and 5 distinct
 
 
@@ -148,12 +150,12 @@ CHECKS: list[tuple[str, Callable[[], tuple[bool, str]]]] = [
 
 
 def run_checks() -> list[Check]:
-    """Run every check; one that raises fails with the error's text (secrets scrubbed)."""
+    """Run every check; one that raises fails with the error's text (secrets redacted)."""
     results = []
     for name, check in CHECKS:
         try:
             ok, reason = check()
         except Exception as exc:  # a check must report, never crash the others
-            ok, reason = False, scrub(f"{type(exc).__name__}: {exc}")
+            ok, reason = False, redact(f"{type(exc).__name__}: {exc}")
         results.append(Check(name, ok, reason))
     return results

@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from payments_project.logformat import JsonFormatter, TextFormatter
+from payments_project.redaction import REDACTED
 from telegram_payments.bot.client import BotApiError, call_bot
 
 PAY_URL = "/webhook/telegram/successful_payment"
@@ -106,7 +107,7 @@ def test_bot_api_failures_leave_no_token_in_logs_even_with_httpx_debug(fake_bot_
         httpx_logger.setLevel(old_level)
     lines = log_lines()
     output = "\n".join(lines)
-    assert any("/bot<redacted>/getMe" in line for line in lines)  # httpx did log the URL, scrubbed
+    assert any(f"/bot{REDACTED}/getMe" in line for line in lines)  # httpx did log the URL, scrubbed
     assert sum('"refund failed"' in line for line in lines) == 2
     assert "CHARGE_NOT_FOUND" in output
     for secret in secrets_of(settings):
@@ -123,9 +124,9 @@ def test_even_code_that_logs_a_secret_outright_is_scrubbed(settings, log_lines):
                          extra={"header": settings.TELEGRAM_WEBHOOK_SECRET})
     (line,) = [line for line in log_lines() if "some.careless.module" in line]
     entry = json.loads(line)
-    assert entry["message"] == "while calling with <redacted>"
-    assert entry["header"] == "<redacted>"
-    assert "RuntimeError: token=<redacted> secret=<redacted>" in entry["exception"]
+    assert entry["message"] == f"while calling with {REDACTED}"
+    assert entry["header"] == REDACTED
+    assert f"RuntimeError: token={REDACTED} secret={REDACTED}" in entry["exception"]
     for secret in secrets_of(settings):
         assert secret not in line
 
@@ -134,7 +135,7 @@ def test_text_format_scrubs_too(settings):
     record = logging.LogRecord("x", logging.WARNING, __file__, 1, "secret is %s", (settings.TELEGRAM_WEBHOOK_SECRET,),
                                None)
     text = TextFormatter().format(record)
-    assert text.endswith("WARNING x: secret is <redacted>")
+    assert text.endswith(f"WARNING x: secret is {REDACTED}")
     assert settings.TELEGRAM_WEBHOOK_SECRET not in text
 
 

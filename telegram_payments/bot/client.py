@@ -18,6 +18,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
 from payments_project.metrics import BOT_API_CALLS
+from payments_project.redaction import redact
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -32,7 +33,7 @@ class BotApiError(Exception):
     def __init__(self, method: str, description: str, *, retry_after: float | None = None,
                  transient: bool = False):
         self.method = method
-        self.description = scrub(description)
+        self.description = redact(description)
         self.retry_after = retry_after
         self.transient = transient
         super().__init__(f"{method}: {self.description}")
@@ -41,12 +42,6 @@ class BotApiError(Exception):
 class BotNotConfigured(BotApiError):
     def __init__(self, method: str):
         super().__init__(method, "TELEGRAM_BOT_TOKEN is not set")
-
-
-def scrub(text: str) -> str:
-    """Remove the bot token from any text that may reach a log, a caller or a page."""
-    token = settings.TELEGRAM_BOT_TOKEN
-    return text.replace(token, "<token>") if token else text
 
 
 class _RecordingRequest(HTTPXRequest):

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from entitlements.models import Entitlement
 
-from .models import EVENT_PAYMENT, EVENT_REFUND, STARS_CURRENCY, EventStatus, StripeEvent
+from ..models import EVENT_PAYMENT, EVENT_REFUND, STARS_CURRENCY, EventStatus, StripeEvent
 
 DAYS = 30
 

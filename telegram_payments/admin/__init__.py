@@ -1,0 +1,3 @@
+"""The support staff's admin. Importing this package registers its ModelAdmins."""
+
+from . import catalog, events  # noqa: F401

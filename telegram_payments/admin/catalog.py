@@ -1,0 +1,59 @@
+"""What is sold and what was offered: products (editable), invoices and pre-checkout answers (read-only)."""
+
+from django.contrib import admin
+
+from payments_project.admin_mixins import ReadOnlyAdmin
+
+from ..models import STARS_CURRENCY, Invoice, PreCheckoutAnswer, Product
+from .formatting import format_amount
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    """Editable with the usual add/change permissions. Past events and invoices keep the price they had:
+    events store the amount paid and invoices the price at issue, never a reference to this row's price."""
+
+    list_display = ["entitlement_type", "title", "price", "duration_days", "is_subscription", "is_active",
+                    "updated_at"]
+    list_filter = ["is_active", "is_subscription"]
+    search_fields = ["entitlement_type", "title"]
+    fields = ["entitlement_type", "title", "description", "price_stars", "duration_days", "is_subscription",
+              "is_active", "created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        kwargs.setdefault("help_texts", {
+            "price_stars": "In Stars (XTR). A new price applies to new invoices only: past payments keep what "
+                           "was paid and open invoices keep the price they were issued with.",
+            "is_active": "Untick to take it off sale (payments for it are then recorded as failed).",
+        })
+        return super().get_form(request, obj, **kwargs)
+
+    @admin.display(description="price", ordering="price_stars")
+    def price(self, obj):
+        return format_amount(obj.price_stars, STARS_CURRENCY)
+
+    def get_readonly_fields(self, request, obj=None):
+        # The entitlement type names what past events granted: fixed once the product exists.
+        if obj is not None:
+            return [*self.readonly_fields, "entitlement_type"]
+        return self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # past events and invoices refer to it: take it off sale (is_active) instead
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ReadOnlyAdmin):
+    list_display = ["payload", "user_id", "product", "price_stars", "status", "created_at", "paid_at"]
+    list_filter = ["status"]
+    list_select_related = ["product"]
+    search_fields = ["=payload", "=user_id"]
+
+
+@admin.register(PreCheckoutAnswer)
+class PreCheckoutAnswerAdmin(ReadOnlyAdmin):
+    list_display = ["answered_at", "user_id", "invoice_payload", "total_amount", "currency", "ok", "reason"]
+    list_filter = ["ok", "reason"]
+    search_fields = ["user_id", "query_id", "invoice_payload"]
+    date_hierarchy = "answered_at"
