@@ -15,9 +15,9 @@ from telegram_payments.payments.events import TRANSIENT_ERRORS
 class Command(BaseCommand):
     help = (
         "Process a file of raw Bot API Update JSON, one per line ('-' for stdin), through the webhook "
-        "pipeline. Payments, refunds and subscription updates are recorded once (duplicates reported as such); commands and "
-        "pre-checkout queries are not re-answered. Bad lines are reported with their number and skipped. "
-        "Exits 1 when any line was bad or any event failed."
+        "pipeline. Payments, refunds and subscription updates are recorded once (duplicates reported as "
+        "such); commands and pre-checkout queries are not re-answered. Bad lines are reported with their "
+        "number and skipped. Exits 1 when any line was bad or any event failed."
     )
 
     def add_arguments(self, parser):
