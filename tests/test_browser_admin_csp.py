@@ -9,7 +9,7 @@ import pytest
 
 from entitlements.models import Entitlement
 from telegram_payments.models import EventSource
-from telegram_payments.services import handle_successful_payment
+from telegram_payments.payments.pipeline import handle_successful_payment
 from tests.browser import csp_violations, launch, needs_chromium, watch_csp_violations
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed "
