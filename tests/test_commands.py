@@ -294,6 +294,13 @@ def test_verify_deployment_reports_each_problem_and_exits_non_zero(catalog, prod
     assert "123:short" not in out and "short secret!" not in out
 
 
+def test_verify_deployment_says_when_subscription_updates_are_not_asked_for(catalog, production_settings,
+                                                                            fake_bot_api):
+    fake_bot_api.webhook["allowed_updates"] = ["message", "callback_query", "pre_checkout_query"]
+    _, out = fails("verify_deployment")
+    assert "✗ webhook: allowed updates lack 'subscription': cancelled and failed subscription renewals" in out
+
+
 def test_verify_deployment_webhook_not_ours(catalog, production_settings, fake_bot_api):
     fake_bot_api.webhook = {"url": "https://old.example.com/hook", "has_custom_certificate": False,
                             "pending_update_count": 3, "last_error_date": 1700000000,

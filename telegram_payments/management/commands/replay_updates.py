@@ -17,9 +17,9 @@ from telegram_payments.validation import is_bigint
 class Command(BaseCommand):
     help = (
         "Process a file of raw Bot API Update JSON, one per line ('-' for stdin), through the webhook "
-        "pipeline. Payments and refunds are recorded once (duplicates reported as such); commands and "
-        "pre-checkout queries are not re-answered. Bad lines are reported with their number and skipped. "
-        "Exits 1 when any line was bad or any event failed."
+        "pipeline. Payments, refunds and subscription updates are recorded once (duplicates reported as "
+        "such); commands and pre-checkout queries are not re-answered. Bad lines are reported with their "
+        "number and skipped. Exits 1 when any line was bad or any event failed."
     )
 
     def add_arguments(self, parser):

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from payments_project import argtypes
 from telegram_payments.bot.client import BotApiError
+from telegram_payments.models import EventSource
 from telegram_payments.subscriptions import UnknownSubscription, set_subscription_cancelled
 
 
@@ -22,7 +23,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, user_id, charge_id, cancel=False, enable=False, **options):
         try:
-            set_subscription_cancelled(user_id=user_id, charge_id=charge_id, cancelled=cancel)
+            set_subscription_cancelled(user_id=user_id, charge_id=charge_id, cancelled=cancel,
+                                       source=EventSource.MANUAL)
         except UnknownSubscription as exc:
             raise CommandError(str(exc)) from None
         except BotApiError as exc:
