@@ -25,6 +25,7 @@ from .models import (
     Invoice,
     PreCheckoutAnswer,
     StripeEvent,
+    Subscription,
 )
 
 LIMIT = 200  # newest rows of each kind on the page; the lists in the admin hold the rest
@@ -35,20 +36,25 @@ REFUND_LOG_PREFIX = "Refunded through the Bot API"
 
 @dataclass(frozen=True)
 class SubscriptionRecord:
-    """A Star subscription as its latest payment tells it."""
+    """A Star subscription: where it stands (`subscription`, None for one paid before states were kept)
+    and its latest payment (None if it is not in the newest `LIMIT`)."""
 
-    payment: StripeEvent
-    refunded: bool
+    subscription: Subscription | None
+    payment: StripeEvent | None
+    refunded: bool  # its latest payment was refunded
 
     @property
-    def state(self) -> str:
-        if self.refunded:
-            return "refunded"
-        if self.payment.status != EventStatus.PROCESSED:
-            return self.payment.get_status_display()
-        if self.payment.subscription_expires_at and self.payment.subscription_expires_at > timezone.now():
-            return "paid"
-        return "lapsed"
+    def entitlement_type(self) -> str:
+        if self.payment is not None:
+            return self.payment.entitlement_type
+        product = self.subscription.product if self.subscription else None
+        return product.entitlement_type if product else ""
+
+    @property
+    def paid_until(self) -> datetime | None:
+        if self.subscription is not None and self.subscription.paid_until:
+            return self.subscription.paid_until
+        return self.payment.subscription_expires_at if self.payment else None
 
 
 @dataclass(frozen=True)
@@ -90,9 +96,12 @@ def customer_history(user_id: int, *, now: datetime | None = None) -> CustomerHi
         .order_by("-subscription_expires_at", "-pk")[:LIMIT]
     )
     latest: dict[str, StripeEvent] = {}
-    for payment in subscription_payments:  # newest period first: the first of each product is its latest
-        latest.setdefault(payment.entitlement_type, payment)
-    subscriptions = [SubscriptionRecord(p, p.telegram_payment_charge_id in refunded_charges) for p in latest.values()]
+    for payment in subscription_payments:  # newest period first: the first of each invoice is its latest
+        latest.setdefault(payment.invoice_payload, payment)
+    states = list(Subscription.objects.filter(user_id=user_id).select_related("product")
+                  .order_by("-updated_at", "-pk")[:LIMIT])
+    subscriptions = [_subscription(s, latest.pop(s.invoice_payload, None), refunded_charges) for s in states]
+    subscriptions += [_subscription(None, p, refunded_charges) for p in latest.values()]
     return CustomerHistory(
         user_id=user_id,
         customer=Customer.objects.filter(user_id=user_id).first(),
@@ -107,6 +116,11 @@ def customer_history(user_id: int, *, now: datetime | None = None) -> CustomerHi
         log_entries=staff_log(user_id),
         totals=totals(events_of_user),
     )
+
+
+def _subscription(subscription, payment, refunded_charges) -> SubscriptionRecord:
+    refunded = payment is not None and payment.telegram_payment_charge_id in refunded_charges
+    return SubscriptionRecord(subscription, payment, refunded)
 
 
 def totals(events) -> dict:

@@ -18,6 +18,7 @@ from telegram_payments.models import (
     PreCheckoutAnswer,
     Product,
     StripeEvent,
+    Subscription,
 )
 from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
 from tests.factories import EntitlementFactory, StripeEventFactory
@@ -213,6 +214,8 @@ def test_the_page_takes_a_fixed_number_of_queries(support, catalog, count, djang
                                    source=EventSource.STAFF if n % 2 else EventSource.RELAY)
         EntitlementFactory(user_id=USER, event_id=event.event_id)
         Invoice.objects.create(payload=f"inv_{n}", user_id=USER, product=catalog["premium_monthly"], price_stars=250)
+        Subscription.objects.create(user_id=USER, invoice_payload=f"inv_{n}", product=catalog["premium_monthly"],
+                                    source=EventSource.TELEGRAM)
         PreCheckoutAnswer.objects.create(query_id=f"q{n}", user_id=USER, currency="XTR", total_amount=250, ok=True)
         LogEntry.objects.create(user=staff, content_type=ContentType.objects.get_for_model(StripeEvent),
                                 object_id=str(event.pk), object_repr=event.event_id, action_flag=CHANGE,
@@ -225,7 +228,7 @@ def test_the_page_takes_a_fixed_number_of_queries(support, catalog, count, djang
     assert len(captured.captured_queries) == QUERIES
 
 
-QUERIES = 13
+QUERIES = 14
 
 
 # --- staff roles ----------------------------------------------------------------------------------
@@ -294,3 +297,19 @@ def test_no_secret_reaches_the_page(support, history, settings):
     html = support.get(page_url()).content.decode()
     assert token not in html and token.partition(":")[2] not in html
     assert "Eve [redacted]" in html
+
+
+def test_subscriptions_with_their_state_and_the_renewals_button(support, catalog):
+    from telegram_payments.models import SubscriptionState
+
+    until = timezone.now() + timedelta(days=20)
+    payment = StripeEventFactory(customer_id=str(USER), invoice_payload="inv_sub_1", subscription_expires_at=until,
+                                 entitlement_type="premium_monthly")
+    Subscription.objects.create(user_id=USER, invoice_payload="inv_sub_1", product=catalog["premium_monthly"],
+                                state=SubscriptionState.CANCELLED, source=EventSource.TELEGRAM, paid_until=until)
+    StripeEventFactory(customer_id=str(USER), invoice_payload="inv_old", entitlement_type="premium_monthly",
+                       subscription_expires_at=timezone.now() - timedelta(days=1))  # paid before states were kept
+    html = support.get(page_url()).content.decode()
+    assert html.count('class="subscription-row"') == 2
+    assert "cancelled by the user" in html and "lapsed" in html
+    assert reverse("admin:telegram_payments_stripeevent_subscription", args=[payment.pk]) in html

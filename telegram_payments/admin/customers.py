@@ -18,7 +18,7 @@ from django.utils.http import urlencode
 
 from entitlements import wording
 from entitlements.models import Entitlement
-from payments_project.admin_mixins import ReadOnlyAdmin, customer_link
+from payments_project.admin_mixins import ReadOnlyAdmin, badge, customer_link
 from payments_project.redaction import redact
 
 from ..customer_history import customer_history
@@ -26,6 +26,7 @@ from ..customer_search import MAX_TERM, find_customers
 from ..manual import ManualActionRefused, grant_manually, revoke_manually
 from ..models import Customer, EventStatus, Product, StripeEvent
 from ..payments.pipeline import replay_event
+from . import formatting
 from .confirmations import can_manage_subscription, can_refund, subscription_problem
 from .events import REPLAY_PERMISSION
 from .forms import GrantForm, ReplayForm, RevokeTypeForm
@@ -37,6 +38,17 @@ GRANT_PERMISSION = "telegram_payments.grant_entitlement"
 REVOKE_PERMISSION = "entitlements.change_entitlement"
 REPLAYABLE = (EventStatus.FAILED, EventStatus.PENDING)
 MAX_USER_ID = 2**63 - 1  # what the tables' user id columns hold
+
+
+def subscription_state_text(record) -> str:
+    """Where a subscription stands, as a badge: its kept state, or for one paid before states were kept,
+    what its latest payment says (paid or lapsed)."""
+    if record.subscription is not None:
+        return formatting.subscription_state(record.subscription)
+    if record.refunded:
+        return badge("subscription", "refunded", "#cf222e")
+    paid = record.paid_until is not None and record.paid_until > timezone.now()
+    return badge("subscription", "paid" if paid else "lapsed", "#1a7f37" if paid else None)
 
 
 def offers_refund(event: StripeEvent, refunded_charges: set[str]) -> bool:
@@ -100,9 +112,11 @@ class CustomerAdmin(ReadOnlyAdmin):
 
         subscriptions = [{
             "record": record,
-            "paid": wording.until(record.payment.subscription_expires_at),
+            "state": subscription_state_text(record),
+            "paid": wording.until(record.paid_until) if record.paid_until else "—",
             "url": (reverse("admin:telegram_payments_stripeevent_subscription", args=[record.payment.pk])
-                    if can_manage_subscription(user) and subscription_problem(record.payment) is None else ""),
+                    if record.payment is not None and can_manage_subscription(user)
+                    and subscription_problem(record.payment) is None else ""),
         } for record in history.subscriptions]
         return TemplateResponse(request, "admin/telegram_payments/customer/page.html", {
             **self.admin_site.each_context(request),

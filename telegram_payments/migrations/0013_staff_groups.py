@@ -13,6 +13,7 @@ SUPPORT = {
     "telegram_payments": [
         "view_stripeevent", "change_stripeevent", "refund_payment", "manage_subscription", "grant_entitlement",
         "view_refundevent", "view_customer", "view_invoice", "view_precheckoutanswer", "view_product",
+        "view_subscription",
     ],
     "entitlements": ["view_entitlement", "change_entitlement", "view_outboxmessage", "view_deliveryattempt"],
 }
@@ -41,7 +42,7 @@ class Migration(migrations.Migration):
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("entitlements", "0005_event_id_constraint"),
-        ("telegram_payments", "0010_customer"),
+        ("telegram_payments", "0012_customer"),
     ]
 
     operations = [migrations.RunPython(create_groups, migrations.RunPython.noop)]
