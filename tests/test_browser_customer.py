@@ -62,7 +62,8 @@ def test_a_support_agents_day_on_the_customer_page(live_server, fake_bot_api, de
     grant = Entitlement.objects.filter(user_id=USER, revoked_at__isnull=True).get()
     assert (grant.expires_at - grant.starts_at).days == 30
     assert StripeEvent.objects.get(event_id=grant.event_id).payload["reason"] == "Sorry for the double charge"
-    for name in ("1-customer-1400.png", "1-customer-390.png", "2-after-1400.png", "2-after-390.png"):
+    for name in ("1-customer-1400.png", "1-customer-390.png", "grant-confirmation-1400.png",
+                 "grant-confirmation-390.png", "2-after-1400.png", "2-after-390.png"):
         assert (tmp_path / name).stat().st_size > 0
 
 
@@ -107,6 +108,7 @@ def agents_day(page, base: str, shots):
     page.select_option("#id_entitlement_type", "premium_monthly")
     page.fill("#id_days", "30")
     page.fill("#id_reason", "Sorry for the double charge")
+    shoot(page, shots, "grant-confirmation")
     page.click("#confirm-grant")
     expect(page.locator(".messagelist .success")).to_contain_text("Granted premium_monthly to 31337 until")
     expect(page.locator(".access-row[data-type=premium_monthly]")).to_contain_text("until")
