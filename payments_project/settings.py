@@ -261,6 +261,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Swagger UI would otherwise send the schema's URL to validator.swagger.io.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # `ok` is always true in a success body and false in an error body (payments_project/api_errors.py).
+    "ENUM_NAME_OVERRIDES": {"OkTrueEnum": [(True, True)], "OkFalseEnum": [(False, False)]},
 }
 
 # LOG_FORMAT=json (the default without DEBUG): one JSON object per line; text: for people.

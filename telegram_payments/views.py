@@ -1,4 +1,3 @@
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -8,7 +7,7 @@ from .api import WebhookView, outcome_response
 from .bot.updates import InvalidUpdate, process_update
 from .models import EventSource
 from .payments.pipeline import handle_refund, handle_successful_payment, redelivered
-from .schema import WEBHOOK_RESPONSES, webhook_schema
+from .schema import UPDATE_ANSWER, WEBHOOK_RESPONSES, BotApiUpdateSerializer, webhook_schema
 from .serializers import RefundRelaySerializer, SuccessfulPaymentRelaySerializer
 
 
@@ -67,10 +66,10 @@ class TelegramUpdateView(WebhookView):
     """
 
     @webhook_schema(
-        OpenApiTypes.OBJECT,
+        BotApiUpdateSerializer,
         summary="A Bot API Update, as Telegram sends it",
         responses={**WEBHOOK_RESPONSES, 200: OpenApiResponse(
-            OpenApiTypes.OBJECT,
+            UPDATE_ANSWER,
             description="Acknowledged: an outcome like the relay's, or a Bot API method call for Telegram "
             "to perform (answerPreCheckoutQuery, sendMessage).",
         )},
