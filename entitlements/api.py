@@ -89,6 +89,8 @@ class UserEntitlementsView(EntitlementsApiView):
     @extend_schema(
         operation_id="entitlements_list",
         summary="Active entitlements of a user, with expiry",
+        description="The entitlement types the user may use now, one entry per type, each with when access "
+        "ends (stacked purchases included; null: never). An unknown user has none.",
         parameters=[USER_ID_PARAMETER],
         responses={200: UserEntitlementsSerializer, **ERRORS},
         tags=["entitlements"],
@@ -106,6 +108,8 @@ class EntitlementCheckView(EntitlementsApiView):
     @extend_schema(
         operation_id="entitlements_check",
         summary="Whether a user may use one entitlement type now, and until when",
+        description="active: whether the user may use this entitlement type now; expires_at: when that access "
+        "ends (stacked purchases included), null if it never does or if not active.",
         parameters=[USER_ID_PARAMETER, ENTITLEMENT_TYPE_PARAMETER],
         responses={200: EntitlementCheckSerializer, **ERRORS},
         tags=["entitlements"],

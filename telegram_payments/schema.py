@@ -78,9 +78,10 @@ WEBHOOK_RESPONSES = {
 }
 
 
-def webhook_schema(request_serializer, *, summary: str, responses: dict | None = None):
+def webhook_schema(request_serializer, *, summary: str, description: str, responses: dict | None = None):
     return extend_schema(
         summary=summary,
+        description=description,
         request={"application/json": request_serializer},
         responses=responses or WEBHOOK_RESPONSES,
         parameters=[SECRET_HEADER_PARAMETER],

@@ -28,7 +28,13 @@ class RelayView(WebhookView):
 class RelaySuccessfulPaymentView(RelayView):
     """POST /webhook/telegram/successful_payment: the original spec's relay format."""
 
-    @webhook_schema(SuccessfulPaymentRelaySerializer, summary="A successful Stars payment, relay format")
+    @webhook_schema(
+        SuccessfulPaymentRelaySerializer, summary="A successful Stars payment, relay format",
+        description="A successful Stars payment forwarded by a relay in this flat format. Stored once per "
+        "telegram_payment_charge_id (a copy answers duplicate) and granted. An unknown or inactive product, an "
+        "amount below its price or a currency other than XTR is stored as failed and answered 200, for staff "
+        "to review.",
+    )
     def post(self, request):
         return self.answer(request, SuccessfulPaymentRelaySerializer, lambda data: handle_successful_payment(
             user_id=data["user_id"],
@@ -46,7 +52,12 @@ class RelaySuccessfulPaymentView(RelayView):
 class RelayRefundView(RelayView):
     """POST /webhook/telegram/refund: the original spec's relay format."""
 
-    @webhook_schema(RefundRelaySerializer, summary="A refunded Stars payment, relay format")
+    @webhook_schema(
+        RefundRelaySerializer, summary="A refunded Stars payment, relay format",
+        description="A refunded Stars payment forwarded by a relay: revokes what the payment granted. Stored "
+        "once per telegram_payment_charge_id (a copy answers duplicate); a refund that arrives before its "
+        "payment is kept, and the late payment then grants nothing.",
+    )
     def post(self, request):
         return self.answer(request, RefundRelaySerializer, lambda data: handle_refund(
             user_id=data["user_id"],
@@ -68,6 +79,10 @@ class TelegramUpdateView(WebhookView):
     @webhook_schema(
         BotApiUpdateSerializer,
         summary="A Bot API Update, as Telegram sends it",
+        description="The webhook given to Telegram's setWebhook. Payments and refunds (message.successful_payment, "
+        "message.refunded_payment) are stored as on the relay endpoints; pre-checkout queries, bot commands and "
+        "buy buttons are answered in the response body as a Bot API method call, which Telegram performs. Other "
+        "updates are acknowledged and not stored.",
         responses={**WEBHOOK_RESPONSES, 200: OpenApiResponse(
             UPDATE_ANSWER,
             description="Acknowledged: an outcome like the relay's, or a Bot API method call for Telegram "
