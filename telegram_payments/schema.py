@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from payments_project.api_errors import ErrorSerializer, FalseField, TrueField, error_response
 
-MAX_BIGINT = 2**63 - 1
+from .validation import MAX_BIGINT, MIN_BIGINT
 
 
 class WebhookOutcomeSerializer(serializers.Serializer):
@@ -30,12 +30,12 @@ class WebhookValidationErrorSerializer(serializers.Serializer):
 
 class BotApiUpdateSerializer(serializers.Serializer):
     """A Bot API Update (https://core.telegram.org/bots/api#update): update_id is required of every
-    update. message, callback_query and pre_checkout_query are read as the Bot API defines them, and a
-    field of theirs that is not what Telegram sends (a chat without an integer id, a currency that is
-    not 3 letters, an amount outside 1..2^31-1) is a 400. Other update kinds are acknowledged and not
-    stored. Other fields are allowed."""
+    update. message, callback_query, pre_checkout_query and subscription are read as the Bot API
+    defines them, and a field of theirs that is not what Telegram sends (a chat without an integer id,
+    text that is not a string, a currency that is not 3 letters, an amount outside 1..2^31-1) is a 400.
+    Other update kinds are acknowledged and not stored. Other fields are allowed."""
 
-    update_id = serializers.IntegerField(min_value=-MAX_BIGINT, max_value=MAX_BIGINT,
+    update_id = serializers.IntegerField(min_value=MIN_BIGINT, max_value=MAX_BIGINT,
                                          help_text="The update's id, as Telegram numbers them.")
 
 

@@ -7,6 +7,8 @@ never refused and one it forbids never accepted (tests/test_api_fuzzing.py check
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from .validation import CURRENCY_PATTERN
+
 MAX_BIGINT = 2**63 - 1
 MAX_INT = 2**31 - 1
 
@@ -101,7 +103,7 @@ class ChargeIdField(StrictCharField):
                       "description": "A 3-letter currency code (XTR for Stars), as sent: no whitespace around it."})
 class CurrencyField(serializers.RegexField):
     def __init__(self, **kwargs):
-        super().__init__(r"\A[A-Za-z]{3}\Z", trim_whitespace=False,
+        super().__init__(CURRENCY_PATTERN, trim_whitespace=False,
                          error_messages={"invalid": "Must be a 3-letter currency code, e.g. XTR."}, **kwargs)
 
 

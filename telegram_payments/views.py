@@ -79,10 +79,10 @@ class TelegramUpdateView(WebhookView):
     @webhook_schema(
         BotApiUpdateSerializer,
         summary="A Bot API Update, as Telegram sends it",
-        description="The webhook given to Telegram's setWebhook. Payments and refunds (message.successful_payment, "
-        "message.refunded_payment) are stored as on the relay endpoints; pre-checkout queries, bot commands and "
-        "buy buttons are answered in the response body as a Bot API method call, which Telegram performs. Other "
-        "updates are acknowledged and not stored.",
+        description="The webhook given to Telegram's setWebhook. Payments, refunds (message.successful_payment, "
+        "message.refunded_payment) and subscription updates are stored as on the relay endpoints; pre-checkout "
+        "queries, bot commands and buy buttons are answered in the response body as a Bot API method call, which "
+        "Telegram performs. Other updates are acknowledged and not stored.",
         responses={**WEBHOOK_RESPONSES, 200: OpenApiResponse(
             UPDATE_ANSWER,
             description="Acknowledged: an outcome like the relay's, or a Bot API method call for Telegram "
@@ -96,7 +96,7 @@ class TelegramUpdateView(WebhookView):
             result = process_update(request.data, source=EventSource.TELEGRAM)
         except InvalidUpdate as exc:
             raise ValidationError({exc.field: [str(exc)]}) from None
-        if result.kind in ("successful_payment", "refunded_payment") and result.outcome is not None:
+        if result.kind in ("successful_payment", "refunded_payment", "subscription") and result.outcome is not None:
             redeliveries.remember(request, result.outcome.event)
         response = Response(result.body)
         response.outcome = result.outcome or result  # for the webhook log line
