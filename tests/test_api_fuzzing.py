@@ -60,6 +60,7 @@ def _limits(properties: dict):
                 yield name, option["minimum"], option["minimum"] - 1
 
 
+@pytest.mark.django_db  # no live server: the usual rolled-back transaction
 @pytest.mark.parametrize("url", list(RELAY_BODIES))
 def test_relay_limits_are_where_the_schema_says(post_json, catalog, url):
     component, base = RELAY_BODIES[url]
