@@ -53,11 +53,12 @@ ENTITLEMENT_TYPE_PARAMETER = OpenApiParameter(
 ERRORS = {
     status.HTTP_400_BAD_REQUEST: error_response(
         "user_id is not an integer in 1..2^63-1 (invalid_user_id), or entitlement_type is not a type name "
-        "(invalid_entitlement_type).", "invalid_user_id"),
+        "(invalid_entitlement_type).", "invalid_user_id", detail="user_id must be an integer in 1..2^63-1."),
     status.HTTP_401_UNAUTHORIZED: error_response(
         "No token, or a wrong or deactivated one (not_authenticated, authentication_failed).",
-        "not_authenticated"),
-    status.HTTP_404_NOT_FOUND: error_response("No such URL (e.g. a user_id containing '/').", "not_found"),
+        "not_authenticated", detail="Authentication credentials were not provided."),
+    status.HTTP_404_NOT_FOUND: error_response("No such URL (e.g. a user_id containing '/').", "not_found",
+                                             detail="No such URL."),
     status.HTTP_406_NOT_ACCEPTABLE: error_response("The Accept header excludes application/json.", "not_acceptable"),
     status.HTTP_503_SERVICE_UNAVAILABLE: error_response("Database unavailable; retry later.",
                                                         "database_unavailable"),

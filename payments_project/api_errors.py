@@ -26,9 +26,11 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(required=False, help_text="For people; may change.")
 
 
-def error_response(description: str, error: str, *, serializer=ErrorSerializer, body: dict | None = None):
-    """An OpenAPI response: an error body described by `description`, with an example whose reason is `error`."""
-    example = body or {"ok": False, "error": error, "detail": description}
+def error_response(description: str, error: str, *, detail: str = "", serializer=ErrorSerializer,
+                   body: dict | None = None):
+    """An OpenAPI response: an error body described by `description`, with an example whose reason is
+    `error` (and `detail`, else the description)."""
+    example = body or {"ok": False, "error": error, "detail": detail or description}
     return OpenApiResponse(serializer, description=description,
                            examples=[OpenApiExample(error, value=example, response_only=True)])
 

@@ -111,6 +111,12 @@ def test_bad_entitlement_types(api):
     assert api(f"/api/entitlements/42/{'x' * 100}/").json()["active"] is False
 
 
+def test_an_accept_header_without_json_is_406_in_json(api):
+    response = api("/api/entitlements/42/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 406
+    assert response.json()["ok"] is False and response.json()["error"] == "not_acceptable"
+
+
 def test_unmatched_api_and_webhook_urls_answer_json_404(api, client):
     for url in ("/api/entitlements/42/premium_monthly/extra/", "/api/nothing-here", "/webhook/other",
                 "/webhook/telegram/refund/"):
