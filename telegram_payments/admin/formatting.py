@@ -6,7 +6,9 @@ import json
 
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from entitlements.models import Entitlement
 from payments_project.admin_mixins import badge
@@ -24,12 +26,64 @@ STATUS_COLOURS = {
 EVENT_KINDS = {EVENT_PAYMENT: "payment", EVENT_REFUND: "refund"}
 
 
-def format_amount(amount, currency) -> str:
+SHORT_ID_HEAD, SHORT_ID_TAIL = 10, 6
+REASON_LENGTH = 90
+
+
+def format_amount(amount, currency, *, negative=False) -> str:
+    """`250 ⭐`; `−250 ⭐` for money going back (a refund)."""
     if amount is None:
         return "—"
+    sign = "\u2212" if negative and amount else ""
     if currency == STARS_CURRENCY:
-        return f"{amount} ⭐"
-    return f"{amount} {redact(currency)}"
+        return f"{sign}{amount} ⭐"
+    return f"{sign}{amount} {redact(currency)}"
+
+
+def signed_amount(event: StripeEvent) -> str:
+    """The event's amount, negative for a refund."""
+    return format_html('<span class="amount{}">{}</span>', " amount-refund" if event.is_refund else "",
+                       format_amount(event.amount_cents, event.currency, negative=event.is_refund))
+
+
+def when(value) -> str:
+    """A datetime as every admin page shows it: `2026-11-30 14:05 UTC` (DATETIME_FORMAT, current time zone)."""
+    if value is None:
+        return "—"
+    return date_format(timezone.localtime(value), "DATETIME_FORMAT")
+
+
+def short_id(value: str) -> str:
+    """A long id shortened to its head and tail, whole in its title, with a button copying it whole
+    (telegram_payments/admin/events.js). Short ids are shown as they are."""
+    value = redact(value or "")
+    if not value:
+        return "—"
+    if len(value) <= SHORT_ID_HEAD + SHORT_ID_TAIL + 1:
+        return format_html('<code class="event-id">{}</code>', value)
+    return format_html(
+        '<span class="short-id"><code class="event-id" title="{}">{}…{}</code>'
+        '<button type="button" class="copy-id" data-copy="{}" title="Copy the whole id" '
+        'aria-label="Copy the whole id">copy</button></span>',
+        value, value[:SHORT_ID_HEAD], value[-SHORT_ID_TAIL:], value,
+    )
+
+
+def failure_reason(event: StripeEvent) -> str:
+    """A failed event's error, shortened for a list (whole in its title); empty for other events."""
+    if event.status != EventStatus.FAILED or not event.error:
+        return ""
+    error = redact(event.error)
+    return format_html('<span class="failure-reason" title="{}">{}</span>', error,
+                       Truncator(error).chars(REASON_LENGTH))
+
+
+def status_with_refund(event: StripeEvent, *, refunded: bool) -> str:
+    """The status badge, and a "refunded" badge on a payment whose refund is recorded."""
+    label = status_label(event.status)
+    if refunded and event.is_payment:
+        return format_html("{} {}", label, badge("refund", "refunded", "#6639ba"))
+    return label
 
 
 def status_label(status) -> str:
@@ -41,7 +95,7 @@ def status_label(status) -> str:
 
 
 def received(event: StripeEvent) -> str:
-    return timezone.localtime(event.received_at).strftime("%Y-%m-%d %H:%M:%S")
+    return format_html('<span style="white-space:nowrap">{}</span>', when(event.received_at))
 
 
 def kind(event: StripeEvent) -> str:
@@ -101,6 +155,10 @@ def related_event_link(event: StripeEvent) -> str:
     return format_html('<a href="{}" class="related-event-link">{}: {}</a>', url, label, redact(other.event_id))
 
 
-def payment_link(refund: StripeEvent) -> str:
-    url = event_url_by_id(payment_event_id(refund.telegram_payment_charge_id))
-    return format_html('<a href="{}">payment</a>', url)
+def payment_link(refund: StripeEvent, payment_pk: int | None) -> str:
+    """A link to the refund's payment (its pk annotated on the list), or a note if it was never seen."""
+    if payment_pk is None:
+        return format_html('<span class="no-payment" title="{}">— (payment never seen)</span>',
+                           "No payment of this charge is recorded: the refund was recorded on its own.")
+    url = reverse("admin:telegram_payments_stripeevent_change", args=[payment_pk])
+    return format_html('<a href="{}" class="payment-link">payment</a>', url)
