@@ -365,7 +365,7 @@ def test_long_ids_are_shortened_with_a_copy_button_and_no_inline_script(admin_cl
     charge = "stxLONG" + "x" * 60 + "END123"
     StripeEventFactory(telegram_payment_charge_id=charge)
     html = admin_client.get(CHANGELIST).content.decode()
-    assert f'data-copy="{charge}"' in html and "stxLONGxxx…END123" in html
+    assert f'data-copy="{charge}"' in html and "stxLONGx…ND123" in html
     assert "telegram_payments/admin/events.js" in html and "telegram_payments/admin/events.css" in html
     assert not re.search(r"<script>(?!</script>)\s*\S", html)  # every script is a file
 

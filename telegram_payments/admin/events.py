@@ -120,7 +120,7 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
 
     @admin.display(description="product", ordering="entitlement_type")
     def product(self, obj):
-        return redact(obj.entitlement_type) or "—"
+        return formatting.product_name(obj.entitlement_type)
 
     @admin.display(description="charge id", ordering="telegram_payment_charge_id")
     def charge_id(self, obj):

@@ -7,7 +7,7 @@ import json
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
 from entitlements.models import Entitlement
@@ -26,7 +26,7 @@ STATUS_COLOURS = {
 EVENT_KINDS = {EVENT_PAYMENT: "payment", EVENT_REFUND: "refund"}
 
 
-SHORT_ID_HEAD, SHORT_ID_TAIL = 10, 6
+SHORT_ID_HEAD, SHORT_ID_TAIL = 8, 5
 REASON_LENGTH = 90
 
 
@@ -67,6 +67,15 @@ def short_id(value: str) -> str:
         'aria-label="Copy the whole id">copy</button></span>',
         value, value[:SHORT_ID_HEAD], value[-SHORT_ID_TAIL:], value,
     )
+
+
+def product_name(entitlement_type: str) -> str:
+    """An entitlement type for a narrow column: it may wrap after each underscore."""
+    value = redact(entitlement_type or "")
+    if not value:
+        return "—"
+    parts = value.split("_")
+    return format_html_join(format_html("_<wbr>"), "{}", ((part,) for part in parts))
 
 
 def failure_reason(event: StripeEvent) -> str:
