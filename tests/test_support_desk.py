@@ -401,3 +401,25 @@ def test_one_date_format_with_the_time_zone(admin_client, catalog):
     grant = grant_manually(user_id=3, entitlement_type="premium_monthly", reason="r").entitlements[0]
     page = admin_client.get(reverse("admin:entitlements_entitlement_changelist")).content.decode()
     assert timezone.localtime(grant.starts_at).strftime("%Y-%m-%d %H:%M UTC") in page
+
+
+def test_an_event_page_says_where_the_automatic_refund_stands(auto_refund, admin_client, catalog, fake_bot_api):
+    off_sale(catalog)
+    failed = pay("c_page")
+    assert "Queued for the refund_unfulfillable worker." in admin_client.get(change_url(failed)).content.decode()
+    fake_bot_api.respond("refundStarPayment", error=(400, "Bad Request: odd"))
+    run_worker()
+    assert "Attempt 1 failed: Bad Request: odd" in admin_client.get(change_url(failed)).content.decode()
+    autorefunds.refund_due(due_before=timezone.now() + timedelta(hours=1))
+    assert "Refunded as tg_stars:refund:c_page." in admin_client.get(change_url(failed)).content.decode()
+    assert 'id="refund-button"' not in admin_client.get(change_url(failed)).content.decode()
+
+
+def test_replay_events_command_thanks_the_buyer(catalog, fake_bot_api, django_capture_on_commit_callbacks):
+    off_sale(catalog)
+    failed = pay("c_cmd")
+    back_on_sale()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("replay_events", "--failed", stdout=StringIO(), stderr=StringIO())
+    assert [c["chat_id"] for c in fake_bot_api.calls_of("sendMessage")] == [4242]
+    assert BuyerMessage.objects.filter(key=f"delivered:{failed.event_id}").exists()

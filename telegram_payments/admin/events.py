@@ -69,7 +69,7 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
     change_list_template = "admin/telegram_payments/stripeevent/change_list.html"
     change_form_template = "admin/telegram_payments/stripeevent/change_form.html"
     readonly_fields = ["status_badge", "amount", "initiator_column", "error_text", "pretty_payload",
-                       "entitlement_link", "related_event_link"]
+                       "entitlement_link", "related_event_link", "auto_refund_status"]
 
     class Media:
         css = {"all": ["telegram_payments/admin/events.css"]}
@@ -82,7 +82,7 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
                                 "provider_payment_charge_id", "invoice_payload", "entitlement_type",
                                 "subscription_expires_at", "payment_method"]}),
         ("Origin", {"fields": ["initiator_column", "update_id", "refund_reason"]}),
-        ("Effect", {"fields": ["entitlement_link", "related_event_link"]}),
+        ("Effect", {"fields": ["entitlement_link", "related_event_link", "auto_refund_status"]}),
         ("Payload as received", {"fields": ["pretty_payload"]}),
     ]
 
@@ -153,6 +153,10 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
     @admin.display(description="entitlement")
     def entitlement_link(self, obj):
         return formatting.entitlement_link(obj)
+
+    @admin.display(description="automatic refund")
+    def auto_refund_status(self, obj):
+        return formatting.auto_refund_state(obj)
 
     @admin.display(description="related event")
     def related_event_link(self, obj):

@@ -14,7 +14,7 @@ from entitlements.models import Entitlement
 from payments_project.admin_mixins import badge
 from payments_project.redaction import redact
 
-from ..models import EVENT_PAYMENT, EVENT_REFUND, STARS_CURRENCY, EventSource, EventStatus, StripeEvent
+from ..models import EVENT_PAYMENT, EVENT_REFUND, STARS_CURRENCY, AutoRefund, EventSource, EventStatus, StripeEvent
 from ..payments.events import payment_event_id, refund_event_id
 
 STATUS_COLOURS = {
@@ -171,3 +171,16 @@ def payment_link(refund: StripeEvent, payment_pk: int | None) -> str:
                            "No payment of this charge is recorded: the refund was recorded on its own.")
     url = reverse("admin:telegram_payments_stripeevent_change", args=[payment_pk])
     return format_html('<a href="{}" class="payment-link">payment</a>', url)
+
+
+def auto_refund_state(event: StripeEvent) -> str:
+    """Where the AUTO_REFUND_UNFULFILLABLE policy stands with this payment, if it queued it."""
+    job = AutoRefund.objects.filter(payment_id=event.pk).first()
+    if job is None:
+        return "—"
+    if job.done_at is not None:
+        return f"{redact(job.outcome)} ({when(job.done_at)}, attempt {job.attempt_count})"
+    if job.attempt_count == 0:
+        return "Queued for the refund_unfulfillable worker."
+    return (f"Attempt {job.attempt_count} failed: {redact(job.last_error)}; "
+            f"next try {when(job.next_attempt_at)} (refund_unfulfillable).")
