@@ -423,3 +423,20 @@ def test_replay_events_command_thanks_the_buyer(catalog, fake_bot_api, django_ca
         call_command("replay_events", "--failed", stdout=StringIO(), stderr=StringIO())
     assert [c["chat_id"] for c in fake_bot_api.calls_of("sendMessage")] == [4242]
     assert BuyerMessage.objects.filter(key=f"delivered:{failed.event_id}").exists()
+
+
+def test_a_refunded_failed_payment_is_no_longer_waiting(admin_client, catalog, django_user_model, fake_bot_api):
+    from telegram_payments.admin.glance import glance_stats
+    from telegram_payments.deployment import check_no_waiting_events
+    from telegram_payments.selectors import failed_waiting
+
+    off_sale(catalog)
+    failed = pay("c_waiting")
+    pay("c_waiting_other", user_id=5)
+    assert failed_waiting().count() == 2 and glance_stats()["failed_waiting"] == 2
+    refund_payment(event=failed, staff_user=make_staff(django_user_model, "rita"), reason="cannot deliver")
+    assert [e.pk for e in failed_waiting()] != [failed.pk] and failed_waiting().count() == 1
+    assert glance_stats()["failed_waiting"] == 1
+    assert check_no_waiting_events() == (False, "1 failed and 0 stuck pending event(s): see replay_events "
+                                                "--failed/--pending")
+    assert "telegram_stars_failed_events_waiting 1.0" in admin_client.get("/metrics").content.decode()
