@@ -8,7 +8,8 @@ Everything can be set from the environment:
 | WEB_CONCURRENCY | 2 x CPUs + 1 | worker processes |
 | GUNICORN_THREADS | 1 | threads per worker |
 | GUNICORN_TIMEOUT | 30 | seconds a request may take before its worker is restarted |
-| GUNICORN_FORWARDED_ALLOW_IPS | 127.0.0.1 | proxies whose X-Forwarded-* headers are trusted |
+| GUNICORN_FORWARDED_ALLOW_IPS | 127.0.0.1 | proxies whose X-Forwarded-Proto is trusted (https) |
+| GUNICORN_CONTROL_SOCKET | unset: no control socket | a path of this instance's own for `gunicornc` |
 | PROMETHEUS_MULTIPROC_DIR | unset | a directory for the workers' metrics (see README, Metrics) |
 
 Access log and error log go to stdout/stderr, for the process manager to collect.
@@ -28,6 +29,17 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE") or 5)
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS") or 2000)
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER") or 200)
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# From those proxies, only X-Forwarded-Proto: https means "the client came over TLS" (gunicorn's
+# default also takes X-Forwarded-Protocol and X-Forwarded-Ssl). X-Forwarded-For reaches the app as
+# a header (TRUSTED_PROXY_COUNT picks the client from it).
+secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
+# No SCRIPT_NAME / PATH_INFO / REMOTE_USER from headers, even from a trusted proxy: with gunicorn's
+# default a `SCRIPT_NAME: /public` header would serve /metrics at /public/metrics past the proxy's rules.
+forwarder_headers = ""
+# gunicorn's control socket (for `gunicornc`) defaults to one path per user, which two instances on
+# one host would fight over: off unless given a path of this instance's own.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
 backlog = 2048
 
 accesslog = "-"

@@ -47,7 +47,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "lua"
-SECRET = "bench-webhook-secret"
+SECRET = "bench-webhook-secret-0123456789-abcdefghij"
 # The durability floor's table (bench/views.py SqlInsertView).
 FLOOR_TABLE_SQL = """
 CREATE TABLE IF NOT EXISTS bench_floor (
@@ -108,10 +108,11 @@ def server_env(args) -> dict:
         "DJANGO_SETTINGS_MODULE": "payments_project.settings",
         "DATABASE_URL": args.database_url,
         "DEBUG": "0",
-        "SECRET_KEY": "bench-only-secret-key",
+        "SECRET_KEY": "bench-only-secret-key-never-used-in-production-0123456789",
         "TELEGRAM_WEBHOOK_SECRET": SECRET,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "BENCH_ENDPOINTS": "1",
+        "SECURE_SSL_REDIRECT": "0",  # plain http on loopback, no TLS proxy in front
         "LOG_LEVEL": "WARNING",
         "PYTHONDONTWRITEBYTECODE": "1",
     }

@@ -168,8 +168,14 @@ def _static_prefix() -> str:
     return "/" + settings.STATIC_URL.lstrip("/")
 
 
+# Methods labelled by name; any other (a client may send any token) is counted as "other".
+LABELLED_METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS"})
+
+
 class RequestMetricsMiddleware:
-    """Times every request and labels it by URL pattern name (never by raw path: bounded labels)."""
+    """Times every request, labelled from fixed sets only, so that no client can grow /metrics:
+    the URL pattern's name (never the raw path; "static" for static files, "unmatched" when no
+    pattern matched), the method (LABELLED_METHODS or "other") and the status code."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -181,8 +187,9 @@ class RequestMetricsMiddleware:
         if match:
             view = match.view_name or match.route or "unnamed"
         else:  # answered before URL resolution (WhiteNoise) or no URL matched (404)
-            view = "static" if request.path_info.startswith(_static_prefix()) else "unresolved"
-        REQUEST_LATENCY.labels(view=view, method=request.method, status=str(response.status_code)).observe(
+            view = "static" if request.path_info.startswith(_static_prefix()) else "unmatched"
+        method = request.method if request.method in LABELLED_METHODS else "other"
+        REQUEST_LATENCY.labels(view=view, method=method, status=str(response.status_code)).observe(
             time.perf_counter() - started
         )
         return response

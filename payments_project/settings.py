@@ -1,10 +1,11 @@
 """Settings, all read from the environment (see README "Configuration" and .env.example).
 
 Defaults are safe for production: DEBUG is off unless asked for, and with DEBUG off the process
-refuses to start without a SECRET_KEY and a TELEGRAM_WEBHOOK_SECRET.
+refuses to start without a SECRET_KEY of 50+ characters and a TELEGRAM_WEBHOOK_SECRET of 32+.
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -26,6 +27,10 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG", False)
 
+# What Telegram accepts as a secret_token, at the length that makes guessing it hopeless.
+webhook_secret_format = re.compile(r"[A-Za-z0-9_-]{32,256}")
+min_secret_key_length = 50  # as Django's deployment check (security.W009) asks
+
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 TELEGRAM_WEBHOOK_SECRET = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "")
 if not DEBUG:
@@ -33,6 +38,17 @@ if not DEBUG:
     if missing:
         raise ImproperlyConfigured(
             f"{', '.join(missing)} must be set when DEBUG is off (see README, Configuration)."
+        )
+    # The webhook serves whoever sends the right secret (the failure limiter only slows guessing),
+    # so the secret must be unguessable by length; `manage.py set_webhook --generate-secret` makes one.
+    if not webhook_secret_format.fullmatch(TELEGRAM_WEBHOOK_SECRET):
+        raise ImproperlyConfigured(
+            "TELEGRAM_WEBHOOK_SECRET must be 32-256 characters of A-Z a-z 0-9 _ - when DEBUG is off "
+            "(`DEBUG=1 python manage.py set_webhook --generate-secret` prints one)."
+        )
+    if len(SECRET_KEY) < min_secret_key_length:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY must be at least {min_secret_key_length} characters when DEBUG is off."
         )
 if not SECRET_KEY:
     SECRET_KEY = "insecure-development-only-key"  # only reachable with DEBUG on
@@ -98,6 +114,7 @@ MIDDLEWARE = [
     "payments_project.metrics.RequestMetricsMiddleware",
     "payments_project.health.HealthCheckMiddleware",  # before the host check: probes come by IP
     "django.middleware.security.SecurityMiddleware",
+    "payments_project.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -145,13 +162,41 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
     DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
+def cache_from_url(url: str, *, key_prefix: str) -> dict:
+    """CACHES["default"] for CACHE_URL: local memory (per process) when empty, else Django's Redis
+    backend (redis://, rediss://, unix://), with short timeouts so that a stuck Redis cannot hold
+    a request for long (the limiter then counts nothing and answers as if no failure were known)."""
+    if not url:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    if url.split("://", 1)[0] not in ("redis", "rediss", "unix"):
+        raise ImproperlyConfigured("CACHE_URL must be a redis://, rediss:// or unix:// URL (or empty).")
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": key_prefix,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+
+
+# Shared cache, e.g. redis://127.0.0.1:6379/0: one count of failed secret checks across all workers
+# and servers (and no eviction by the local-memory cache's 300-entry cull). Empty: per process.
+CACHES = {"default": cache_from_url(os.environ.get("CACHE_URL", ""),
+                                    key_prefix=os.environ.get("CACHE_KEY_PREFIX", "payments"))}
+
 # Abuse limits (README "Resilience and performance"). Requests that fail the secret check are
-# counted per client address in Django's cache (per process unless CACHES says otherwise); over
-# the limit within the window they get 429. Requests with the right secret are never limited.
+# counted per client address (IPv6: per /64) in the cache above; over the limit within the window
+# they get 429 instead of 401. Requests with the right secret are never limited.
 WEBHOOK_AUTH_FAILURE_LIMIT = int(os.environ.get("WEBHOOK_AUTH_FAILURE_LIMIT", "20"))
 WEBHOOK_AUTH_FAILURE_WINDOW = int(os.environ.get("WEBHOOK_AUTH_FAILURE_WINDOW", "60"))
 # How many reverse proxies in front append to X-Forwarded-For; 0: the client is REMOTE_ADDR.
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# HTTPS is terminated by a reverse proxy in front (README "Security"), which sets X-Forwarded-Proto
+# and removes any the client sent. Then a request is secure when that header says https. On by
+# default when TRUSTED_PROXY_COUNT says there is a proxy; never trust it with no proxy in front.
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", TRUSTED_PROXY_COUNT > 0)
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Optional: answer 403 to webhook requests from outside Telegram's published webhook ranges.
 TELEGRAM_IP_ALLOWLIST = env_bool("TELEGRAM_IP_ALLOWLIST", False)
 TELEGRAM_IP_RANGES = env_list("TELEGRAM_IP_RANGES", "149.154.160.0/20,91.108.4.0/22")
@@ -195,6 +240,22 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
+    # Plain http is redirected to https, except the probes and /metrics, which load balancers and
+    # Prometheus call by address over plain http (they are also answered before this check).
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)/?$"]
+    # Browsers remember to use https only (a year); includeSubDomains covers this host's own
+    # subdomains. Preload is a commitment for the whole registered domain: opt in with SECURE_HSTS_PRELOAD=1.
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Content-Security-Policy of HTML pages (admin, API docs): scripts only from this server (no
+# inline script); inline styles allowed (admin templates and Swagger UI use them).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 SPECTACULAR_SETTINGS = {

@@ -22,7 +22,7 @@ from .selectors import waiting_events
 
 BOT_TOKEN_FORMAT = re.compile(r"^\d+:[A-Za-z0-9_-]{30,}$")
 WEBHOOK_SECRET_FORMAT = re.compile(r"^[A-Za-z0-9_-]{32,256}$")
-DEV_SECRET_KEYS = {"insecure-development-only-key", "test-only-secret-key"}
+DEV_SECRET_KEYS = {"insecure-development-only-key", "test-only-secret-key-never-used-outside-the-test-suite"}
 MIN_SECRET_KEY_LENGTH = 50  # Django's own deployment check (security.W009) asks for 50 and 5 distinct
 
 

@@ -4,6 +4,7 @@ per-address limits on failed secret checks, and an optional allowlist of source 
 import codecs
 import functools
 import ipaddress
+import logging
 import math
 
 from django.conf import settings
@@ -11,6 +12,8 @@ from django.core.cache import cache
 from rest_framework import exceptions
 from rest_framework.parsers import JSONParser
 from rest_framework.utils import json
+
+logger = logging.getLogger(__name__)
 
 
 class TooManyAuthFailures(exceptions.Throttled):
@@ -103,21 +106,44 @@ def ip_allowed(ip: str) -> bool:
     return any(address in network for network in _networks(tuple(settings.TELEGRAM_IP_RANGES)))
 
 
-def _failure_key(ip: str) -> str:
-    return f"webhook-auth-failures:{ip}"
+# An IPv6 client usually holds a whole /64 (and picks addresses in it at will): counted as one.
+IPV6_CLIENT_PREFIX = 64
+
+
+def failure_key(ip: str) -> str:
+    """The cache key counting failures of `ip`: its IPv4 address, or its IPv6 /64 prefix."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return "webhook-auth-failures:unknown"  # only REMOTE_ADDR or a proxy's entry gets here: not a client's choice
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if address.version == 6:
+        return f"webhook-auth-failures:{ipaddress.ip_network(f'{address}/{IPV6_CLIENT_PREFIX}', strict=False)}"
+    return f"webhook-auth-failures:{address}"
 
 
 def auth_failures(ip: str) -> int:
-    """Failures counted for `ip` in the current window."""
-    return cache.get(_failure_key(ip), 0)
+    """Failures counted for `ip` in the current window (0 when the cache cannot be reached)."""
+    try:
+        return cache.get(failure_key(ip), 0)
+    except Exception as exc:  # a cache outage must not turn a 401 into a 500
+        logger.warning("auth-failure limiter: cache unavailable: %s", type(exc).__name__)
+        return 0
 
 
 def count_auth_failure(ip: str) -> int:
-    """Failures from `ip` in the current window (fixed window in Django's cache, per process by default)."""
-    key = _failure_key(ip)
-    cache.add(key, 0, timeout=settings.WEBHOOK_AUTH_FAILURE_WINDOW)
+    """Count one failure of `ip` and return the count in the current window (a fixed window in
+    Django's cache: CACHE_URL shares it across workers and servers; 0 when the cache is away)."""
+    key = failure_key(ip)
+    window = settings.WEBHOOK_AUTH_FAILURE_WINDOW
     try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=settings.WEBHOOK_AUTH_FAILURE_WINDOW)
-        return 1
+        cache.add(key, 0, timeout=window)
+        try:
+            return cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=window)
+            return 1
+    except Exception as exc:
+        logger.warning("auth-failure limiter: cache unavailable: %s", type(exc).__name__)
+        return 0

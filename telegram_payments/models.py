@@ -144,6 +144,8 @@ class Invoice(models.Model):
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="invoices")
     price_stars = models.PositiveIntegerField(help_text="The price when the invoice was issued.")
     subscription_period = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds.")
+    link = models.CharField(max_length=255, blank=True, default="", help_text="An invoice link's URL.")
+    update_id = models.BigIntegerField(null=True, blank=True, help_text="The chat update that asked for it.")
     status = models.CharField(max_length=10, choices=InvoiceStatus.choices, default=InvoiceStatus.OPEN)
     created_at = models.DateTimeField(default=timezone.now)
     paid_at = models.DateTimeField(null=True, blank=True)

@@ -21,3 +21,21 @@ needs_chromium = pytest.mark.skipif(
 
 def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM_EXECUTABLE, headless=True, args=CHROMIUM_ARGS)
+
+
+def watch_csp_violations(page) -> list[str]:
+    """Collect, from now on, every Content-Security-Policy violation the page reports: its console
+    messages ("Refused to ...") and its `securitypolicyviolation` events (read with `csp_violations`)."""
+    seen: list[str] = []
+    page.on("console", lambda message: seen.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    page.add_init_script(
+        "window.__cspViolations = [];"
+        "document.addEventListener('securitypolicyviolation', e => window.__cspViolations.push("
+        "e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    return seen
+
+
+def csp_violations(page, seen: list[str]) -> list[str]:
+    return seen + page.evaluate("window.__cspViolations || []")

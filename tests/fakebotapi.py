@@ -55,6 +55,7 @@ class FakeBotApi:
     scripted: dict[str, list[Scripted]] = field(default_factory=dict)
     defaults: dict[str, Scripted] = field(default_factory=dict)
     star_transactions: list[dict] = field(default_factory=list)
+    star_balance: dict | None = None  # getMyStarBalance's StarAmount; None: the sum of `star_transactions`
     webhook: dict = field(default_factory=dict)
     _message_id: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -115,6 +116,8 @@ class FakeBotApi:
             offset = int(params.get("offset", 0) or 0)
             limit = int(params.get("limit", 100) or 100)
             return {"transactions": self.star_transactions[offset: offset + limit]}
+        if method == "getMyStarBalance":
+            return self.star_balance if self.star_balance is not None else star_amount(self.star_transactions)
         if method in {"refundStarPayment", "answerPreCheckoutQuery", "editUserStarSubscription",
                       "answerCallbackQuery", "deleteMessage"}:
             return True
@@ -184,6 +187,16 @@ def start_fake_bot_api(token: str) -> FakeBotApi:
 def stop_fake_bot_api(fake: FakeBotApi) -> None:
     fake.server.shutdown()
     fake.server.server_close()
+
+
+def star_amount(transactions: list[dict]) -> dict:
+    """The StarAmount a bot with these transactions holds: Stars in (`source`) minus Stars out (`receiver`)."""
+    nanostars = sum((t["amount"] * 10**9 + t.get("nanostar_amount", 0)) * (1 if "source" in t else -1)
+                    for t in transactions
+                    if isinstance(t, dict) and isinstance(t.get("amount"), int))  # Telegram has no unreadable ones
+    amount = int(nanostars / 10**9)  # toward zero; nanostar_amount has the amount's sign
+    rest = nanostars - amount * 10**9
+    return {"amount": amount, "nanostar_amount": rest} if rest else {"amount": amount}
 
 
 # --- real-shaped StarTransaction dicts for `FakeBotApi.star_transactions` (getStarTransactions) ---

@@ -1,5 +1,8 @@
 """/metrics: business counters counted where outcomes are known, request latency, and access control."""
 
+import random
+import string
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -102,11 +105,41 @@ def test_request_latency_is_labelled_by_view_name_not_path(client, post_json, ca
     labels = {"view": "relay-successful-payment", "method": "POST"}
     assert delta(before, after, "http_request_duration_seconds_count", status="200", **labels) == 1
     assert delta(before, after, "http_request_duration_seconds_count", status="401", **labels) == 1
-    assert delta(before, after, "http_request_duration_seconds_count", view="unresolved", method="GET",
+    assert delta(before, after, "http_request_duration_seconds_count", view="unmatched", method="GET",
                  status="404") == 1
     assert delta(before, after, "http_request_duration_seconds_count", view="static", method="GET",
                  status="200") == 1
     assert not any("12345" in str(key) or "base.css" in str(key) for key in after)
+
+
+def test_random_methods_and_paths_do_not_grow_the_metrics(client, catalog, settings):
+    settings.WEBHOOK_AUTH_FAILURE_LIMIT = 10**6  # no 429 series appearing halfway
+    rng = random.Random(7)
+    paths = ["/healthz", "/no/such/page", PAY_URL, "/api/docs/"]
+
+    def request(method, path):
+        return client.generic(method, path, b"{}", content_type="application/json")
+
+    for path in paths:  # every (view, status) pair exists once before counting lines
+        request("WARMUP", path)
+    client.get("/metrics")
+    lines = len(client.get("/metrics").content.splitlines())
+    for _ in range(300):
+        method = "".join(rng.choices(string.ascii_uppercase, k=rng.randint(3, 12)))
+        path = rng.choice(paths) if rng.random() < 0.7 else f"/no/such/page/{rng.randrange(10**9)}"
+        request(method, path)
+    text = client.get("/metrics").content.decode()
+    assert len(text.splitlines()) == lines
+    assert 'method="other"' in text
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "HEAD", "OPTIONS"])
+def test_common_methods_keep_their_name(client, method):
+    before = scrape(client)
+    client.generic(method, "/no/such/page")
+    after = scrape(client)
+    assert delta(before, after, "http_request_duration_seconds_count", view="unmatched", method=method,
+                 status="404") == 1
 
 
 def test_metrics_from_an_allowed_network_only(client, settings):

@@ -27,10 +27,13 @@ def run(*args):
     return out.getvalue(), err.getvalue()
 
 
-def fails(*args):
+def fails(*args, returncode=None):
+    """Run the command expecting a non-zero exit (`returncode`, if given): its message and output."""
     out = StringIO()
     with pytest.raises(CommandError) as caught:
         call_command("reconcile_stars", *args, stdout=out, stderr=StringIO())
+    if returncode is not None:
+        assert caught.value.returncode == returncode
     return str(caught.value), out.getvalue()
 
 
@@ -57,14 +60,17 @@ def test_pages_through_all_transactions_until_a_short_page(db, fake_bot_api):
     result = reconcile_stars(page_size=2)
     assert [(c["offset"], c["limit"]) for c in fake_bot_api.calls_of("getStarTransactions")] == [
         (0, 2), (2, 2), (4, 2)]
-    assert (result.fetched, result.ignored, result.differences) == (5, 5, [])
+    assert (result.fetched, result.differences) == (5, [])
+    assert [(m.kind, m.direction, m.count, m.nanostars) for m in result.movements] == [
+        ("withdrawal", "out", 5, -50 * 10**9)]
 
 
 def test_default_pages_of_100(db, fake_bot_api):
     fake_bot_api.star_transactions = [star_withdrawal(f"w{n}", amount=1, date=HOUR_AGO) for n in range(230)]
     out, err = run()
     assert [c["offset"] for c in fake_bot_api.calls_of("getStarTransactions")] == [0, 100, 200]
-    assert "Telegram: 230 transactions read, 0 payments and 0 refunds (230 other transactions ignored)" in out
+    assert "Telegram: 230 transactions read, 0 payments and 0 refunds. Here: 0 payment/refund rows." in out
+    assert re.search(r"withdrawal\s+out\s+230\s+-230\s+230 pending", out)
     assert "fetched transactions 230" in err
 
 
@@ -79,15 +85,18 @@ def test_missing_payment_dry_run_then_apply_then_clean(catalog, fake_bot_api):
     fake_bot_api.star_transactions = [
         star_payment("ch_1", user_id=7, amount=250, invoice_payload=invoice.payload, date=HOUR_AGO)]
     before = snapshot()
-    message, out = fails()
+    message, out = fails(returncode=2)
     assert re.search(r"missing payment\s+tg_stars:payment:ch_1\s+7\s+250\s", out)
     assert invoice.payload in out
-    assert "Dry run: 1 missing here, 0 only here; nothing changed." in out and "1 difference(s)" in message
+    assert "Dry run: 1 missing here, 0 only here; nothing changed." in out
+    assert "1 sale(s)/refund(s) missing here; run with --apply." in message
+    assert out.splitlines()[-1].startswith("reconcile_stars status=missing missing_payments=1 missing_refunds=0 ")
     assert snapshot() == before
     assert fails("--dry-run")[1] == out
 
     out, err = run("--apply")
     assert "Applied: 1 of 1 recorded, 0 recorded as failed; 0 only here" in out
+    assert "reconcile_stars status=clean missing_payments=0 missing_refunds=0 recorded=1 " in out
     assert "reconciled 1/1" in err
     event = StripeEvent.objects.get()
     assert (event.event_id, event.source, event.status) == ("tg_stars:payment:ch_1", EventSource.RECONCILIATION,
@@ -138,17 +147,18 @@ def test_payment_and_refund_both_missing_are_recorded_in_order(catalog, fake_bot
     assert reconcile_stars(apply=True).differences == []
 
 
-def test_unknown_invoice_is_recorded_as_failed_and_the_second_run_is_clean(catalog, fake_bot_api):
+def test_unknown_invoice_is_recorded_as_failed_and_the_second_run_records_nothing(catalog, fake_bot_api):
     fake_bot_api.star_transactions = [
         star_payment("ch_x", user_id=8, amount=250, invoice_payload="inv_not_ours", date=HOUR_AGO)]
-    message, out = fails("--apply")
-    assert "failed: unknown invoice 'inv_not_ours'" in out and "1 recorded as failed" in message
+    message, out = fails("--apply", returncode=3)
+    assert "failed: unknown invoice 'inv_not_ours'" in out and "Applied: 0 of 1 recorded, 1 recorded as failed" in out
+    assert "1 finding(s) for a human; nothing missing here." in message
     event = StripeEvent.objects.get()
     assert (event.status, event.source) == (EventStatus.FAILED, EventSource.RECONCILIATION)
     assert Entitlement.objects.count() == 0
     after = snapshot()
-    out, _ = run("--apply")
-    assert "No differences" in out
+    _, out = fails("--apply", returncode=3)  # nothing missing; the failed row stays for a human
+    assert "No differences" in out and "status=attention" in out and "failed_here=1" in out
     assert "Recorded here as failed: tg_stars:payment:ch_x: unknown invoice 'inv_not_ours'" in out
     assert snapshot() == after
 
@@ -158,10 +168,10 @@ def test_rows_only_we_have_are_reported_and_left_alone(catalog, fake_bot_api):
     webhook_payment("ch_ghost", invoice)
     fake_bot_api.star_transactions = []
     before = snapshot()
-    message, out = fails("--apply")
+    message, out = fails("--apply", returncode=3)
     assert re.search(r"only here\s+tg_stars:payment:ch_ghost\s+7\s+250\s", out)
     assert "Telegram update, processed" in out
-    assert "1 row(s) only here" in message
+    assert "status=attention" in out and "only_here=1" in out
     assert snapshot() == before
 
 
@@ -173,7 +183,7 @@ def test_a_charge_recorded_with_another_user_or_amount_is_flagged(catalog, fake_
         star_payment("ch_1", user_id=99, amount=250, invoice_payload=invoice.payload, date=HOUR_AGO),
         star_payment("ch_2", user_id=7, amount=300, invoice_payload=invoice.payload, date=HOUR_AGO),
     ]
-    out, _ = run()
+    _, out = fails(returncode=3)
     assert "No differences" in out  # nothing to record; a human decides
     assert "Recorded differently: tg_stars:payment:ch_1: user 7 here, 99 at Telegram" in out
     assert "Recorded differently: tg_stars:payment:ch_2: 250 XTR here, 300 XTR at Telegram" in out
@@ -227,7 +237,9 @@ def test_other_kinds_of_user_transactions_are_ignored(catalog, fake_bot_api):
     paid_media["source"]["transaction_type"] = "paid_media_payment"
     fake_bot_api.star_transactions = [paid_media, star_withdrawal("w1", amount=100, date=HOUR_AGO)]
     result = reconcile_stars(apply=True)
-    assert (result.ignored, result.differences) == (2, [])
+    assert result.differences == []
+    assert [(m.kind, m.direction, m.count) for m in result.movements] == [("withdrawal", "out", 1),
+                                                                           ("paid media", "in", 1)]
     assert StripeEvent.objects.count() == 0
 
 
@@ -235,7 +247,7 @@ def test_bot_api_failure_exits_non_zero_and_changes_nothing(catalog, fake_bot_ap
     fake_bot_api.star_transactions = [star_withdrawal(f"w{n}", amount=1, date=HOUR_AGO) for n in range(100)]
     fake_bot_api.respond("getStarTransactions", result={"transactions": fake_bot_api.star_transactions})
     fake_bot_api.respond("getStarTransactions", http_status=500)
-    message, _ = fails("--apply")
+    message, _ = fails("--apply", returncode=1)
     assert "Telegram did not answer getStarTransactions" in message
     assert StripeEvent.objects.count() == 0
     assert "--page-size must be 1-100" in fails("--page-size", "500")[0]

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -25,6 +27,24 @@ def test_production_refuses_to_start_without_secrets():
 def test_production_starts_with_secrets():
     result = run_check(SECRET_KEY="x" * 50, TELEGRAM_WEBHOOK_SECRET="y" * 32)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("secret", ["y" * 31, "short", "z" * 31 + "!", "w" * 257])
+def test_production_refuses_a_guessable_or_malformed_webhook_secret(secret):
+    result = run_check(SECRET_KEY="x" * 50, TELEGRAM_WEBHOOK_SECRET=secret)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: TELEGRAM_WEBHOOK_SECRET must be 32-256 characters of A-Z a-z 0-9 _ -" in result.stderr
+    assert secret not in result.stderr
+
+
+def test_production_refuses_a_short_secret_key():
+    result = run_check(SECRET_KEY="x" * 49, TELEGRAM_WEBHOOK_SECRET="y" * 32)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY must be at least 50 characters when DEBUG is off" in result.stderr
+
+
+def test_debug_accepts_a_short_development_webhook_secret():
+    assert run_check(DEBUG="1", TELEGRAM_WEBHOOK_SECRET="dev-webhook-secret").returncode == 0
 
 
 def test_debug_starts_without_secrets():

@@ -209,3 +209,39 @@ def test_whole_flow_buy_pre_checkout_pay_status(post_json, fake_bot_api, catalog
     # 5. A second pre-checkout for the paid invoice (a forwarded copy) is declined.
     query["update_id"], query["pre_checkout_query"]["id"] = 900005, "second-query"
     assert post_json(URL, query).json()["error_message"].startswith("This invoice has already been paid")
+
+
+# --- /buy has limits: an open invoice is offered again, and a user's open invoices are capped -----
+def test_fifty_buys_make_one_invoice_and_one_call(post_json, fake_bot_api, catalog):
+    first = post_json(URL, command("/buy premium_monthly", update_id=1000)).json()
+    answers = [post_json(URL, command("/buy premium_monthly", update_id=1001 + n)).json() for n in range(49)]
+    invoice = Invoice.objects.get()
+    assert first == {"ok": True, "status": "answered", "invoice_payload": invoice.payload}
+    assert len(fake_bot_api.calls_of("sendInvoice")) == 1
+    assert all(a["method"] == "sendMessage" and "Your invoice for Premium, 1 month is above" in a["text"]
+               for a in answers)
+
+
+def test_a_redelivered_buy_sends_nothing_new(post_json, fake_bot_api, full_catalog):
+    post_json(URL, command("/buy premium_monthly", update_id=2000))
+    again = post_json(URL, command("/buy premium_monthly", update_id=2000)).json()
+    assert again == {"ok": True, "status": "answered", "invoice_payload": Invoice.objects.get().payload}
+    assert len(fake_bot_api.calls_of("sendInvoice")) == 1
+    link = post_json(URL, command("/buy premium_subscription", update_id=2001)).json()
+    assert link["reply_markup"]["inline_keyboard"][0][0]["url"].startswith("https://t.me/")
+    assert post_json(URL, command("/buy premium_subscription", update_id=2001)).json()["status"] == "answered"
+    link_again = post_json(URL, command("/buy premium_subscription", update_id=2002)).json()
+    assert link_again["reply_markup"] == link["reply_markup"]  # the same link, offered again
+    assert len(fake_bot_api.calls_of("createInvoiceLink")) == 1 and Invoice.objects.count() == 2
+
+
+def test_a_user_with_too_many_open_invoices_gets_no_new_one(post_json, fake_bot_api, catalog):
+    for _ in range(10):
+        Invoice.objects.create(user_id=BUYER, product=catalog["premium_yearly"], price_stars=2500)
+    body = post_json(URL, command("/buy premium_monthly")).json()
+    assert body["method"] == "sendMessage" and "several unpaid invoices" in body["text"]
+    assert fake_bot_api.calls_of("sendInvoice") == [] and Invoice.objects.count() == 10
+    old = timezone.now() - timedelta(days=2)  # invoices older than a day no longer count
+    Invoice.objects.update(created_at=old)
+    post_json(URL, command("/buy premium_monthly"))
+    assert len(fake_bot_api.calls_of("sendInvoice")) == 1

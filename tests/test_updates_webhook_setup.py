@@ -1,12 +1,18 @@
 """`manage.py set_webhook` and `manage.py webhook_info` against the fake Bot API."""
 
+import os
+import re
+import subprocess
+import sys
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from telegram_payments.bot.updates import ALLOWED_UPDATES
 
+ROOT = Path(__file__).resolve().parent.parent
 WEBHOOK_URL = "https://payments.example.com/webhook/telegram"
 
 
@@ -25,6 +31,31 @@ def test_set_webhook_registers_url_secret_and_allowed_updates(fake_bot_api, webh
     assert f"Webhook set: {WEBHOOK_URL}" in out.getvalue()
     assert settings.TELEGRAM_WEBHOOK_SECRET not in out.getvalue()
     assert settings.TELEGRAM_BOT_TOKEN not in out.getvalue()
+
+
+def test_generate_secret_prints_a_new_strong_secret_and_calls_nothing(fake_bot_api, settings):
+    settings.TELEGRAM_WEBHOOK_URL = ""  # not needed: nothing is registered
+    secrets = set()
+    for _ in range(3):
+        out = StringIO()
+        call_command("set_webhook", "--generate-secret", stdout=out)
+        secret = out.getvalue().strip()
+        assert re.fullmatch(r"[A-Za-z0-9_-]{64}", secret)
+        secrets.add(secret)
+    assert len(secrets) == 3
+    assert settings.TELEGRAM_WEBHOOK_SECRET not in secrets
+    assert fake_bot_api.calls_of("setWebhook") == []
+
+
+def test_a_generated_secret_is_accepted_by_production_settings():
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "TELEGRAM_WEBHOOK_SECRET",
+                                                           "DJANGO_SETTINGS_MODULE"}}
+    generated = subprocess.run([sys.executable, "manage.py", "set_webhook", "--generate-secret"], cwd=ROOT,
+                               env={**env, "DEBUG": "1"}, capture_output=True, text=True, timeout=60, check=True)
+    secret = generated.stdout.strip()
+    checked = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True, text=True,
+                             env={**env, "SECRET_KEY": "k" * 50, "TELEGRAM_WEBHOOK_SECRET": secret}, timeout=60)
+    assert checked.returncode == 0, checked.stderr
 
 
 def test_set_webhook_can_drop_pending_updates(fake_bot_api, webhook_url):

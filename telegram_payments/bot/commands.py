@@ -9,7 +9,7 @@ from telegram import Message
 from entitlements import wording
 from entitlements.selectors import current_access
 
-from ..invoices import create_invoice_link, send_invoice
+from ..invoices import TooManyOpenInvoices, create_invoice_link, send_invoice
 from ..models import Product
 from ..payments.events import TRANSIENT_ERRORS, Outcome
 from .client import BotApiError
@@ -28,6 +28,8 @@ HELP_TEXT = (
     "/terms: terms of sale"
 )
 INVOICE_FAILED_TEXT = "Sorry, we could not create your invoice just now. Please try again in a minute."
+INVOICE_ABOVE_TEXT = "Your invoice for {title} is above: tap Pay there. It stays valid; no need to ask again."
+TOO_MANY_INVOICES_TEXT = "You have several unpaid invoices already. Pay one of them, or try again tomorrow."
 
 
 def guarded(handler, item, *, update_id: int, kind: str) -> UpdateResult:
@@ -54,12 +56,13 @@ def command(message: Message, *, update_id: int) -> UpdateResult:
         return UpdateResult(status, "command", update_id, body)
 
     if name == "/buy" and argument:
-        status, reply, payload = _offer(argument, user_id=user_id, chat_id=chat_id)
+        status, reply, payload = _offer(argument, user_id=user_id, chat_id=chat_id, update_id=update_id)
         return answered(reply, status, invoice_payload=payload)
     if name == "/buy":
         return answered(_catalog_message(chat_id))
     if name == "/start" and argument.startswith("buy_"):
-        status, reply, payload = _offer(argument[len("buy_"):], user_id=user_id, chat_id=chat_id)
+        status, reply, payload = _offer(argument[len("buy_"):], user_id=user_id, chat_id=chat_id,
+                                        update_id=update_id)
         return answered(reply, status, invoice_payload=payload)
     if name in ("/start", "/help"):
         return answered(text(chat_id, HELP_TEXT))
@@ -75,7 +78,8 @@ def command(message: Message, *, update_id: int) -> UpdateResult:
 def buy_button(query, *, update_id: int) -> UpdateResult:
     user_id = query.from_user.id
     chat_id = query.message.chat.id if query.message is not None else user_id
-    status, reply, _ = _offer(query.data[len(BUY_CALLBACK_PREFIX):], user_id=user_id, chat_id=chat_id)
+    status, reply, _ = _offer(query.data[len(BUY_CALLBACK_PREFIX):], user_id=user_id, chat_id=chat_id,
+                              update_id=update_id)
     if reply is not None:  # the response body answers the button, so the reply goes as a call
         try:
             send(reply)
@@ -86,21 +90,33 @@ def buy_button(query, *, update_id: int) -> UpdateResult:
     return UpdateResult(status, "callback_query", update_id, body)
 
 
-def _offer(entitlement_type: str, *, user_id: int, chat_id: int) -> tuple[Outcome | Reply, dict | None, str]:
+def _offer(
+    entitlement_type: str, *, user_id: int, chat_id: int, update_id: int
+) -> tuple[Outcome | Reply, dict | None, str]:
     """Offer one product: an invoice message (sent by a call), or for a subscription a message with
-    an invoice link button. Returns (status, reply to send or None, invoice payload or "")."""
+    an invoice link button. Returns (status, reply to send or None, invoice payload or "").
+
+    Asked again shortly after, the open invoice is offered again (a redelivered update: nothing at all).
+    """
     product = Product.objects.filter(entitlement_type=entitlement_type, is_active=True).first()
     if product is None:
         words = f"Nothing called {entitlement_type!r} is on sale. Send /buy to see what is."
         return Reply.ANSWERED, text(chat_id, words), ""
     try:
         if not product.is_subscription:
-            issued = send_invoice(product=product, user_id=user_id, chat_id=chat_id)
-            return Reply.ANSWERED, None, issued.invoice.payload
-        issued = create_invoice_link(product=product, user_id=user_id)
+            issued = send_invoice(product=product, user_id=user_id, chat_id=chat_id, reuse_recent=True,
+                                  update_id=update_id)
+            again = issued.reused and issued.invoice.update_id != update_id
+            reply = text(chat_id, INVOICE_ABOVE_TEXT.format(title=product.title)) if again else None
+            return Reply.ANSWERED, reply, issued.invoice.payload
+        issued = create_invoice_link(product=product, user_id=user_id, reuse_recent=True, update_id=update_id)
+    except TooManyOpenInvoices:
+        return Reply.ANSWERED, text(chat_id, TOO_MANY_INVOICES_TEXT), ""
     except BotApiError as exc:
         logger.warning("invoice for %s to %s failed: %s", product.entitlement_type, user_id, exc)
         return Outcome.FAILED, text(chat_id, INVOICE_FAILED_TEXT), ""
+    if issued.reused and issued.invoice.update_id == update_id:
+        return Reply.ANSWERED, None, issued.invoice.payload  # a redelivery: answered before
     words = f"{product.title}: {product.description}\n{product.price_stars} ⭐ every 30 days, cancel any time."
     button = {"text": f"Subscribe for {product.price_stars} ⭐/month", "url": issued.link}
     return Reply.ANSWERED, text(chat_id, words, buttons=[[button]]), issued.invoice.payload

@@ -1,4 +1,9 @@
-"""manage.py set_webhook [--drop-pending]: register this service's webhook with Telegram."""
+"""manage.py set_webhook [--drop-pending]: register this service's webhook with Telegram.
+
+manage.py set_webhook --generate-secret: print a new random TELEGRAM_WEBHOOK_SECRET and nothing else.
+"""
+
+import secrets
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -16,8 +21,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--drop-pending", action="store_true",
                             help="Drop the updates Telegram is holding for the bot instead of delivering them.")
+        parser.add_argument("--generate-secret", action="store_true",
+                            help="Only print a new random secret (64 characters of A-Z a-z 0-9 _ -) to put in "
+                                 "TELEGRAM_WEBHOOK_SECRET; calls nothing. Before any secret is set, run it with "
+                                 "DEBUG=1 (settings refuse to load in production without one).")
 
-    def handle(self, *args, drop_pending=False, **options):
+    def handle(self, *args, drop_pending=False, generate_secret=False, **options):
+        if generate_secret:
+            if drop_pending:
+                raise CommandError("--generate-secret only prints a secret; it cannot be combined with --drop-pending.")
+            # 48 random bytes in URL-safe base64: 64 characters, all of them ones Telegram accepts.
+            self.stdout.write(secrets.token_urlsafe(48))
+            return
         url = settings.TELEGRAM_WEBHOOK_URL
         if not url:
             raise CommandError("TELEGRAM_WEBHOOK_URL is not set: the public https URL of /webhook/telegram.")
