@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('telegram_payments', '0009_one_payment_path'),
+        ('telegram_payments', '0010_invoice_link_and_update'),
     ]
 
     operations = [
