@@ -14,10 +14,11 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from entitlements.models import Entitlement
-from telegram_payments.models import EventSource, EventStatus, Product, StripeEvent
+from telegram_payments.models import EventSource, EventStatus, StripeEvent
 from telegram_payments.payments.events import refund_event_id
 from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
 from tests.browser import launch, needs_chromium
+from tests.factories import ProductFactory
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed "
                                                              "(pip install -r requirements-dev.txt)")
@@ -62,8 +63,7 @@ def support_data(catalog, django_user_model):
         user_id=424242, telegram_payment_charge_id="stxBROWSER42", total_amount=2500, currency="XTR",
         entitlement_type="premium_yearly", source=EventSource.TELEGRAM, payload={"charge": "stxBROWSER42"},
     ).event
-    Product.objects.create(entitlement_type="team_plan", title="Team plan", description="For teams",
-                           price_stars=900, duration_days=30, is_active=False)
+    ProductFactory(entitlement_type="team_plan", title="Team plan", price_stars=900, is_active=False)
     failed = handle_successful_payment(
         user_id=31337, telegram_payment_charge_id="stxTEAM1", total_amount=900, currency="XTR",
         entitlement_type="team_plan", source=EventSource.TELEGRAM, payload={},
@@ -155,7 +155,6 @@ def support_day_in_the_browser(page, base: str, tmp_path):
     page.screenshot(path=tmp_path / "7-refunds-list.png", full_page=True)
 
 
-
 LONG_CHARGE = "stxAbCdEfGhIjKlMnOpQrStUvWxYz0123456789aBcDeFgHiJkLmNoPqRsTuVwXyZ_0123456789-LONG"
 
 
@@ -165,8 +164,8 @@ def desk_data(catalog, django_user_model):
     for perm in STAFF_PERMS:
         app_label, codename = perm.split(".")
         staff.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-    Product.objects.create(entitlement_type="team_plan_for_large_organisations", title="Team plan",
-                           description="For teams", price_stars=900, duration_days=30, is_active=False)
+    ProductFactory(entitlement_type="team_plan_for_large_organisations", title="Team plan", price_stars=900,
+                   is_active=False)
     for n in range(4):
         handle_successful_payment(
             user_id=7000000000 + n, telegram_payment_charge_id=f"{LONG_CHARGE}{n}", total_amount=2500,

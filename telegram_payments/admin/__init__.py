@@ -1,3 +1,3 @@
 """The support staff's admin. Importing this package registers its ModelAdmins."""
 
-from . import catalog, events  # noqa: F401
+from . import catalog, events, grants  # noqa: F401

@@ -17,6 +17,7 @@ from payments_project.redaction import redact
 from ..bot.notices import replay_and_thank
 from ..models import EVENT_PAYMENT, EVENT_REFUND, EventStatus, RefundEvent, StripeEvent
 from ..payments.events import Outcome
+from ..selectors import subscription_of
 from . import formatting, glance
 from .confirmations import ConfirmationPagesMixin
 from .export import csv_response
@@ -69,7 +70,8 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
     change_list_template = "admin/telegram_payments/stripeevent/change_list.html"
     change_form_template = "admin/telegram_payments/stripeevent/change_form.html"
     readonly_fields = ["status_badge", "amount", "initiator_column", "error_text", "pretty_payload",
-                       "entitlement_link", "related_event_link", "auto_refund_status"]
+                       "entitlement_link", "related_event_link", "auto_refund_status",
+                       "subscription_column"]
 
     class Media:
         css = {"all": ["telegram_payments/admin/events.css"]}
@@ -83,6 +85,7 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
                                 "subscription_expires_at", "payment_method"]}),
         ("Origin", {"fields": ["initiator_column", "update_id", "refund_reason"]}),
         ("Effect", {"fields": ["entitlement_link", "related_event_link", "auto_refund_status"]}),
+        ("Subscription", {"fields": ["subscription_column"]}),
         ("Payload as received", {"fields": ["pretty_payload"]}),
     ]
 
@@ -161,6 +164,12 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
     @admin.display(description="related event")
     def related_event_link(self, obj):
         return formatting.related_event_link(obj)
+
+    @admin.display(description="subscription now")
+    def subscription_column(self, obj):
+        if not (obj.subscription_expires_at or obj.is_subscription_update):
+            return "— (not a subscription)"
+        return formatting.subscription_state(subscription_of(obj))
 
     # --- pages ---
     def get_urls(self):

@@ -14,8 +14,20 @@ from entitlements.models import Entitlement
 from payments_project.admin_mixins import badge
 from payments_project.redaction import redact
 
-from ..models import EVENT_PAYMENT, EVENT_REFUND, STARS_CURRENCY, AutoRefund, EventSource, EventStatus, StripeEvent
+from ..models import (
+    EVENT_PAYMENT,
+    EVENT_REFUND,
+    EVENT_SUBSCRIPTION,
+    STARS_CURRENCY,
+    AutoRefund,
+    EventSource,
+    EventStatus,
+    StripeEvent,
+    Subscription,
+    SubscriptionState,
+)
 from ..payments.events import payment_event_id, refund_event_id
+from ..payments.subscriptions import paid_until_text
 
 STATUS_COLOURS = {
     EventStatus.PENDING: "#9a6700",
@@ -23,7 +35,14 @@ STATUS_COLOURS = {
     EventStatus.FAILED: "#cf222e",
 }
 
-EVENT_KINDS = {EVENT_PAYMENT: "payment", EVENT_REFUND: "refund"}
+EVENT_KINDS = {EVENT_PAYMENT: "payment", EVENT_REFUND: "refund", EVENT_SUBSCRIPTION: "subscription update"}
+
+SUBSCRIPTION_COLOURS = {
+    SubscriptionState.RENEWING: "#1a7f37",
+    SubscriptionState.CANCELLED: "#9a6700",
+    SubscriptionState.RENEWAL_FAILED: "#cf222e",
+    SubscriptionState.STOPPED: "#6e7781",
+}
 
 
 SHORT_ID_HEAD, SHORT_ID_TAIL = 8, 5
@@ -184,3 +203,33 @@ def auto_refund_state(event: StripeEvent) -> str:
         return "Queued for the refund_unfulfillable worker."
     return (f"Attempt {job.attempt_count} failed: {redact(job.last_error)}; "
             f"next try {when(job.next_attempt_at)} (refund_unfulfillable).")
+
+
+def subscription_state(subscription: Subscription | None) -> str:
+    """Where a subscription stands: its state, until when it is paid, and what set the state (and when)."""
+    if subscription is None:
+        return "—"
+    try:
+        state = SubscriptionState(subscription.state)
+    except ValueError:
+        return redact(subscription.state)
+    if subscription.last_event_id:
+        set_by = format_html('<a href="{}">{}</a>', event_url_by_id(subscription.last_event_id),
+                             redact(subscription.last_event_id))
+    else:
+        set_by = _source_label(subscription.source)
+    return format_html(
+        '<div class="subscription-state subscription-{}">{} paid until {}; set by {} at {} '
+        '(user {}, invoice {})</div>',
+        state.value, badge("subscription", state.label, SUBSCRIPTION_COLOURS[state]),
+        paid_until_text(subscription.paid_until) if subscription.paid_until else "(not known)", set_by,
+        when(subscription.updated_at),
+        subscription.user_id, redact(subscription.invoice_payload),
+    )
+
+
+def _source_label(source: str) -> str:
+    try:
+        return EventSource(source).label
+    except ValueError:
+        return redact(source)

@@ -11,10 +11,15 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('telegram_payments', '0010_invoice_link_and_update'),
+        ('telegram_payments', '0011_subscription'),
     ]
 
     operations = [
+        migrations.AlterField(
+            model_name='subscription',
+            name='source',
+            field=models.CharField(choices=[('telegram', 'Telegram update'), ('relay', 'Relay endpoint'), ('staff', 'Staff (admin)'), ('reconciliation', 'Reconciliation'), ('manual', 'Manual (operator)'), ('replay', 'Replayed update (operator)'), ('policy', 'Automatic refund (policy)')], help_text='Who set the state.', max_length=20),
+        ),
         migrations.AlterField(
             model_name='stripeevent',
             name='source',
