@@ -79,8 +79,12 @@ TELEGRAM_TERMS_TEXT = os.environ.get("TELEGRAM_TERMS_TEXT", "") or (
     "not work, contact /paysupport: we refund purchases we cannot deliver."
 )
 # After a new payment arrives as a Bot API update, tell the buyer in the chat (a sendMessage in the
-# webhook's answer): what they now have, or that it could not be delivered and how to get help.
+# webhook's answer): what they now have, or that it could not be delivered and how to get help. Also
+# the buyer's messages after a replay or a staff grant, and after an automatic refund (bot/notices.py).
 TELEGRAM_THANK_BUYERS = env_bool("TELEGRAM_THANK_BUYERS", True)
+# Refund, through the Bot API, a payment that failed for a reason nobody can fix (product off sale, amount
+# below the price, not our invoice), by the `refund_unfulfillable` worker. Off: staff decide each one.
+AUTO_REFUND_UNFULFILLABLE = env_bool("AUTO_REFUND_UNFULFILLABLE", False)
 
 # Largest webhook body we accept; Telegram updates are a few KiB.
 WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", str(64 * 1024)))
@@ -210,6 +214,10 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One date format on every page, with its time zone: "2026-11-30 14:05 UTC" (payments_project/formats).
+FORMAT_MODULE_PATH = ["payments_project.formats"]
+DATETIME_FORMAT = "Y-m-d H:i T"
+DATE_FORMAT = "Y-m-d"
 
 STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles"
@@ -252,7 +260,11 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Telegram Stars payments",
-    "DESCRIPTION": "Webhooks Telegram (or its relay) calls, and the entitlements API for the bot's other services.",
+    "DESCRIPTION": (
+        "Webhooks Telegram (or its relay) calls, and the entitlements API for the bot's other services. "
+        "Every error body is JSON with \"ok\": false. No string in a webhook body may contain NUL (\\u0000) "
+        "or a lone surrogate, nor may the body nest deeper than 32 levels (400): the body is stored as sent."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI from the drf-spectacular-sidecar package, served by us: no CDN. (No Redoc page:
@@ -261,6 +273,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Swagger UI would otherwise send the schema's URL to validator.swagger.io.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # `ok` is always true in a success body and false in an error body (payments_project/api_errors.py).
+    "ENUM_NAME_OVERRIDES": {"OkTrueEnum": [(True, True)], "OkFalseEnum": [(False, False)]},
 }
 
 # LOG_FORMAT=json (the default without DEBUG): one JSON object per line; text: for people.

@@ -105,6 +105,8 @@ def test_buttons_for_what_this_user_may_do(support, history):
     assert f'href="{refund}?next=' in html
     assert reverse("admin:telegram_payments_stripeevent_refund", args=[history["refunded"].pk]) not in html
     assert reverse("admin:telegram_payments_customer_replay", args=[USER, history["failed"].pk]) in html
+    # A failed payment was still paid: it may be refunded too.
+    assert reverse("admin:telegram_payments_stripeevent_refund", args=[history["failed"].pk]) in html
     assert 'id="grant-button"' in html and "revoke-action" in html
 
 

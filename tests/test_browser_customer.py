@@ -1,5 +1,5 @@
 """The support desk in a real browser (Playwright, Debian's Chromium, the fake Bot API): search a user id from
-the header box, land on the customer page, see a failed payment and its reason, refund a payment, grant a month
+the header box, land on the customer page, see a failed payment and its reason, refund it, grant a month
 with a reason, and see the timeline update. The page is shot at 1400 and 390 pixels wide.
 
 The database is only touched before and after the browser runs (Playwright's sync API keeps an asyncio loop
@@ -54,14 +54,15 @@ def test_a_support_agents_day_on_the_customer_page(live_server, fake_bot_api, de
         finally:
             browser.close()
 
-    refund = StripeEvent.objects.get(event_id=refund_event_id("stxDESK0001"))
-    assert refund.initiated_by.username == "sophie" and refund.refund_reason == "Charged twice"
+    refund = StripeEvent.objects.get(event_id=refund_event_id("stxDESK0002"))
+    assert refund.initiated_by.username == "sophie" and refund.refund_reason == "Team plan is off sale"
     assert fake_bot_api.calls_of("refundStarPayment") == [
-        {"user_id": USER, "telegram_payment_charge_id": "stxDESK0001"}
+        {"user_id": USER, "telegram_payment_charge_id": "stxDESK0002"}
     ]
-    grant = Entitlement.objects.filter(user_id=USER, revoked_at__isnull=True).get()
-    assert (grant.expires_at - grant.starts_at).days == 30
-    assert StripeEvent.objects.get(event_id=grant.event_id).payload["reason"] == "Sorry for the double charge"
+    paid, grant = Entitlement.objects.filter(user_id=USER, revoked_at__isnull=True).order_by("starts_at")
+    assert paid.event_id == desk_data["paid"].event_id
+    assert grant.starts_at == paid.expires_at and (grant.expires_at - grant.starts_at).days == 30  # extended
+    assert StripeEvent.objects.get(event_id=grant.event_id).payload["reason"] == "Sorry for the wait"
     for name in ("1-customer-1400.png", "1-customer-390.png", "grant-confirmation-1400.png",
                  "grant-confirmation-390.png", "2-after-1400.png", "2-after-390.png"):
         assert (tmp_path / name).stat().st_size > 0
@@ -90,31 +91,34 @@ def agents_day(page, base: str, shots):
     expect(page.locator(".access-row[data-type=premium_monthly]")).to_contain_text("until")
     shoot(page, shots, "1-customer")
 
-    # Refund the processed payment through its confirmation page; back on the customer page after.
-    page.locator("tr.timeline-row.payment .refund-action").click()
+    # Refund the failed payment (Telegram took the Stars) through its confirmation page; back on the
+    # customer page after, where it can no longer be replayed.
+    failed_row.locator(".refund-action").click()
     expect(page.locator("#refund-user")).to_have_text(str(USER))
-    page.fill("textarea[name=reason]", "Charged twice")
+    page.fill("textarea[name=reason]", "Team plan is off sale")
     page.click("#confirm-refund")
     expect(page.locator(".messagelist .success")).to_contain_text("Refunded")
     expect(page.locator("#customer-name")).to_have_text("Grace Hopper")
     refund_row = page.locator("tr.timeline-row.refund")
-    expect(refund_row).to_contain_text("\u2212250 XTR")
+    expect(refund_row).to_contain_text("\u2212900 XTR")
     expect(refund_row).to_contain_text("Staff (admin): sophie")
-    expect(refund_row).to_contain_text("Charged twice")
-    expect(page.locator("#nothing-active")).to_be_visible()
+    expect(refund_row).to_contain_text("Team plan is off sale")
+    expect(page.locator("#figure-net")).to_have_text("\u2212650 XTR")
+    expect(failed_row).to_contain_text("refunded")
+    expect(failed_row.locator(".replay-action")).to_have_count(0)
 
     # Grant a month with a reason.
     page.click("#grant-button")
     page.select_option("#id_entitlement_type", "premium_monthly")
     page.fill("#id_days", "30")
-    page.fill("#id_reason", "Sorry for the double charge")
+    page.fill("#id_reason", "Sorry for the wait")
     shoot(page, shots, "grant-confirmation")
     page.click("#confirm-grant")
     expect(page.locator(".messagelist .success")).to_contain_text("Granted premium_monthly to 31337 until")
     expect(page.locator(".access-row[data-type=premium_monthly]")).to_contain_text("until")
     newest = page.locator("tr.timeline-row").first
     expect(newest).to_contain_text("Granted premium_monthly by hand")
-    expect(newest).to_contain_text("Sorry for the double charge")
+    expect(newest).to_contain_text("Sorry for the wait")
     shoot(page, shots, "2-after")
 
 

@@ -103,6 +103,13 @@ def test_non_stars_currency_is_recorded_failed(post_json, catalog):
         ({"telegram_payment_charge_id": ""}, "telegram_payment_charge_id"),
         ({"telegram_payment_charge_id": "x" * 256}, "telegram_payment_charge_id"),
         ({"entitlement_type": ["premium"]}, "entitlement_type"),
+        # What the schema forbids is refused (tests/test_api_fuzzing.py): blank after trimming, a
+        # currency with whitespace around it, a string over the limit as sent, a 19-digit id over 2^63-1.
+        ({"entitlement_type": " \u3000\t"}, "entitlement_type"),
+        ({"currency": " XTR"}, "currency"),
+        ({"currency": "XTR\n"}, "currency"),
+        ({"entitlement_type": "premium_monthly" + " " * 100}, "entitlement_type"),
+        ({"user_id": "9223372036854775808"}, "user_id"),
     ],
 )
 def test_bad_fields_are_400_with_the_field_named_and_nothing_stored(post_json, catalog, overrides, field):

@@ -3,7 +3,7 @@ search box in every admin page's header that leads there, and the staff actions 
 each behind its permission and a confirmation page with a required reason.
 
 Views stay thin: the page's reads are `customer_history`, the search is `customer_search`, and each
-action is one service call (`grant_manually`, `revoke_manually`, `replay_event`); refunds and
+action is one service call (`grant_manually`, `revoke_manually`, `replay_and_thank`); refunds and
 subscription renewals link to the audit trail's own confirmation pages.
 """
 
@@ -21,22 +21,24 @@ from entitlements.models import Entitlement
 from payments_project.admin_mixins import ReadOnlyAdmin, badge, customer_link
 from payments_project.redaction import redact
 
+from ..bot.notices import replay_and_thank
 from ..customer_history import customer_history
 from ..customer_search import MAX_TERM, find_customers
 from ..manual import ManualActionRefused, grant_manually, revoke_manually
 from ..models import Customer, EventStatus, Product, StripeEvent
-from ..payments.pipeline import replay_event
 from . import formatting
 from .confirmations import can_manage_subscription, can_refund, subscription_problem
 from .events import REPLAY_PERMISSION
 from .forms import GrantForm, ReplayForm, RevokeTypeForm
-from .timeline import Action, timeline
+from .timeline import Action, money, timeline
 
 VIEW_PERMISSION = "telegram_payments.view_stripeevent"
 GRANT_PERMISSION = "telegram_payments.grant_entitlement"
 # Revoking is what the entitlements admin's Revoke needs too: the change permission on entitlements.
 REVOKE_PERMISSION = "entitlements.change_entitlement"
 REPLAYABLE = (EventStatus.FAILED, EventStatus.PENDING)
+# As `payments.refunds.refund_problem`: a failed payment was still paid, so it may be refunded too.
+REFUNDABLE = (EventStatus.PROCESSED, EventStatus.FAILED)
 MAX_USER_ID = 2**63 - 1  # what the tables' user id columns hold
 
 
@@ -53,7 +55,7 @@ def subscription_state_text(record) -> str:
 
 def offers_refund(event: StripeEvent, refunded_charges: set[str]) -> bool:
     """Whether the page offers a Refund button for `event` (the refund page checks `refund_problem` again)."""
-    return (event.is_payment and event.status == EventStatus.PROCESSED
+    return (event.is_payment and event.status in REFUNDABLE
             and event.telegram_payment_charge_id not in refunded_charges and event.customer_id.isdigit())
 
 
@@ -102,7 +104,8 @@ class CustomerAdmin(ReadOnlyAdmin):
 
         def actions_for(event: StripeEvent) -> list[Action]:
             actions = []
-            if event.status in REPLAYABLE and user.has_perm(REPLAY_PERMISSION):
+            refunded = event.telegram_payment_charge_id in history.refunded_charges
+            if event.status in REPLAYABLE and not refunded and user.has_perm(REPLAY_PERMISSION):
                 actions.append(Action("Replay…", reverse("admin:telegram_payments_customer_replay",
                                                          args=[user_id, event.pk]), "replay-action"))
             if can_refund(user) and offers_refund(event, history.refunded_charges):
@@ -128,6 +131,7 @@ class CustomerAdmin(ReadOnlyAdmin):
             "access": [{"type": a.entitlement_type, "until": wording.until(a.expires_at)} for a in history.access],
             "subscriptions": subscriptions,
             "rows": timeline(history, actions_for=actions_for),
+            "net": money(abs(net := history.totals["net_stars"]), "XTR", "minus" if net < 0 else ""),
             "can_grant": user.has_perm(GRANT_PERMISSION),
             "can_revoke": user.has_perm(REVOKE_PERMISSION),
             "grant_url": reverse("admin:telegram_payments_customer_grant", args=[user_id]),
@@ -213,7 +217,7 @@ class CustomerAdmin(ReadOnlyAdmin):
             return redirect(page_url)
         form = ReplayForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            outcome = replay_event(event=event)
+            outcome = replay_and_thank(event=event)  # a payment that now grants thanks the buyer, once
             reason = form.cleaned_data["reason"]
             if outcome.status == "failed":
                 self.log_change(request, event, f"Replayed: still failing ({redact(outcome.event.error)}): {reason}")

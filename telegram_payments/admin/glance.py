@@ -15,6 +15,7 @@ from django.utils import timezone
 from entitlements.models import Entitlement
 
 from ..models import EVENT_PAYMENT, EVENT_REFUND, STARS_CURRENCY, EventStatus, StripeEvent
+from ..selectors import failed_waiting
 
 DAYS = 30
 
@@ -67,7 +68,7 @@ def glance_stats(*, now: datetime | None = None) -> dict:
         "payments_total": total_payments,
         "refunds_total": total_refunds,
         "refund_rate": (100.0 * total_refunds / total_payments) if total_payments else None,
-        "failed_waiting": StripeEvent.objects.filter(status=EventStatus.FAILED).count(),
+        "failed_waiting": failed_waiting().count(),  # a refunded failed payment has ended
         "pending_waiting": StripeEvent.objects.filter(status=EventStatus.PENDING).count(),
         "active_entitlements": list(active),
     }

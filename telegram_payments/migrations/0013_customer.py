@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('telegram_payments', '0011_subscription'),
+        ('telegram_payments', '0012_support_desk'),
     ]
 
     operations = [
