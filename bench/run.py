@@ -189,14 +189,20 @@ def worker_starts(logdir: Path) -> int:
     return (logdir / "gunicorn.log").read_text(errors="replace").count("Booting worker")
 
 
+# The production config's settings a run may change from the environment (recorded with the figures).
+GUNICORN_ENV = ("WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_MAX_REQUESTS", "GUNICORN_MAX_REQUESTS_JITTER")
+
+
 def server_shape(args) -> str:
     """gunicorn's shape, as the chosen config resolves it (the production one: 2 x CPUs + 1 sync workers
     unless WEB_CONCURRENCY and GUNICORN_THREADS say otherwise)."""
     workers = args.workers or int(os.environ.get("WEB_CONCURRENCY") or 2 * os.cpu_count() + 1)
     threads = args.threads or int(os.environ.get("GUNICORN_THREADS") or 1)
     worker_class = args.worker_class or ("gthread" if threads > 1 else "sync")
+    settings = "".join(f", {name}={os.environ[name]}" for name in GUNICORN_ENV
+                       if name in os.environ and args.gunicorn_config == "production")
     return (f"{args.gunicorn_config} config, {workers} {worker_class} workers"
-            + (f" x {threads} threads" if worker_class == "gthread" else ""))
+            + (f" x {threads} threads" if worker_class == "gthread" else "") + settings)
 
 
 def stop_server(server: subprocess.Popen) -> None:
@@ -563,7 +569,8 @@ def main() -> int:
             results_dir = ROOT / "bench" / "results"
             results_dir.mkdir(exist_ok=True)
             (results_dir / f"{runid}.json").write_text(json.dumps(
-                {"at": stamp, "args": vars(args), "results": results, "problems": problems}, indent=2))
+                {"at": stamp, "args": vars(args), "server": server_shape(args), "results": results,
+                 "problems": problems}, indent=2))
     finally:
         log = (workdir / "gunicorn.log").read_text(errors="replace")
         if "Traceback" in log or "[ERROR]" in log or "[CRITICAL]" in log:
