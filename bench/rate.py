@@ -37,7 +37,8 @@ def payment_body(charge: str, user: int) -> dict:
 def request_for(name: str, runid: str, round_no: int, n: int) -> tuple[str, str, dict | None]:
     """(method, path, JSON body) of the n-th request of scenario `name` in this round."""
     run_no = int(re.search(r"(\d+)$", runid).group(1))
-    user = 1_000_000_000 * (1 + run_no) + round_no * 100_000_000 + 90_000_000 + n  # apart from wrk's
+    # A new buyer each time: base + round + n, apart from wrk's buyers (which count from 1e9 * (1 + run))
+    user = 1_000_000_000 * (1 + run_no) + 900_000_000 + round_no * 1_000_000 + n
     if name == "ping":
         return "GET", "/bench/ping", None
     if name == "floor":
@@ -47,7 +48,7 @@ def request_for(name: str, runid: str, round_no: int, n: int) -> tuple[str, str,
     if name == "duplicate":
         return "POST", "/webhook/telegram/successful_payment", payment_body(f"{runid}-dup", 999)
     if name == "update":
-        buyer = user + 500_000_000
+        buyer = user + 50_000_000
         sender = {"id": buyer, "is_bot": False, "first_name": "B"}
         return "POST", "/webhook/telegram", {"update_id": n, "message": {
             "message_id": n, "from": sender, "chat": {"id": buyer, "type": "private", "first_name": "B"},
