@@ -161,8 +161,9 @@ def test_successful_payment_grants_at_once_and_records_the_update(post_json, inv
 
 def test_redelivered_payment_update_is_a_duplicate(post_json, invoice, django_assert_max_num_queries):
     post_json(URL, update("successful_payment"))
-    # The stored event, looked up by its id. (A byte-identical copy at the webhook: none, test_redeliveries.)
-    with django_assert_max_num_queries(1):
+    # Under the charge's lock, the charge's recorded events. (A byte-identical copy at the webhook: none,
+    # test_redeliveries.)
+    with django_assert_max_num_queries(4):
         result = process_update(update("successful_payment"))
     assert result.status == "duplicate" and result.outcome.event.update_id == 704115002
     assert answer_status(post_json(URL, update("successful_payment")).json()) == "duplicate"
