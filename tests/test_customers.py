@@ -58,3 +58,12 @@ def test_an_update_without_a_sender_records_no_one(catalog):
     process_update({"update_id": 1, "message": {"message_id": 1, "date": 1795000000,
                                                 "chat": {"id": -100, "type": "channel"}, "text": "hi"}})
     assert not Customer.objects.exists()
+
+
+@pytest.mark.parametrize("first_name", [123, ["Ada"], {"x": 1}, None, "Ada\x00Lovelace", "A" * 300])
+def test_an_odd_name_is_stored_as_text_or_dropped_never_an_error(catalog, first_name):
+    body = load_update("pre_checkout_query")
+    body["pre_checkout_query"]["from"]["first_name"] = first_name
+    process_update(body)  # (the webhook refuses a NUL anywhere before this; the rest reach here)
+    stored = Customer.objects.get(user_id=ADA).first_name
+    assert stored == (first_name.replace("\x00", "")[:255] if isinstance(first_name, str) else "")

@@ -28,10 +28,17 @@ def remember(update: Update) -> None:
     Customer.objects.bulk_create(
         [Customer(
             user_id=user.id,
-            first_name=(user.first_name or "")[:255],
-            last_name=(user.last_name or "")[:255],
-            username=(user.username or "")[:255],
+            first_name=_text(user.first_name),
+            last_name=_text(user.last_name),
+            username=_text(user.username),
             last_seen_at=timezone.now(),
         )],
         update_conflicts=True, unique_fields=["user_id"], update_fields=list(NAME_FIELDS),
     )
+
+
+def _text(value) -> str:
+    """A name as we can store it: a string (anything else is dropped), no NUL, valid UTF-8, at most 255."""
+    if not isinstance(value, str):
+        return ""
+    return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")[:255]
