@@ -21,8 +21,8 @@ def stars(value) -> str:
     return f"{value:,} XTR"
 
 
-def nanostars_as_stars(nanostars: int | None) -> str:
-    """A StarAmount in nanostars as "1,250 XTR" or "1,250.5 XTR" (a fraction only when there is one)."""
+def nanostars_number(nanostars: int | None) -> str:
+    """A StarAmount in nanostars as "1,250" or "1,250.5" (a fraction only when there is one)."""
     if nanostars is None:
         return "—"
     whole, fraction = divmod(abs(nanostars), NANOSTARS_PER_STAR)
@@ -30,7 +30,12 @@ def nanostars_as_stars(nanostars: int | None) -> str:
     text = f"{sign}{whole:,}"
     if fraction:
         text += f".{fraction:09d}".rstrip("0")
-    return f"{text} XTR"
+    return text
+
+
+def nanostars_as_stars(nanostars: int | None) -> str:
+    """A StarAmount in nanostars as "1,250 XTR" or "1,250.5 XTR"; None -> "—"."""
+    return "—" if nanostars is None else f"{nanostars_number(nanostars)} XTR"
 
 
 def usd_estimate(whole_stars: int | None) -> str:

@@ -180,7 +180,7 @@ def test_the_page_only_reads_the_stored_balance(admin_client, fake_bot_api):
     StarBalance.objects.create(pk=1, nanostars=1_250 * 10**9 + 500_000_000, fetched_at=fetched_at,
                                attempted_at=fetched_at)
     html = admin_client.get(GLANCE).content.decode()
-    assert "1,250.5 XTR" in html and "as of " in html and "3\xa0minutes ago" in html
+    assert "1,250.5 <span class=\"xtr\">XTR</span>" in html and "as of " in html and "3\xa0minutes ago" in html
     assert fake_bot_api.calls_of("getMyStarBalance") == []  # the page never asks Telegram
 
 
@@ -189,7 +189,7 @@ def test_refresh_now_asks_telegram_and_stores_the_answer(admin_client, fake_bot_
     response = admin_client.post(REFRESH, {"days": "7"}, follow=True)
     assert response.redirect_chain[-1][0] == GLANCE + "?days=7"
     html = response.content.decode()
-    assert "Balance refreshed: 98,765 XTR" in html and "98,765 XTR" in html
+    assert "Balance refreshed: 98,765 XTR" in html and "98,765 <span class=\"xtr\">XTR</span>" in html
     balance = StarBalance.objects.get()
     assert balance.nanostars == 98765 * 10**9 and balance.fetched_at and balance.error == ""
     # A second click straight away makes no second call.
@@ -209,7 +209,7 @@ def test_a_failed_refresh_is_a_message_and_keeps_the_last_balance(admin_client, 
     assert response.status_code == 200
     html = response.content.decode()
     assert "Telegram did not give the balance" in html and 'id="balance-error"' in html
-    assert "500 XTR" in html
+    assert "500 <span class=\"xtr\">XTR</span>" in html
     balance = StarBalance.objects.get()
     assert (balance.nanostars, balance.fetched_at) == (500 * 10**9, earlier) and balance.error
 

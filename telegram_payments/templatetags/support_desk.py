@@ -9,7 +9,7 @@ register = template.Library()
 
 register.filter("thousands", money.thousands)
 register.filter("stars", money.stars)
-register.filter("nanostars", money.nanostars_as_stars)
+register.filter("nanostars", money.nanostars_number)
 register.filter("usd", money.usd_estimate)
 
 
