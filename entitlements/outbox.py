@@ -30,6 +30,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from payments_project.batching import in_id_batches
 from payments_project.locks import lock_for_transaction
 from payments_project.metrics import OUTBOX_DELIVERIES
 
@@ -100,7 +101,8 @@ def sign(body: bytes, secret: str) -> str:
 
 def backoff(attempt_count: int, *, base: float = BACKOFF_BASE_SECONDS, cap: float = BACKOFF_MAX_SECONDS) -> timedelta:
     """Wait before the next try after `attempt_count` failures: base, 2x base, 4x base... up to cap."""
-    return timedelta(seconds=min(cap, base * 2 ** max(attempt_count - 1, 0)))
+    doublings = min(max(attempt_count - 1, 0), 64)  # past 64 the cap has long won; 2**1100 is no float
+    return timedelta(seconds=min(cap, base * 2**doublings))
 
 
 @dataclass(frozen=True)
@@ -195,9 +197,5 @@ def prune_delivered(*, older_than: timedelta, dry_run: bool = False, batch_size:
     due = OutboxMessage.objects.filter(delivered_at__lt=timezone.now() - older_than)
     if dry_run:
         return due.count()
-    deleted, after = 0, 0
-    while ids := list(due.filter(id__gt=after).order_by("id").values_list("id", flat=True)[:batch_size]):
-        with transaction.atomic():
-            deleted += OutboxMessage.objects.filter(id__in=ids).delete()[1].get(OutboxMessage._meta.label, 0)
-        after = ids[-1]
-    return deleted
+    return in_id_batches(due, lambda batch: batch.delete()[1].get(OutboxMessage._meta.label, 0),
+                         batch_size=batch_size)

@@ -72,6 +72,12 @@ EVENTS_FAILED = Counter(
     "Events recorded as failed (unknown product, wrong amount...), by event kind.",
     ["kind"],
 )
+SUBSCRIPTION_UPDATES = Counter(
+    "telegram_stars_subscription_updates",
+    "Subscription changes Telegram reported, recorded now, by state (canceled, active, failed: a renewal's "
+    "payment failed).",
+    ["state"],
+)
 PRE_CHECKOUT_ANSWERS = Counter(
     "telegram_stars_pre_checkout_answers",
     "Answers to pre-checkout queries, by outcome (ok, or the reason for refusing).",
@@ -124,7 +130,11 @@ class DatabaseGauges:
 
 
 def _event_kind(event) -> str:
-    return "refund" if event.is_refund else "payment" if event.is_payment else "other"
+    if event.is_refund:
+        return "refund"
+    if event.is_payment:
+        return "payment"
+    return "subscription" if event.is_subscription_update else "other"
 
 
 def record_outcome(outcome) -> None:
@@ -157,6 +167,11 @@ def observe_outcome(func):
         return outcome
 
     return wrapper
+
+
+def record_subscription_update(state: str) -> None:
+    """Count one subscription update recorded now: "canceled", "active" or "failed"."""
+    SUBSCRIPTION_UPDATES.labels(state=state).inc()
 
 
 def record_pre_checkout_answer(outcome: str) -> None:

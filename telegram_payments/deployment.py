@@ -113,6 +113,9 @@ def check_webhook_registered() -> tuple[bool, str]:
     elif info.url != expected_url:
         problems.append(f"registered at {info.url}, not at TELEGRAM_WEBHOOK_URL {expected_url or '(unset)'}")
     allowed = sorted(info.allowed_updates or [])
+    if info.allowed_updates and "subscription" not in info.allowed_updates:
+        problems.append("allowed updates lack 'subscription': cancelled and failed subscription renewals are "
+                        "not delivered (run manage.py set_webhook)")
     if allowed != sorted(set(ALLOWED_UPDATES)):
         problems.append(f"allowed updates {allowed or 'Telegram default'}, expected {sorted(set(ALLOWED_UPDATES))}")
     if info.last_error_message:

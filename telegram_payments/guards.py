@@ -9,7 +9,8 @@ import math
 
 from django.conf import settings
 from django.core.cache import cache
-from rest_framework import exceptions
+from django.utils.http import parse_header_parameters
+from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.utils import json
 
@@ -59,25 +60,75 @@ def _check_storable(value) -> None:
                 stack.extend((child, depth + 1) for child in item)
 
 
+# The charsets JSON may come in (RFC 8259 names UTF-8; UTF-16 and UTF-32 are its old alternatives).
+# A charset names a Python codec, and many codecs are not text encodings at all (bz2, zlib, base64,
+# rot13): a tiny body would expand past the size limit, or the codec would fail in unexpected ways.
+JSON_CHARSETS = frozenset({"utf-8", "utf-16", "utf-16-be", "utf-16-le", "utf-32", "utf-32-be", "utf-32-le"})
+
+
+class UnsupportedCharset(exceptions.UnsupportedMediaType):
+    default_code = "unsupported_charset"
+    default_detail = "Unsupported charset {charset!r}: send JSON in UTF-8 (or UTF-16/UTF-32)."
+
+    def __init__(self, charset: str):
+        exceptions.APIException.__init__(self, self.default_detail.format(charset=charset[:40]))
+
+
+def json_codec(media_type: str | None) -> str:
+    """The codec a body of this Content-Type is decoded with: its charset if it is one of
+    JSON_CHARSETS, UTF-8 when it names none; any other charset raises UnsupportedCharset."""
+    charset = parse_header_parameters(media_type or "")[1].get("charset")
+    if charset is None:
+        return "utf-8"
+    try:
+        codec = codecs.lookup(charset).name
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
+        raise UnsupportedCharset(charset) from None
+    if codec not in JSON_CHARSETS:
+        raise UnsupportedCharset(charset)
+    return codec
+
+
+class DecodedBodyTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "body_too_large"
+    default_detail = "Request body is too large."
+
+
 class WebhookJSONParser(JSONParser):
     """DRF's strict JSON parser, plus: only what can be stored as the event's payload gets through.
 
     The body is stored as received (jsonb), so anything PostgreSQL would refuse (NUL, lone
     surrogates, infinite numbers, absurd nesting) is a 400 here rather than a 500 at insert time.
+    Only UTF-8, UTF-16 and UTF-32 bodies are read (`json_codec`), and the body size limit holds for
+    the decoded document too (as UTF-8, the way it is stored).
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
-        encoding = (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET
+        codec = json_codec(media_type)
         try:
-            value = json.load(
-                codecs.getreader(encoding)(stream),
-                parse_constant=json.strict_constant if self.strict else None,  # NaN, Infinity
-                parse_float=_reject_non_finite,
-            )
-            _check_storable(value)
-        except (ValueError, RecursionError, LookupError) as exc:  # LookupError: unknown charset
+            text = stream.read().decode(codec)  # UnicodeDecodeError (a ValueError): not in that charset
+            if codec != "utf-8" and len(text.encode("utf-8", "surrogatepass")) > settings.WEBHOOK_MAX_BODY_BYTES:
+                raise DecodedBodyTooLarge()
+            return load_storable_json(text, strict=self.strict)
+        except ValueError as exc:
             raise exceptions.ParseError(f"JSON parse error - {str(exc)[:200]}") from None
-        return value
+
+
+def load_storable_json(text: str, *, strict: bool = True):
+    """The JSON value of `text` if the webhook would store it, else ValueError naming what is wrong
+    (not JSON, NaN or Infinity, a number out of range, NUL, lone surrogates, nesting deeper than
+    MAX_JSON_DEPTH). Used by the webhook's parser and by `replay_updates`."""
+    try:
+        value = json.loads(
+            text,
+            parse_constant=json.strict_constant if strict else None,  # NaN, Infinity
+            parse_float=_reject_non_finite,
+        )
+    except RecursionError:  # far deeper than MAX_JSON_DEPTH
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    _check_storable(value)
+    return value
 
 
 def client_ip(request) -> str:

@@ -9,6 +9,7 @@ PAYMENT_METHOD = "telegram_stars"
 STARS_CURRENCY = "XTR"
 EVENT_PAYMENT = "telegram_stars.successful_payment"
 EVENT_REFUND = "telegram_stars.refund"
+EVENT_SUBSCRIPTION = "telegram_stars.subscription_updated"
 
 
 class EventStatus(models.IntegerChoices):
@@ -96,6 +97,10 @@ class StripeEvent(models.Model):
     @property
     def is_refund(self) -> bool:
         return self.event_type == EVENT_REFUND
+
+    @property
+    def is_subscription_update(self) -> bool:
+        return self.event_type == EVENT_SUBSCRIPTION
 
 
 class Product(models.Model):
@@ -216,3 +221,38 @@ class RefundEvent(StripeEvent):
         proxy = True
         verbose_name = "refund"
         verbose_name_plural = "refunds"
+
+
+class SubscriptionState(models.TextChoices):
+    RENEWING = "renewing", "renewing"
+    CANCELLED = "cancelled", "cancelled by the user"
+    RENEWAL_FAILED = "renewal_failed", "renewal failed"
+    STOPPED = "stopped", "stopped by staff"
+
+
+class Subscription(models.Model):
+    """The current state of one Star subscription: one user's subscription to one invoice (link) we issued.
+
+    The audit trail keeps every change (payments, `telegram_stars.subscription_updated` events); this row
+    keeps only where it stands now. Written by `payments.subscriptions` only, under a row lock.
+    """
+
+    user_id = models.BigIntegerField(help_text="Telegram user id of the subscriber.")
+    invoice_payload = models.CharField(max_length=255, help_text="The invoice (link) subscribed to.")
+    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=20, choices=SubscriptionState.choices, default=SubscriptionState.RENEWING)
+    source = models.CharField(max_length=20, choices=EventSource.choices, help_text="Who set the state.")
+    paid_until = models.DateTimeField(null=True, blank=True, help_text="End of the last period paid for.")
+    last_event_id = models.CharField(max_length=255, blank=True, default="",
+                                     help_text="The audit event that set the state (empty: a staff action).")
+    last_update_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The newest Bot API update applied: an older one changes nothing.")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user_id", "invoice_payload"], name="subscription_user_invoice_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} / {self.invoice_payload}: {self.state}"

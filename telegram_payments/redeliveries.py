@@ -8,7 +8,8 @@ worker keeps the answers for the last `WEBHOOK_REDELIVERY_MEMORY` such bodies an
 without a query: a redelivery storm then costs about what a trivial endpoint costs.
 
 This is only a shortcut to the same answer. What happens once per event is still decided by the
-database (the unique event id): a body not remembered, or different by one byte, goes the usual way.
+database (the unique event id): a body not remembered, or different by one byte, goes the usual way,
+and so does a copy sent with another Content-Type (which the usual way may answer 415).
 """
 
 import hashlib
@@ -25,14 +26,17 @@ ANSWER_FIELDS = ("id", "event_id", "event_type", "status", "customer_id", "teleg
                  "entitlement_type", "amount_cents", "currency", "source", "update_id")
 
 _lock = threading.Lock()
-# (path, digest of the body) -> the event's ANSWER_FIELDS, as a tuple.
-_answers: "OrderedDict[tuple[str, bytes], tuple]" = OrderedDict()
+# (path, Content-Type, digest of the body) -> the event's ANSWER_FIELDS, as a tuple.
+_answers: "OrderedDict[tuple[str, str, bytes], tuple]" = OrderedDict()
 
 
-def _key(request) -> tuple[str, bytes]:
+def _key(request) -> tuple[str, str, bytes]:
+    """The same bytes under the same Content-Type: the same bytes as multipart, or in another charset,
+    are another request (a 415 or a 400), answered the usual way."""
     key = getattr(request, "_redelivery_key", None)  # recall and remember hash the body once
     if key is None:
-        key = request._redelivery_key = (request.path, hashlib.blake2b(request.body, digest_size=16).digest())
+        digest = hashlib.blake2b(request.body, digest_size=16).digest()
+        key = request._redelivery_key = (request.path, request.content_type, digest)
     return key
 
 

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from entitlements.models import Entitlement
+from payments_project.batching import in_id_batches
 
 from .models import EVENT_PAYMENT, EVENT_REFUND, EventStatus, StripeEvent
 
@@ -81,16 +81,13 @@ def prune_events(
     )
     kept_unfinished = StripeEvent.objects.filter(received_at__lt=cutoff).exclude(status=EventStatus.PROCESSED).count()
 
-    pruned = 0
-    while not dry_run:
-        with transaction.atomic():
-            selection = prunable_events(cutoff=cutoff, payloads_only=payloads_only)
-            pks = list(selection.order_by("pk").values_list("pk", flat=True)[:batch_size])
-            if not pks:
-                break
-            batch = selection.filter(pk__in=pks)  # the rules again, at the moment of writing
-            done = batch.update(payload={}) if payloads_only else batch.delete()[0]
-        pruned += done
+    def prune(batch: QuerySet) -> int:
+        return batch.update(payload={}) if payloads_only else batch.delete()[0]
+
+    def report(pruned: int) -> None:
         if on_batch:
             on_batch(pruned, selected)
+
+    # `selection` applies the rules again to each batch, at the moment of writing.
+    pruned = 0 if dry_run else in_id_batches(selection, prune, batch_size=batch_size, on_batch=report)
     return PruneSummary(cutoff, selected, pruned, kept_for_entitlements, kept_in_pairs, kept_unfinished)

@@ -8,11 +8,11 @@ from django.utils import timezone
 
 from entitlements.models import Entitlement
 
-from .models import EVENT_PAYMENT, EVENT_REFUND, EventStatus, StripeEvent
+from .models import EVENT_PAYMENT, EVENT_REFUND, EVENT_SUBSCRIPTION, EventStatus, StripeEvent, Subscription
 from .payments.events import refund_event_id
 
 # Short names accepted wherever an event type is asked for (`--type payment`).
-EVENT_TYPE_ALIASES = {"payment": EVENT_PAYMENT, "refund": EVENT_REFUND}
+EVENT_TYPE_ALIASES = {"payment": EVENT_PAYMENT, "refund": EVENT_REFUND, "subscription": EVENT_SUBSCRIPTION}
 DEFAULT_STUCK_AFTER = timedelta(minutes=5)
 
 
@@ -86,3 +86,17 @@ def user_entitlements(user_id: int) -> list[EntitlementRecord]:
         EntitlementRecord(g, events.get(g.event_id), refunds.get(refund_ids.get(g.event_id, "")))
         for g in grants
     ]
+
+
+def subscription_of(event: StripeEvent) -> Subscription | None:
+    """The subscription a subscription payment or update belongs to (its user and invoice), or None."""
+    if not (event.invoice_payload and event.customer_id.isdigit()):
+        return None
+    return (Subscription.objects.select_related("product")
+            .filter(user_id=int(event.customer_id), invoice_payload=event.invoice_payload).first())
+
+
+def subscription_of_grant(entitlement: Entitlement) -> Subscription | None:
+    """The subscription whose payment made this grant, or None (not a subscription's, or no such payment)."""
+    payment = StripeEvent.objects.filter(event_id=entitlement.event_id).only("customer_id", "invoice_payload").first()
+    return subscription_of(payment) if payment is not None else None

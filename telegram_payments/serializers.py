@@ -2,6 +2,8 @@
 
 from rest_framework import serializers
 
+from .validation import CURRENCY_PATTERN
+
 MAX_BIGINT = 2**63 - 1
 MAX_INT = 2**31 - 1
 
@@ -53,7 +55,7 @@ class SuccessfulPaymentRelaySerializer(serializers.Serializer):
     )
     total_amount = StrictIntegerField(min_value=1, max_value=MAX_INT)
     currency = serializers.RegexField(
-        r"^[A-Za-z]{3}$", error_messages={"invalid": "Must be a 3-letter currency code, e.g. XTR."}
+        CURRENCY_PATTERN, error_messages={"invalid": "Must be a 3-letter currency code, e.g. XTR."}
     )
 
 

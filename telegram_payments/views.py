@@ -82,7 +82,7 @@ class TelegramUpdateView(WebhookView):
             result = process_update(request.data, source=EventSource.TELEGRAM)
         except InvalidUpdate as exc:
             raise ValidationError({exc.field: [str(exc)]}) from None
-        if result.kind in ("successful_payment", "refunded_payment") and result.outcome is not None:
+        if result.kind in ("successful_payment", "refunded_payment", "subscription") and result.outcome is not None:
             redeliveries.remember(request, result.outcome.event)
         response = Response(result.body)
         response.outcome = result.outcome or result  # for the webhook log line

@@ -1,8 +1,12 @@
+"""factory-boy factories for the models tests build rows of directly."""
+
+from datetime import timedelta
+
 import factory
 from django.utils import timezone
 
 from entitlements.models import Entitlement
-from telegram_payments.models import EVENT_PAYMENT, EventSource, EventStatus, Product, StripeEvent
+from telegram_payments.models import EVENT_PAYMENT, EventSource, EventStatus, Invoice, Product, StripeEvent
 from telegram_payments.payments.events import payment_event_id
 
 
@@ -16,6 +20,17 @@ class ProductFactory(factory.django.DjangoModelFactory):
     description = "A product for tests."
     price_stars = 100
     duration_days = 30
+
+
+class InvoiceFactory(factory.django.DjangoModelFactory):
+    """An open invoice for one user at the product's price; `payload` is the model's own fresh one."""
+
+    class Meta:
+        model = Invoice
+
+    product = factory.SubFactory(ProductFactory)
+    user_id = 1001
+    price_stars = factory.SelfAttribute("product.price_stars")
 
 
 class StripeEventFactory(factory.django.DjangoModelFactory):
@@ -44,4 +59,4 @@ class EntitlementFactory(factory.django.DjangoModelFactory):
     entitlement_type = "premium_monthly"
     event_id = factory.Sequence(lambda n: f"tg_stars:payment:factory_{n}")
     starts_at = factory.LazyFunction(timezone.now)
-    expires_at = factory.LazyAttribute(lambda o: o.starts_at + timezone.timedelta(days=30))
+    expires_at = factory.LazyAttribute(lambda o: o.starts_at + timedelta(days=30))

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
+from tests import loopback
+
 BOT_USER = {"id": 123456789, "is_bot": True, "first_name": "Stars Test Bot", "username": "stars_test_bot"}
 
 
@@ -179,14 +181,12 @@ def start_fake_bot_api(token: str) -> FakeBotApi:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     fake.server = server
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    fake.thread = loopback.serve_in_thread(server)
     return fake
 
 
 def stop_fake_bot_api(fake: FakeBotApi) -> None:
-    fake.server.shutdown()
-    fake.server.server_close()
+    loopback.stop(fake.server, fake.thread)
 
 
 def star_amount(transactions: list[dict]) -> dict:

@@ -2,6 +2,7 @@
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -15,7 +16,7 @@ from django.utils import timezone
 from entitlements.models import Entitlement
 from telegram_payments.models import EVENT_PAYMENT, EVENT_REFUND, EventSource, EventStatus, StripeEvent
 from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
-from tests.factories import StripeEventFactory
+from tests.factories import InvoiceFactory, StripeEventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -350,10 +351,8 @@ def test_glance_page_with_no_events(staff_client):
 
 # --- catalog -------------------------------------------------------------------------------------
 def test_product_price_change_never_touches_past_events_or_invoices(admin_client, catalog):
-    from telegram_payments.models import Invoice
-
     product = catalog["premium_monthly"]
-    invoice = Invoice.objects.create(product=product, price_stars=250, user_id=7)
+    invoice = InvoiceFactory(product=product, price_stars=250, user_id=7)
     event = pay(charge="ch_before")
     url = reverse("admin:telegram_payments_product_change", args=[product.pk])
     assert "applies to new invoices only" in admin_client.get(url).content.decode()
@@ -391,8 +390,8 @@ def test_product_editing_needs_permission(staff_client, catalog):
 
 def test_glance_counts_only_the_last_30_days(admin_client):
     now = timezone.now()
-    StripeEventFactory(amount_cents=111, received_at=now - timezone.timedelta(days=29))
-    StripeEventFactory(amount_cents=999, received_at=now - timezone.timedelta(days=31))
+    StripeEventFactory(amount_cents=111, received_at=now - timedelta(days=29))
+    StripeEventFactory(amount_cents=999, received_at=now - timedelta(days=31))
     StripeEventFactory(amount_cents=50, status=EventStatus.FAILED, error="x")  # failed: not revenue
     stats = admin_client.get(reverse("admin:telegram_payments_glance")).context["stats"]
     assert stats["stars_total"] == 111 and stats["payments_total"] == 1

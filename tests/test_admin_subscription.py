@@ -1,5 +1,7 @@
 """Stopping or resuming a Star subscription's renewals from the admin, against the fake Bot API."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.urls import reverse
@@ -18,7 +20,7 @@ USER = 777001
 def subscription_payment(db):
     return StripeEventFactory(customer_id=str(USER), telegram_payment_charge_id="stxSUB77", amount_cents=99,
                               entitlement_type="premium_subscription",
-                              subscription_expires_at=timezone.now() + timezone.timedelta(days=30))
+                              subscription_expires_at=timezone.now() + timedelta(days=30))
 
 
 @pytest.fixture

@@ -14,10 +14,11 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from entitlements.models import Entitlement
-from telegram_payments.models import EventSource, EventStatus, Product, StripeEvent
+from telegram_payments.models import EventSource, EventStatus, StripeEvent
 from telegram_payments.payments.events import refund_event_id
 from telegram_payments.payments.pipeline import handle_successful_payment
 from tests.browser import launch, needs_chromium
+from tests.factories import ProductFactory
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed "
                                                              "(pip install -r requirements-dev.txt)")
@@ -62,8 +63,7 @@ def support_data(catalog, django_user_model):
         user_id=424242, telegram_payment_charge_id="stxBROWSER42", total_amount=2500, currency="XTR",
         entitlement_type="premium_yearly", source=EventSource.TELEGRAM, payload={"charge": "stxBROWSER42"},
     ).event
-    Product.objects.create(entitlement_type="team_plan", title="Team plan", description="For teams",
-                           price_stars=900, duration_days=30, is_active=False)
+    ProductFactory(entitlement_type="team_plan", title="Team plan", price_stars=900, is_active=False)
     failed = handle_successful_payment(
         user_id=31337, telegram_payment_charge_id="stxTEAM1", total_amount=900, currency="XTR",
         entitlement_type="team_plan", source=EventSource.TELEGRAM, payload={},

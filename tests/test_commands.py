@@ -294,6 +294,13 @@ def test_verify_deployment_reports_each_problem_and_exits_non_zero(catalog, prod
     assert "123:short" not in out and "short secret!" not in out
 
 
+def test_verify_deployment_says_when_subscription_updates_are_not_asked_for(catalog, production_settings,
+                                                                            fake_bot_api):
+    fake_bot_api.webhook["allowed_updates"] = ["message", "callback_query", "pre_checkout_query"]
+    _, out = fails("verify_deployment")
+    assert "✗ webhook: allowed updates lack 'subscription': cancelled and failed subscription renewals" in out
+
+
 def test_verify_deployment_webhook_not_ours(catalog, production_settings, fake_bot_api):
     fake_bot_api.webhook = {"url": "https://old.example.com/hook", "has_custom_certificate": False,
                             "pending_update_count": 3, "last_error_date": 1700000000,
@@ -380,4 +387,4 @@ def test_prune_default_retention_from_settings_and_bad_values(db, settings):
     out, err = run("prune_events", "--batch-size", "1")
     assert "Pruned: 1 events deleted" in out and "(10 days)" in out
     assert not StripeEvent.objects.filter(pk=old.pk).exists()
-    assert "at least 1 day" in fails("prune_events", "--older-than", "0")[0]
+    assert "not a number of days from 1 to 36500" in fails("prune_events", "--older-than", "0")[0]

@@ -4,17 +4,21 @@ Property-based (hypothesis) over every webhook endpoint in ENDPOINTS. To cover a
 (e.g. the Bot API Update webhook), add an Endpoint with its URL and a builder of a valid body.
 """
 
+import codecs
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from encodings.aliases import aliases as codec_aliases
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from entitlements.models import Entitlement
-from telegram_payments.models import Invoice, StripeEvent
+from telegram_payments.guards import JSON_CHARSETS
+from telegram_payments.models import StripeEvent
 from tests.conftest import answer_status
+from tests.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -71,16 +75,17 @@ endpoint_param = pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.
 @pytest.fixture(autouse=True)
 def invoice(catalog):
     """The invoice (a link anyone may pay) that the valid bodies pay."""
-    return Invoice.objects.create(payload="inv_h", user_id=None, product=catalog["premium_monthly"],
-                                  price_stars=250)
+    return InvoiceFactory(payload="inv_h", user_id=None, product=catalog["premium_monthly"])
 
 # Any JSON value, including the awkward ones: huge and negative numbers, floats, unicode, nesting.
 json_scalars = (
     st.none() | st.booleans()
     | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.sampled_from([2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 2**64, 2**31, -(2**31) - 1])  # column edges
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=40)
-    | st.sampled_from(["", " ", "0", "-1", "1e3", "٣", "🚀", "XTR", "\u202e", "a" * 300, "9" * 25])
+    | st.sampled_from(["", " ", "0", "-1", "1e3", "٣", "🚀", "XTR", "\u202e", "a" * 300, "9" * 25,
+                      "ßßß", "ﬀﬀﬀ", "ǆǆǆ", "xtr", "XT\n"])  # longer (or not letters) once upper-cased
 )
 json_values = st.recursive(
     json_scalars,
@@ -184,6 +189,72 @@ def test_any_content_type_is_handled_without_a_5xx(post_json, catalog, endpoint,
     before = row_counts()
     response = post_json(endpoint.url, body, content_type=content_type)
     assert_sane(response, before)
+
+
+# Every codec Python knows by name, text encodings and the others (bz2, zlib, base64, rot13, ...).
+CODEC_NAMES = sorted(set(codec_aliases) | set(codec_aliases.values()) | {"rot13", "unicode_escape", "idna"})
+
+
+# What an HTTP server passes on in a header value (gunicorn refuses NUL and other controls).
+HEADER_CHARACTERS = st.characters(min_codepoint=0x20, max_codepoint=0xFF, blacklist_characters="\x7f")
+
+
+def _encode(text: str, charset: str) -> bytes | None:
+    """`text` as the codec named `charset` would have it, if it can."""
+    try:
+        encoded = codecs.encode(text, charset)
+    except Exception:
+        try:
+            encoded = codecs.encode(text.encode(), charset)
+        except Exception:
+            return None
+    return encoded.encode() if isinstance(encoded, str) else encoded
+
+
+@endpoint_param
+@HOSTILE
+@given(charset=st.one_of(st.sampled_from(CODEC_NAMES), st.text(HEADER_CHARACTERS, max_size=20)), encode=st.booleans(),
+       case=st.sampled_from([str.lower, str.upper]))
+def test_any_charset_is_handled_and_only_utf_8_16_32_are_read(post_json, catalog, endpoint, charset, encode, case):
+    text = json.dumps(endpoint.valid_body(f"charset-{charset[:20]}"))
+    raw = (_encode(text, charset) if encode else None) or text.encode()
+    before = row_counts()
+    response = post_json(endpoint.url, raw, content_type=f"application/json; charset={case(charset)}")
+    assert_sane(response, before)
+    try:
+        readable = codecs.lookup(charset).name in JSON_CHARSETS
+    except (LookupError, ValueError):
+        readable = False
+    if not readable:
+        assert response.status_code == 415, (charset, response.content[:200])
+
+
+def edge_integers():
+    return st.one_of(
+        st.integers(), st.integers(min_value=-(2**80), max_value=2**80),
+        st.sampled_from([0, -1, 2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 2**64, 10**30]),
+    )
+
+
+@endpoint_param
+@HOSTILE
+@given(update_id=edge_integers(), currency=st.one_of(st.text(min_size=1, max_size=4), st.sampled_from(
+    ["ßßß", "ﬀﬀﬀ", "ŉŉŉ", "ǆǆǆ", "İİİ", "ＸＴＲ", "XT\n", "xtr", "XTR"])), user_id=edge_integers(),
+       charge=st.uuids().map(str))
+def test_stored_fields_out_of_range_or_odd_are_4xx_or_200(post_json, catalog, endpoint, update_id, currency, user_id,
+                                                          charge):
+    body = endpoint.valid_body(charge)  # a new charge each time: a copy would be answered before the insert
+    if "message" in body:  # an Update: its update_id and the payment's currency are stored
+        body["update_id"] = update_id
+        part = body["message"].get("successful_payment") or body["message"]["refunded_payment"]
+        part["currency"] = currency
+        body["message"]["chat"]["id"] = body["message"]["from"]["id"] = user_id
+    else:
+        body["user_id"] = user_id
+        if "total_amount" in body:
+            body["currency"] = currency
+    before = row_counts()
+    assert_sane(post_json(endpoint.url, body), before)
 
 
 @endpoint_param

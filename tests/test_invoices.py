@@ -1,5 +1,6 @@
 """The invoices service, the subscriptions service and `manage.py subscription`, against the fake Bot API."""
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -104,7 +105,7 @@ def subscription_payment(db):
 
     return StripeEventFactory(customer_id=str(USER), telegram_payment_charge_id="stxSUB1",
                               entitlement_type="premium_subscription",
-                              subscription_expires_at=timezone.now() + timezone.timedelta(days=30))
+                              subscription_expires_at=timezone.now() + timedelta(days=30))
 
 
 @pytest.mark.parametrize("cancelled", [True, False])

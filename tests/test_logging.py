@@ -14,6 +14,7 @@ from django.conf import settings as django_settings
 from payments_project.logformat import JsonFormatter, TextFormatter
 from payments_project.redaction import REDACTED
 from telegram_payments.bot.client import BotApiError, call_bot
+from tests.factories import InvoiceFactory
 
 PAY_URL = "/webhook/telegram/successful_payment"
 REFUND_URL = "/webhook/telegram/refund"
@@ -141,11 +142,9 @@ def test_text_format_scrubs_too(settings):
 
 @pytest.mark.django_db
 def test_bot_api_updates_log_their_update_id_event_and_outcome(post_json, catalog, log_lines):
-    from telegram_payments.models import Invoice
     from tests.conftest import load_update
 
-    Invoice.objects.create(payload="inv_fixture_premium_monthly", user_id=555000111,
-                           product=catalog["premium_monthly"], price_stars=250)
+    InvoiceFactory(payload="inv_fixture_premium_monthly", user_id=555000111, product=catalog["premium_monthly"])
     update = load_update("successful_payment")
     post_json("/webhook/telegram", update)
     post_json("/webhook/telegram", load_update("text_message"))

@@ -7,6 +7,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from telegram_payments.bot.client import BotApiError, call_bot
+from tests.factories import InvoiceFactory
 
 PAY_URL = "/webhook/telegram/successful_payment"
 REFUND_URL = "/webhook/telegram/refund"
@@ -210,13 +211,12 @@ def test_no_created_timestamps_series(client):
 
 
 def test_pre_checkout_answers_are_counted_by_outcome(client, post_json, catalog):
-    from telegram_payments.models import Invoice
     from tests.conftest import load_update
 
     query = load_update("pre_checkout_query")
-    Invoice.objects.create(payload=query["pre_checkout_query"]["invoice_payload"],
-                           user_id=query["pre_checkout_query"]["from"]["id"],
-                           product=catalog["premium_monthly"], price_stars=query["pre_checkout_query"]["total_amount"])
+    InvoiceFactory(payload=query["pre_checkout_query"]["invoice_payload"],
+                   user_id=query["pre_checkout_query"]["from"]["id"],
+                   product=catalog["premium_monthly"], price_stars=query["pre_checkout_query"]["total_amount"])
     before = scrape(client)
     assert post_json("/webhook/telegram", query).json()["ok"] is True
     unknown = load_update("pre_checkout_query")

@@ -21,6 +21,7 @@ from django.utils import timezone
 from entitlements import outbox
 from entitlements.models import DeliveryAttempt, Entitlement, OutboxMessage
 from entitlements.services import grant_entitlement, revoke_entitlement
+from tests import loopback
 
 SECRET = "outbox-signing-secret-0123456789"
 PAY_URL = "/webhook/telegram/successful_payment"
@@ -53,7 +54,7 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.thread = loopback.serve_in_thread(self.server)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/entitlements"
 
     def handle(self, request, body):
@@ -87,8 +88,7 @@ class Receiver:
         return [r for r in self.requests if r[2] == 200]
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        loopback.stop(self.server, self.thread)
 
 
 @pytest.fixture
@@ -267,6 +267,7 @@ def test_admin_shows_messages_and_attempts_read_only_without_the_secret(receiver
 def test_backoff_doubles_up_to_the_cap():
     assert [outbox.backoff(n).total_seconds() for n in (1, 2, 3, 4)] == [5, 10, 20, 40]
     assert outbox.backoff(30).total_seconds() == 3600
+    assert outbox.backoff(5000).total_seconds() == 3600  # a message failing for weeks (no OverflowError)
 
 
 @pytest.mark.postgres

@@ -14,6 +14,7 @@ from telegram_payments.models import EventSource, EventStatus, Invoice, StripeEv
 from telegram_payments.payments.events import payment_event_id, refund_event_id
 from telegram_payments.payments.pipeline import handle_successful_payment
 from telegram_payments.reconcile import MISSING_PAYMENT, MISSING_REFUND, ONLY_HERE, reconcile_stars
+from tests.factories import InvoiceFactory
 from tests.fakebotapi import star_payment, star_refund, star_withdrawal
 
 pytestmark = pytest.mark.django_db
@@ -43,8 +44,7 @@ def snapshot():
 
 
 def invoice_for(catalog, user_id=7, entitlement_type="premium_monthly"):
-    product = catalog[entitlement_type]
-    return Invoice.objects.create(product=product, user_id=user_id, price_stars=product.price_stars)
+    return InvoiceFactory(product=catalog[entitlement_type], user_id=user_id)
 
 
 def webhook_payment(charge, invoice, user_id=7):
@@ -250,7 +250,7 @@ def test_bot_api_failure_exits_non_zero_and_changes_nothing(catalog, fake_bot_ap
     message, _ = fails("--apply", returncode=1)
     assert "Telegram did not answer getStarTransactions" in message
     assert StripeEvent.objects.count() == 0
-    assert "--page-size must be 1-100" in fails("--page-size", "500")[0]
+    assert "--page-size: '500' is not a page size from 1 to 100" in fails("--page-size", "500")[0]
 
 
 # --- the incident drill ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from telegram_payments import redeliveries
 from telegram_payments.models import EventStatus, Invoice, Product, StripeEvent
 from telegram_payments.payments.pipeline import replay_event
 from tests.conftest import answer_status, load_update
+from tests.factories import InvoiceFactory
 
 PAY_URL = "/webhook/telegram/successful_payment"
 REFUND_URL = "/webhook/telegram/refund"
@@ -101,8 +102,7 @@ def test_a_wrong_secret_is_refused_even_for_a_remembered_body(post_json, client,
 
 
 def test_a_copy_of_a_payment_update_is_answered_without_a_query(post_json, catalog, django_assert_num_queries):
-    Invoice.objects.create(payload="inv_fixture_premium_monthly", user_id=555000111,
-                           product=catalog["premium_monthly"], price_stars=250)
+    InvoiceFactory(payload="inv_fixture_premium_monthly", user_id=555000111, product=catalog["premium_monthly"])
     first = post_json("/webhook/telegram", load_update("successful_payment"))
     assert answer_status(first.json()) == "processed"  # the buyer is thanked
     with django_assert_num_queries(0):
@@ -122,3 +122,21 @@ def test_commands_are_never_answered_from_memory(post_json, catalog, fake_bot_ap
                                                                                            "first_name": "A"}}}
     assert post_json("/webhook/telegram", status).status_code == 200
     assert redeliveries.remembered() == 0
+
+
+@pytest.mark.parametrize(("content_type", "status"), [
+    ("multipart/form-data; boundary=x", 415), ("", 415), ("text/plain", 415), ("application/json; charset=bz2", 415),
+    ("application/json; charset=nope", 415), ("application/json; charset=utf-16", 400),  # not UTF-16 text
+])
+@pytest.mark.parametrize("route", ["relay", "update"])
+def test_a_copy_in_another_content_type_is_answered_the_usual_way(post_json, catalog, route, content_type, status):
+    Invoice.objects.create(payload="inv_fixture_premium_monthly", user_id=555000111,
+                           product=catalog["premium_monthly"], price_stars=250)
+    url, raw = (PAY_URL, json.dumps(body())) if route == "relay" else (
+        "/webhook/telegram", json.dumps(load_update("successful_payment")))
+    assert answer_status(post_json(url, raw).json()) == "processed"
+    assert redeliveries.remembered() == 1
+    response = post_json(url, raw, content_type=content_type)
+    assert response.status_code == status, response.content[:200]
+    assert response.json()["ok"] is False
+    assert post_json(url, raw).json()["status"] == "duplicate"  # the JSON copy still is

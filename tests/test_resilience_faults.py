@@ -11,10 +11,11 @@ from django.db import connection, connections
 
 from entitlements.models import Entitlement
 from entitlements.selectors import has_entitlement
-from telegram_payments.models import EventStatus, Invoice, InvoiceStatus, StripeEvent
+from telegram_payments.models import EventStatus, InvoiceStatus, StripeEvent
 from telegram_payments.payments.events import payment_event_id
 from telegram_payments.payments.pipeline import replay_event
 from tests.conftest import answer_status
+from tests.factories import InvoiceFactory
 from tests.test_resilience_concurrency import (
     LINK_INVOICE,
     PAYMENT_ROUTES,
@@ -31,8 +32,7 @@ USER = 4242
 @pytest.fixture
 def invoice(catalog):
     """The invoice every payment body of PAYMENT_ROUTES pays."""
-    return Invoice.objects.create(payload=LINK_INVOICE, product=catalog["premium_monthly"], price_stars=250,
-                                  user_id=USER)
+    return InvoiceFactory(payload=LINK_INVOICE, product=catalog["premium_monthly"], user_id=USER)
 
 
 def send_while_locked(admin, lock_name: str, url: str, body: dict, secret: str):

@@ -17,6 +17,7 @@ from telegram_payments.bot.updates import process_update
 from telegram_payments.models import EventSource, EventStatus, Invoice, InvoiceStatus, PreCheckoutAnswer, StripeEvent
 from telegram_payments.payments.pipeline import handle_refund
 from tests.conftest import answer_status, load_update
+from tests.factories import InvoiceFactory
 
 URL = "/webhook/telegram"
 RELAY_PAY_URL = "/webhook/telegram/successful_payment"
@@ -57,15 +58,13 @@ def command(text: str, *, update_id: int = 704115007, user_id: int = BUYER) -> d
 
 @pytest.fixture
 def invoice(catalog):
-    return Invoice.objects.create(payload="inv_fixture_premium_monthly", user_id=BUYER,
-                                  product=catalog["premium_monthly"], price_stars=250)
+    return InvoiceFactory(payload="inv_fixture_premium_monthly", user_id=BUYER, product=catalog["premium_monthly"])
 
 
 @pytest.fixture
 def subscription_invoice(subscription_catalog):
-    return Invoice.objects.create(payload="inv_fixture_subscription", user_id=BUYER,
-                                  product=subscription_catalog["premium_subscription"], price_stars=200,
-                                  subscription_period=2592000)
+    return InvoiceFactory(payload="inv_fixture_subscription", user_id=BUYER,
+                          product=subscription_catalog["premium_subscription"], subscription_period=2592000)
 
 
 def nothing_stored():

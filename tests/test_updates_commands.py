@@ -7,10 +7,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from entitlements.models import Entitlement
 from entitlements.selectors import current_access
 from telegram_payments.models import EventSource, Invoice, InvoiceStatus, PreCheckoutAnswer, StripeEvent
 from tests.conftest import answer_status, load_update
+from tests.factories import EntitlementFactory
 from tests.test_updates import command
 
 URL = "/webhook/telegram"
@@ -141,12 +141,12 @@ def test_status_without_purchases(post_json, catalog):
 
 def test_status_lists_active_entitlements_with_their_end(post_json, catalog):
     now = timezone.now()
-    Entitlement.objects.create(user_id=BUYER, entitlement_type="premium_monthly", event_id="e1",
-                               starts_at=now, expires_at=now + timedelta(days=30))
-    Entitlement.objects.create(user_id=BUYER, entitlement_type="lifetime", event_id="e2", starts_at=now)
-    Entitlement.objects.create(user_id=BUYER, entitlement_type="premium_yearly", event_id="e3",
-                               starts_at=now - timedelta(days=400), expires_at=now - timedelta(days=35))
-    Entitlement.objects.create(user_id=42, entitlement_type="premium_yearly", event_id="e4", starts_at=now)
+    EntitlementFactory(user_id=BUYER, entitlement_type="premium_monthly", starts_at=now,
+                       expires_at=now + timedelta(days=30))
+    EntitlementFactory(user_id=BUYER, entitlement_type="lifetime", starts_at=now, expires_at=None)
+    EntitlementFactory(user_id=BUYER, entitlement_type="premium_yearly", starts_at=now - timedelta(days=400),
+                       expires_at=now - timedelta(days=35))
+    EntitlementFactory(user_id=42, entitlement_type="premium_yearly", starts_at=now, expires_at=None)
     text = post_json(URL, command("/status")).json()["text"]
     assert text.splitlines() == [
         "Your purchases:",

@@ -5,8 +5,9 @@ import copy
 import pytest
 
 from entitlements.models import Entitlement
-from telegram_payments.models import Invoice, PreCheckoutAnswer, StripeEvent
+from telegram_payments.models import PreCheckoutAnswer, StripeEvent
 from tests.conftest import answer_status, load_update
+from tests.factories import InvoiceFactory
 from tests.http import run_at_once
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -15,8 +16,7 @@ BUYER = 555000111
 
 @pytest.fixture
 def invoice(catalog):
-    return Invoice.objects.create(payload="inv_fixture_premium_monthly", user_id=BUYER,
-                                  product=catalog["premium_monthly"], price_stars=250)
+    return InvoiceFactory(payload="inv_fixture_premium_monthly", user_id=BUYER, product=catalog["premium_monthly"])
 
 
 def test_one_charge_by_both_routes_at_once_is_one_event_and_one_grant(live_server, invoice, webhook_secret):

@@ -6,8 +6,9 @@ import pytest
 
 from telegram_payments.bot.precheckout import DECLINE_MESSAGES
 from telegram_payments.bot.updates import process_update
-from telegram_payments.models import Invoice, InvoiceStatus, PreCheckoutAnswer, StripeEvent
+from telegram_payments.models import InvoiceStatus, PreCheckoutAnswer, StripeEvent
 from tests.conftest import load_update
+from tests.factories import InvoiceFactory
 
 URL = "/webhook/telegram"
 BUYER = 555000111
@@ -27,8 +28,7 @@ def pre_checkout(**fields) -> dict:
 
 @pytest.fixture
 def invoice(catalog):
-    return Invoice.objects.create(payload="inv_fixture_premium_monthly", user_id=BUYER,
-                                  product=catalog["premium_monthly"], price_stars=250)
+    return InvoiceFactory(payload="inv_fixture_premium_monthly", user_id=BUYER, product=catalog["premium_monthly"])
 
 
 def test_valid_query_is_approved_in_the_response_body(post_json, fake_bot_api, invoice):

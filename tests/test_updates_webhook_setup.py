@@ -66,7 +66,7 @@ def test_set_webhook_can_drop_pending_updates(fake_bot_api, webhook_url):
 
 
 def test_allowed_updates_are_what_process_update_routes():
-    assert set(ALLOWED_UPDATES) == {"message", "callback_query", "pre_checkout_query"}
+    assert set(ALLOWED_UPDATES) == {"message", "callback_query", "pre_checkout_query", "subscription"}
 
 
 @pytest.mark.parametrize("url, message", [("", "not set"), ("http://payments.example.com/webhook/telegram", "https")])

@@ -18,6 +18,7 @@ from payments_project.redaction import redact
 
 from ..models import EVENT_REFUND, EventStatus, RefundEvent, StripeEvent
 from ..payments.pipeline import replay_event
+from ..selectors import subscription_of
 from . import formatting, glance
 from .confirmations import ConfirmationPagesMixin
 from .export import csv_response
@@ -45,7 +46,7 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
     change_list_template = "admin/telegram_payments/stripeevent/change_list.html"
     change_form_template = "admin/telegram_payments/stripeevent/change_form.html"
     readonly_fields = ["status_badge", "amount", "initiator_column", "error_text", "pretty_payload",
-                       "entitlement_link", "related_event_link"]
+                       "entitlement_link", "related_event_link", "subscription_column"]
     fieldsets = [
         (None, {"fields": ["event_id", "event_type", "status_badge", "received_at", "processed_at", "attempts",
                            "note", "error_text"]}),
@@ -54,6 +55,7 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
                                 "subscription_expires_at", "payment_method"]}),
         ("Origin", {"fields": ["initiator_column", "update_id", "refund_reason"]}),
         ("Effect", {"fields": ["entitlement_link", "related_event_link"]}),
+        ("Subscription", {"fields": ["subscription_column"]}),
         ("Payload as received", {"fields": ["pretty_payload"]}),
     ]
 
@@ -113,6 +115,12 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
     @admin.display(description="related event")
     def related_event_link(self, obj):
         return formatting.related_event_link(obj)
+
+    @admin.display(description="subscription now")
+    def subscription_column(self, obj):
+        if not (obj.subscription_expires_at or obj.is_subscription_update):
+            return "— (not a subscription)"
+        return formatting.subscription_state(subscription_of(obj))
 
     # --- pages ---
     def get_urls(self):

@@ -12,8 +12,19 @@ from entitlements.models import Entitlement
 from payments_project.admin_mixins import badge
 from payments_project.redaction import redact
 
-from ..models import EVENT_PAYMENT, EVENT_REFUND, STARS_CURRENCY, EventSource, EventStatus, StripeEvent
+from ..models import (
+    EVENT_PAYMENT,
+    EVENT_REFUND,
+    EVENT_SUBSCRIPTION,
+    STARS_CURRENCY,
+    EventSource,
+    EventStatus,
+    StripeEvent,
+    Subscription,
+    SubscriptionState,
+)
 from ..payments.events import payment_event_id, refund_event_id
+from ..payments.subscriptions import paid_until_text
 
 STATUS_COLOURS = {
     EventStatus.PENDING: "#9a6700",
@@ -21,7 +32,14 @@ STATUS_COLOURS = {
     EventStatus.FAILED: "#cf222e",
 }
 
-EVENT_KINDS = {EVENT_PAYMENT: "payment", EVENT_REFUND: "refund"}
+EVENT_KINDS = {EVENT_PAYMENT: "payment", EVENT_REFUND: "refund", EVENT_SUBSCRIPTION: "subscription update"}
+
+SUBSCRIPTION_COLOURS = {
+    SubscriptionState.RENEWING: "#1a7f37",
+    SubscriptionState.CANCELLED: "#9a6700",
+    SubscriptionState.RENEWAL_FAILED: "#cf222e",
+    SubscriptionState.STOPPED: "#6e7781",
+}
 
 
 def format_amount(amount, currency) -> str:
@@ -104,3 +122,33 @@ def related_event_link(event: StripeEvent) -> str:
 def payment_link(refund: StripeEvent) -> str:
     url = event_url_by_id(payment_event_id(refund.telegram_payment_charge_id))
     return format_html('<a href="{}">payment</a>', url)
+
+
+def subscription_state(subscription: Subscription | None) -> str:
+    """Where a subscription stands: its state, until when it is paid, and what set the state (and when)."""
+    if subscription is None:
+        return "—"
+    try:
+        state = SubscriptionState(subscription.state)
+    except ValueError:
+        return redact(subscription.state)
+    if subscription.last_event_id:
+        set_by = format_html('<a href="{}">{}</a>', event_url_by_id(subscription.last_event_id),
+                             redact(subscription.last_event_id))
+    else:
+        set_by = _source_label(subscription.source)
+    return format_html(
+        '<div class="subscription-state subscription-{}">{} paid until {}; set by {} at {} '
+        '(user {}, invoice {})</div>',
+        state.value, badge("subscription", state.label, SUBSCRIPTION_COLOURS[state]),
+        paid_until_text(subscription.paid_until) if subscription.paid_until else "(not known)", set_by,
+        timezone.localtime(subscription.updated_at).strftime("%Y-%m-%d %H:%M:%S"),
+        subscription.user_id, redact(subscription.invoice_payload),
+    )
+
+
+def _source_label(source: str) -> str:
+    try:
+        return EventSource(source).label
+    except ValueError:
+        return redact(source)

@@ -12,7 +12,8 @@ class UpdateResult:
     """How one update went. `body` is the webhook's HTTP answer (a Bot API method call or a status)."""
 
     status: "Outcome | Reply"  # an event's outcome (or a failed chat reply), or answered | ignored
-    kind: str  # pre_checkout_query | successful_payment | refunded_payment | command | callback_query | other
+    kind: str  # pre_checkout_query | successful_payment | refunded_payment | subscription | command
+    #            | callback_query | other
     update_id: int
     body: dict
     outcome: EventOutcome | None = None

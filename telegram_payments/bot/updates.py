@@ -4,26 +4,31 @@ The webhook (`POST /webhook/telegram`) and any replay of stored updates call it 
 
 * `pre_checkout_query`: answered within the request (`precheckout`);
 * `message.successful_payment` / `message.refunded_payment`: the payment pipeline (`payments`);
+* `subscription` (renewals cancelled, re-enabled or failed): the payment pipeline (`subscriptions`);
 * bot commands and the buy buttons (`commands`);
 * everything else: acknowledged, nothing stored.
 
 The fields we store or act on are checked first, then python-telegram-bot's `Update.de_json` reads
-the update: it is the one reader of an Update. Commands and pre-checkout queries only act on live
-updates (`source=telegram`); a replay from another source records payments and refunds and ignores
-the rest.
+the update: it is the one reader of an Update (a `subscription`, which it does not know yet, is read
+by `subscriptions.BotSubscriptionUpdated`). Commands and pre-checkout queries only act on live
+updates (`source=telegram`); a replay from another source records payments, refunds and subscription
+updates and ignores the rest.
 """
 
 from telegram import Update
 
 from ..models import EventSource
+from ..validation import is_bigint, is_currency_code
 from .commands import BUY_CALLBACK_PREFIX, buy_button, command, guarded
 from .payments import PaymentMessage, payment_message
 from .precheckout import answer_pre_checkout, recorded_answer
 from .results import UpdateResult, ignored
+from .subscriptions import SUBSCRIPTION_FIELDS, BotSubscriptionUpdated, subscription_update
 
 # What `set_webhook` asks Telegram to deliver: exactly what this module handles.
 # (Payments and refunds arrive as `message` updates.)
-ALLOWED_UPDATES = ("message", "callback_query", "pre_checkout_query")
+ALLOWED_UPDATES = ("message", "callback_query", "pre_checkout_query", "subscription")
+LIBRARY_KINDS = ("message", "callback_query", "pre_checkout_query")  # what Update.de_json reads
 
 
 class InvalidUpdate(Exception):
@@ -44,8 +49,8 @@ def process_update(data: dict, *, source: str = EventSource.TELEGRAM) -> UpdateR
     if not isinstance(data, dict):
         raise InvalidUpdate("The body must be one JSON object (a Bot API Update).")
     update_id = data.get("update_id")
-    if not _is_int(update_id):
-        raise InvalidUpdate("An integer update_id is required.", field="update_id")
+    if not is_bigint(update_id):
+        raise InvalidUpdate("An integer update_id (signed 64-bit) is required.", field="update_id")
 
     known = recorded_answer(data, update_id)
     if known is not None:
@@ -57,10 +62,15 @@ def process_update(data: dict, *, source: str = EventSource.TELEGRAM) -> UpdateR
         return ignored(update_id, "other")
     _check_field_types(essentials)
     try:
-        update = Update.de_json({"update_id": update_id, **essentials}, None)
+        update = Update.de_json({"update_id": update_id, **{kind: essentials[kind] for kind in LIBRARY_KINDS
+                                                            if kind in essentials}}, None)
+        subscription = BotSubscriptionUpdated.de_json(essentials["subscription"]) \
+            if "subscription" in essentials else None
     except Exception as exc:  # PTB raises KeyError/TypeError/ValueError on missing or mistyped fields
         raise InvalidUpdate(f"Not a Bot API Update: {type(exc).__name__}: {exc}") from None
 
+    if subscription is not None:
+        return subscription_update(subscription, update_id=update_id, data=data, source=source)
     if update.pre_checkout_query is not None:
         if source != EventSource.TELEGRAM:
             return ignored(update_id, "pre_checkout_query")
@@ -88,6 +98,8 @@ def _essential_fields(kind: str, value):
         return value
     if kind == "message":
         return {key: value[key] for key in MESSAGE_FIELDS if key in value}
+    if kind == "subscription":
+        return {key: value[key] for key in SUBSCRIPTION_FIELDS if key in value}
     essential = {key: value[key] for key in CALLBACK_QUERY_FIELDS if key in value}
     if isinstance(essential.get("message"), dict):
         essential["message"] = {key: essential["message"][key] for key in CALLBACK_MESSAGE_FIELDS
@@ -99,8 +111,7 @@ def _essential_fields(kind: str, value):
 # a body that is not what Telegram sends (a list for a user id, a 300-character currency) is a 400.
 MAX_ID = 2**63 - 1
 PAYMENT_FIELDS = {  # successful_payment / refunded_payment: field -> (check, what it must be)
-    "currency": (lambda v: isinstance(v, str) and len(v) == 3 and v.isascii() and v.isalpha(),
-                 "a 3-letter currency code"),
+    "currency": (is_currency_code, "a 3-letter currency code"),
     "total_amount": (lambda v: _is_int(v, 1, 2**31 - 1), "a positive integer"),
     "invoice_payload": (lambda v: isinstance(v, str) and len(v) <= 255, "a string of at most 255 characters"),
     "telegram_payment_charge_id": (lambda v: isinstance(v, str) and 1 <= len(v) <= 255,
@@ -108,6 +119,10 @@ PAYMENT_FIELDS = {  # successful_payment / refunded_payment: field -> (check, wh
     "provider_payment_charge_id": (lambda v: v is None or (isinstance(v, str) and len(v) <= 255),
                                    "a string of at most 255 characters"),
     "subscription_expiration_date": (lambda v: _is_int(v, 0, 2**40), "a Unix time"),
+}
+SUBSCRIPTION_UPDATE_FIELDS = {  # a state we do not know is recorded as failed, not refused: Telegram would resend it
+    "invoice_payload": (lambda v: isinstance(v, str) and 1 <= len(v) <= 255, "a string of 1 to 255 characters"),
+    "state": (lambda v: isinstance(v, str) and 1 <= len(v) <= 32, "a string of 1 to 32 characters"),
 }
 PRE_CHECKOUT_FIELDS = {
     "id": (lambda v: isinstance(v, str) and 1 <= len(v) <= 255, "a string of 1 to 255 characters"),
@@ -146,6 +161,10 @@ def _check_field_types(essentials: dict) -> None:
     if isinstance(query, dict):
         check(query, "pre_checkout_query", PRE_CHECKOUT_FIELDS)
         check_id(query.get("from"), "pre_checkout_query.from", required=True)
+    subscription = essentials.get("subscription")
+    if isinstance(subscription, dict):
+        check(subscription, "subscription", SUBSCRIPTION_UPDATE_FIELDS)
+        check_id(subscription.get("user"), "subscription.user", required=True)
     callback = essentials.get("callback_query")
     if isinstance(callback, dict):
         check_id(callback.get("from"), "callback_query.from", required=True)

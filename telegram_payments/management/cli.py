@@ -13,7 +13,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 
 def iso_datetime(value: str) -> datetime:
-    """argparse type: an ISO date (`2026-11-29`, midnight UTC) or datetime (UTC unless it says)."""
+    """argparse type: an ISO date (`2026-11-29`, midnight UTC) or datetime (UTC unless it says),
+    returned in UTC."""
     parsed = parse_datetime(value)
     if parsed is None:
         try:
@@ -25,7 +26,10 @@ def iso_datetime(value: str) -> datetime:
         parsed = datetime(day.year, day.month, day.day)
     if timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    try:
+        return parsed.astimezone(UTC)  # compared in UTC: 0001-01-01T00:00+01:00 is before year 1
+    except OverflowError:
+        raise argparse.ArgumentTypeError(f"out of the range of dates in UTC: {value!r}") from None
 
 
 class Progress:

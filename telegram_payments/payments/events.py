@@ -45,6 +45,11 @@ def refund_event_id(telegram_payment_charge_id: str) -> str:
     return charge_event_id("refund", telegram_payment_charge_id)
 
 
+def subscription_event_id(update_id: int) -> str:
+    """A subscription update has no charge: the Bot API update carrying it is its identity."""
+    return f"tg_stars:subscription:{update_id}"
+
+
 @dataclass(frozen=True)
 class EventOutcome:
     status: Outcome

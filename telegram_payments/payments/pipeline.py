@@ -6,7 +6,8 @@ once:
 
 * the event row and its effect are written in one transaction;
 * the unique `stripe_events.event_id` is the dedupe (a unique violation means "already done");
-* a per-charge lock orders a payment and the refund of the same charge;
+* a per-charge lock orders a payment and the refund of the same charge (a subscription update,
+  which has no charge, locks its subscription);
 * a permanent problem is recorded as a failed row (outside the rolled-back transaction) so that
   staff can see it and replay or refund it; a transient one (database away) propagates for a 503.
 """
@@ -19,9 +20,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from payments_project.locks import lock_for_transaction
-from payments_project.metrics import observe_outcome
+from payments_project.metrics import observe_outcome, record_subscription_update
 
-from ..models import EVENT_PAYMENT, EVENT_REFUND, PAYMENT_METHOD, STARS_CURRENCY, EventStatus, StripeEvent
+from ..models import (
+    EVENT_PAYMENT,
+    EVENT_REFUND,
+    EVENT_SUBSCRIPTION,
+    PAYMENT_METHOD,
+    STARS_CURRENCY,
+    EventStatus,
+    StripeEvent,
+)
 from .events import (
     TRANSIENT_ERRORS,
     EventOutcome,
@@ -29,6 +38,7 @@ from .events import (
     describe,
     payment_event_id,
     refund_event_id,
+    subscription_event_id,
 )
 from .rules import apply_event
 
@@ -106,6 +116,36 @@ def handle_refund(
 
 
 @observe_outcome
+def handle_subscription_update(
+    *,
+    update_id: int,
+    user_id: int,
+    invoice_payload: str,
+    state: str,
+    source: str,
+    payload: dict,
+) -> EventOutcome:
+    """Record a subscription's change Telegram reports (`canceled`, `active`, `failed`) and set its
+    state, once per update (a subscription update has no charge: its update is its identity).
+
+    `payload` is the whole Update: its `subscription.state` is what a replay applies again.
+    """
+    outcome = _record_and_apply(StripeEvent(
+        event_id=subscription_event_id(update_id),
+        event_type=EVENT_SUBSCRIPTION,
+        payment_method=PAYMENT_METHOD,
+        customer_id=str(user_id),
+        source=source,
+        update_id=update_id,
+        invoice_payload=invoice_payload,
+        payload=payload,
+    ))
+    if outcome.status == Outcome.PROCESSED:
+        record_subscription_update(state)
+    return outcome
+
+
+@observe_outcome
 def replay_event(*, event: StripeEvent) -> EventOutcome:
     """Run a stored event's effect again (failed, or stuck pending). A processed event is left alone.
 
@@ -115,7 +155,7 @@ def replay_event(*, event: StripeEvent) -> EventOutcome:
         event = StripeEvent.objects.select_for_update().get(pk=event.pk)
         if event.status == EventStatus.PROCESSED:
             return EventOutcome(Outcome.DUPLICATE, event)
-        lock_for_transaction(charge_lock(event.telegram_payment_charge_id))
+        lock_for_transaction(event_lock(event))
         event.attempts += 1
         try:
             with transaction.atomic():
@@ -143,13 +183,20 @@ def charge_lock(telegram_payment_charge_id: str) -> str:
     return f"charge:{telegram_payment_charge_id}"
 
 
+def event_lock(event: StripeEvent) -> str:
+    """The lock an event is applied under: its charge's, or (a subscription update) its subscription's."""
+    if event.event_type == EVENT_SUBSCRIPTION:
+        return f"subscription:{event.customer_id}:{event.invoice_payload}"
+    return charge_lock(event.telegram_payment_charge_id)
+
+
 def _record_and_apply(new_event: StripeEvent) -> EventOutcome:
     existing = find_event(new_event.event_id)
     if existing is not None:
         return EventOutcome(Outcome.DUPLICATE, existing)
     try:
         with transaction.atomic():
-            lock_for_transaction(charge_lock(new_event.telegram_payment_charge_id))
+            lock_for_transaction(event_lock(new_event))
             new_event.attempts = 1
             applied = apply_event(new_event)
             _mark_processed(new_event)

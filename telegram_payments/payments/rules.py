@@ -1,4 +1,4 @@
-"""The money rules: what a payment grants, and what a refund takes back.
+"""The money rules: what a payment grants, and what a refund takes back (and which event does what).
 
 This is where a payment becomes a grant. Every route reaches these functions through `pipeline`,
 inside the transaction that records the event and under its charge's lock, so a payment and the
@@ -21,6 +21,7 @@ from entitlements.services import grant_entitlement, revoke_entitlement
 from ..models import (
     EVENT_PAYMENT,
     EVENT_REFUND,
+    EVENT_SUBSCRIPTION,
     STARS_CURRENCY,
     EventSource,
     Invoice,
@@ -29,6 +30,7 @@ from ..models import (
     StripeEvent,
 )
 from .events import PaymentRejected, payment_event_id, refund_event_id
+from .subscriptions import apply_subscription_update, note_subscription_payment
 
 REFUNDED_FIRST_NOTE = "This charge was refunded before its payment arrived: nothing granted."
 SUBSCRIPTION_PERIOD = timedelta(days=30)  # Telegram's only period for Star subscriptions
@@ -51,6 +53,8 @@ def apply_event(event: StripeEvent) -> Applied:
     if event.event_type == EVENT_REFUND:
         apply_refund(event)
         return Applied()
+    if event.event_type == EVENT_SUBSCRIPTION:
+        return Applied(apply_subscription_update(event))
     raise PaymentRejected(f"unknown event type {event.event_type!r}")
 
 
@@ -85,6 +89,8 @@ def apply_payment(event: StripeEvent) -> Applied:
         savepoint=False,
     )
     event.note = f"{wording.granted(grant)}."
+    if invoice is not None and event.subscription_expires_at is not None:
+        note_subscription_payment(event, invoice=invoice, product=product)
     return Applied(product, grant)
 
 

@@ -14,8 +14,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, close_old_connections
 
 from entitlements import outbox
+from payments_project import argtypes
 
 logger = logging.getLogger("entitlements.outbox")
+
+
+SECONDS = argtypes.float_range(0.001, 30 * 24 * 3600, "a number of seconds")  # up to 30 days
 
 
 class Command(BaseCommand):
@@ -23,18 +27,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="Deliver what is due now, then exit.")
-        parser.add_argument("--poll-interval", type=float, default=1.0,
+        parser.add_argument("--poll-interval", type=SECONDS, default=1.0,
                             help="Seconds to wait when nothing is due (worker mode). Default 1.")
-        parser.add_argument("--backoff-base", type=float, default=outbox.BACKOFF_BASE_SECONDS,
+        parser.add_argument("--backoff-base", type=SECONDS, default=outbox.BACKOFF_BASE_SECONDS,
                             help="Seconds before the first retry; doubles each failure. Default 5.")
-        parser.add_argument("--backoff-max", type=float, default=outbox.BACKOFF_MAX_SECONDS,
+        parser.add_argument("--backoff-max", type=SECONDS, default=outbox.BACKOFF_MAX_SECONDS,
                             help="Longest wait between retries, in seconds. Default 3600.")
 
     def handle(self, *args, once, poll_interval, backoff_base, backoff_max, **options):
         if not settings.ENTITLEMENTS_SERVICE_URL:
             raise CommandError("ENTITLEMENTS_SERVICE_URL is not set: nothing to deliver to.")
-        if backoff_base <= 0 or backoff_max < backoff_base:
-            raise CommandError("--backoff-base must be > 0 and --backoff-max >= --backoff-base.")
+        if backoff_max < backoff_base:
+            raise CommandError("--backoff-max must be at least --backoff-base.")
         backoff = {"backoff_base": backoff_base, "backoff_max": backoff_max}
         if once:
             delivered, failed = outbox.deliver_due(**backoff)

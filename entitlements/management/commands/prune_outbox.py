@@ -2,9 +2,10 @@
 
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from entitlements import outbox
+from payments_project import argtypes
 
 
 class Command(BaseCommand):
@@ -12,13 +13,11 @@ class Command(BaseCommand):
             "delivery attempts. Undelivered messages are never deleted. --dry-run counts first.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--older-than", type=int, metavar="DAYS", default=30)
+        parser.add_argument("--older-than", type=argtypes.days, metavar="DAYS", default=30)
         parser.add_argument("--dry-run", action="store_true", help="count, change nothing")
-        parser.add_argument("--batch-size", type=int, default=1000, help="messages per transaction")
+        parser.add_argument("--batch-size", type=argtypes.batch_size, default=1000, help="messages per transaction")
 
     def handle(self, *args, older_than, dry_run, batch_size, **options):
-        if older_than < 1 or batch_size < 1:
-            raise CommandError("--older-than and --batch-size must be at least 1.")
         count = outbox.prune_delivered(older_than=timedelta(days=older_than), dry_run=dry_run,
                                        batch_size=batch_size)
         if dry_run:

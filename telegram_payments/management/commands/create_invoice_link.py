@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from payments_project import argtypes
 from telegram_payments.bot.client import BotApiError
 from telegram_payments.invoices import InvoiceError, create_invoice_link
 from telegram_payments.models import Product
@@ -12,7 +13,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("product", metavar="PRODUCT", help="entitlement type, e.g. premium_monthly")
-        parser.add_argument("--user", type=int, metavar="USER_ID", help="the Telegram user the invoice is for")
+        parser.add_argument("--user", type=argtypes.user_id, metavar="USER_ID",
+                            help="the Telegram user the invoice is for")
 
     def handle(self, *args, **options):
         product = Product.objects.filter(entitlement_type=options["product"]).first()

@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from entitlements.selectors import current_access
+from payments_project import argtypes
 from telegram_payments.models import EventSource
 from telegram_payments.selectors import user_entitlements
 
@@ -15,7 +16,7 @@ class Command(BaseCommand):
     help = "Show every entitlement of USER_ID: state, dates, and the payment (or manual grant) behind it."
 
     def add_arguments(self, parser):
-        parser.add_argument("user_id", type=int, metavar="USER_ID", help="Telegram user id")
+        parser.add_argument("user_id", type=argtypes.user_id, metavar="USER_ID", help="Telegram user id")
 
     def handle(self, *args, **options):
         user_id = options["user_id"]

@@ -5,6 +5,7 @@ import getpass
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from payments_project import argtypes
 from telegram_payments.manual import ManualActionRefused, grant_manually
 
 
@@ -32,10 +33,10 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("user_id", type=int, metavar="USER_ID", help="Telegram user id")
+        parser.add_argument("user_id", type=argtypes.user_id, metavar="USER_ID", help="Telegram user id")
         parser.add_argument("entitlement_type", metavar="TYPE", help="entitlement type from the catalog")
         parser.add_argument("--reason", required=True, help="why (kept in the audit trail)")
-        parser.add_argument("--days", type=int, help="length of the grant (default: the product's duration)")
+        parser.add_argument("--days", type=argtypes.days, help="length of the grant (default: the product's duration)")
         parser.add_argument("--operator", metavar="USERNAME", help="your staff username, recorded as initiated_by")
         parser.add_argument("--dry-run", action="store_true", help="say what would be granted, change nothing")
 

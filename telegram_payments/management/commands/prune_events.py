@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from payments_project import argtypes
 from telegram_payments.management.cli import Progress
 from telegram_payments.retention import prune_events
 
@@ -17,19 +18,17 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--older-than", type=int, metavar="DAYS", default=None,
+        parser.add_argument("--older-than", type=argtypes.days, metavar="DAYS", default=None,
                             help="retention in days (default: EVENT_RETENTION_DAYS)")
         parser.add_argument("--payloads-only", action="store_true",
                             help="keep the rows, clear only the stored raw payloads")
         parser.add_argument("--dry-run", action="store_true", help="count, change nothing")
-        parser.add_argument("--batch-size", type=int, default=1000, help="rows per transaction")
+        parser.add_argument("--batch-size", type=argtypes.batch_size, default=1000, help="rows per transaction")
 
     def handle(self, *args, **options):
         days = options["older_than"] if options["older_than"] is not None else settings.EVENT_RETENTION_DAYS
-        if days < 1:
-            raise CommandError("--older-than must be at least 1 day.")
-        if options["batch_size"] < 1:
-            raise CommandError("--batch-size must be at least 1.")
+        if not 1 <= days <= argtypes.MAX_DAYS:  # the default comes from EVENT_RETENTION_DAYS
+            raise CommandError(f"--older-than must be 1 to {argtypes.MAX_DAYS} days.")
         progress = Progress(self.stderr, "pruned", enabled=options["verbosity"] >= 1)
 
         def on_batch(pruned, selected):

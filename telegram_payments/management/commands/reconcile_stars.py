@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from payments_project import argtypes
 from telegram_payments.bot.client import BotApiError
 from telegram_payments.management.cli import Progress, iso_datetime
 from telegram_payments.payments.events import TRANSIENT_ERRORS
@@ -40,14 +41,13 @@ class Command(BaseCommand):
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument("--apply", action="store_true", help="record the missing payments and refunds")
         mode.add_argument("--dry-run", action="store_true", help="only report (the default)")
-        parser.add_argument("--page-size", type=int, default=MAX_PAGE_SIZE,
+        parser.add_argument("--page-size", type=argtypes.int_range(1, MAX_PAGE_SIZE, "a page size"),
+                            default=MAX_PAGE_SIZE,
                             help=f"transactions per getStarTransactions call (1-{MAX_PAGE_SIZE})")
         parser.add_argument("--summary", action="store_true",
                             help="print only the one-line summary (for cron); the exit status is the same")
 
     def handle(self, *args, **options):
-        if not 1 <= options["page_size"] <= MAX_PAGE_SIZE:
-            raise CommandError(f"--page-size must be 1-{MAX_PAGE_SIZE}.")
         verbose = options["verbosity"] >= 1 and not options["summary"]
         fetching = Progress(self.stderr, "fetched transactions", every=1, enabled=verbose)
         applying = Progress(self.stderr, "reconciled", enabled=verbose, every=10)

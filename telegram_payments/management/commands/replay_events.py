@@ -4,10 +4,13 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
+from payments_project import argtypes
 from telegram_payments.management.cli import Progress, iso_datetime
 from telegram_payments.payments.events import TRANSIENT_ERRORS, Outcome
 from telegram_payments.payments.pipeline import replay_event
 from telegram_payments.selectors import events_to_replay
+
+MINUTES = argtypes.int_range(0, argtypes.MAX_DAYS * 24 * 60, "a number of minutes")
 
 
 class Command(BaseCommand):
@@ -20,7 +23,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--failed", action="store_true", help="events whose status is failed")
         parser.add_argument("--pending", action="store_true", help="events stuck in pending")
-        parser.add_argument("--older-than", type=int, default=5, metavar="MINUTES",
+        parser.add_argument("--older-than", type=MINUTES, default=5, metavar="MINUTES",
                             help="with --pending: only events received more than this long ago (default 5)")
         parser.add_argument("--ids", nargs="+", default=[], metavar="EVENT_ID",
                             help="these event ids (e.g. tg_stars:payment:<charge id>)")
@@ -33,8 +36,6 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not (options["failed"] or options["pending"] or options["ids"]):
             raise CommandError("Choose what to replay: --failed, --pending and/or --ids EVENT_ID ...")
-        if options["older_than"] < 0:
-            raise CommandError("--older-than must be 0 or more minutes.")
         events = list(
             events_to_replay(
                 failed=options["failed"],

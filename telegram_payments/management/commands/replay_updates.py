@@ -1,23 +1,25 @@
 """Feed saved Telegram updates (JSON Lines) through the webhook's own pipeline, e.g. after an outage."""
 
-import json
 import sys
 from collections import Counter
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from telegram_payments.bot.updates import InvalidUpdate, process_update
+from telegram_payments.guards import load_storable_json
 from telegram_payments.management.cli import Progress
 from telegram_payments.models import EventSource
-from telegram_payments.payments.events import TRANSIENT_ERRORS
+from telegram_payments.payments.events import TRANSIENT_ERRORS, Outcome
+from telegram_payments.validation import is_bigint
 
 
 class Command(BaseCommand):
     help = (
         "Process a file of raw Bot API Update JSON, one per line ('-' for stdin), through the webhook "
-        "pipeline. Payments and refunds are recorded once (duplicates reported as such); commands and "
-        "pre-checkout queries are not re-answered. Bad lines are reported with their number and skipped. "
-        "Exits 1 when any line was bad or any event failed."
+        "pipeline. Payments, refunds and subscription updates are recorded once (duplicates reported as "
+        "such); commands and pre-checkout queries are not re-answered. Bad lines are reported with their "
+        "number and skipped. Exits 1 when any line was bad or any event failed."
     )
 
     def add_arguments(self, parser):
@@ -33,10 +35,9 @@ class Command(BaseCommand):
             progress.step()
             if not line.strip():
                 continue
-            try:
-                data = json.loads(line)
-            except ValueError as exc:
-                problems.append(f"line {number}: not JSON ({exc.msg})")
+            problem, data = _read_line(line)
+            if problem:
+                problems.append(f"line {number}: {problem}")
                 counts["bad"] += 1
                 continue
             if options["dry_run"]:
@@ -58,7 +59,7 @@ class Command(BaseCommand):
                     "stored, run the same command again when it is back"
                 ) from None
             counts[result.status] += 1
-            if result.status == "failed":
+            if result.status == Outcome.FAILED:
                 problems.append(f"line {number}: {result.outcome.event.event_id} failed: {result.outcome.event.error}")
         progress.finish()
 
@@ -76,20 +77,37 @@ class Command(BaseCommand):
         if counts["bad"] or counts["failed"]:
             sys.exit(1)
 
-    def _read(self, path: str) -> list[str]:
+    def _read(self, path: str) -> list[bytes]:
+        """The file's lines as bytes: split on line ends only (a JSON string may hold U+2028), and
+        decoded one by one, so one line that is not UTF-8 is one bad line."""
         if path == "-":
-            return sys.stdin.read().splitlines()
+            stdin = sys.stdin
+            raw = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode("utf-8", "surrogatepass")
+            return raw.splitlines()
         try:
-            with open(path, encoding="utf-8") as handle:
+            with open(path, "rb") as handle:
                 return handle.read().splitlines()
         except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc.strerror}") from None
 
 
+def _read_line(line: bytes) -> tuple[str, object]:
+    """(problem, value) of one line, read as the webhook reads a body: at most its size limit, UTF-8,
+    JSON it would store (no NUL, NaN, lone surrogate or absurd nesting). The problem is "" if none."""
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    if len(line) > limit:
+        return f"longer than the webhook takes ({len(line)} bytes, WEBHOOK_MAX_BODY_BYTES is {limit})", None
+    try:
+        return "", load_storable_json(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        return "not UTF-8", None
+    except ValueError as exc:
+        return f"not JSON the webhook would take ({str(exc)[:200]})", None
+
+
 def _shape_problem(data) -> str:
     if not isinstance(data, dict):
         return "not a JSON object"
-    update_id = data.get("update_id")
-    if not isinstance(update_id, int) or isinstance(update_id, bool):
-        return "no integer update_id"
+    if not is_bigint(data.get("update_id")):
+        return "no integer update_id (signed 64-bit)"
     return ""

@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from payments_project import argtypes
 from telegram_payments.management.commands.grant_entitlement import os_user, staff_user
 from telegram_payments.manual import ManualActionRefused, revocable_grants, revoke_manually
 
@@ -13,7 +14,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("user_id", type=int, metavar="USER_ID", help="Telegram user id")
+        parser.add_argument("user_id", type=argtypes.user_id, metavar="USER_ID", help="Telegram user id")
         parser.add_argument("entitlement_type", metavar="TYPE", help="entitlement type")
         parser.add_argument("--reason", required=True, help="why (kept in the audit trail)")
         parser.add_argument("--operator", metavar="USERNAME", help="your staff username, recorded as initiated_by")

@@ -2,7 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from payments_project import argtypes
 from telegram_payments.bot.client import BotApiError
+from telegram_payments.models import EventSource
 from telegram_payments.subscriptions import UnknownSubscription, set_subscription_cancelled
 
 
@@ -13,7 +15,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("user_id", type=int, help="Telegram user id of the subscriber.")
+        parser.add_argument("user_id", type=argtypes.user_id, help="Telegram user id of the subscriber.")
         parser.add_argument("charge_id", help="telegram_payment_charge_id of a payment of the subscription.")
         action = parser.add_mutually_exclusive_group(required=True)
         action.add_argument("--cancel", action="store_true", help="Stop renewing at the end of the paid period.")
@@ -21,7 +23,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, user_id, charge_id, cancel=False, enable=False, **options):
         try:
-            set_subscription_cancelled(user_id=user_id, charge_id=charge_id, cancelled=cancel)
+            set_subscription_cancelled(user_id=user_id, charge_id=charge_id, cancelled=cancel,
+                                       source=EventSource.MANUAL)
         except UnknownSubscription as exc:
             raise CommandError(str(exc)) from None
         except BotApiError as exc:

@@ -1,0 +1,21 @@
+"""Checks of single webhook fields shared by both routes (the relay serializers and the Update
+checks in `updates`): values PostgreSQL can store, and codes that stay what they are when normalised."""
+
+import re
+
+MIN_BIGINT, MAX_BIGINT = -(2**63), 2**63 - 1
+
+# Three ASCII letters, as Telegram sends them (XTR). ASCII only: `str.upper()` turns some other letters
+# into two ("ß" -> "SS"), and the stored code is upper-cased into a 3-character column.
+CURRENCY_PATTERN = r"\A[A-Za-z]{3}\Z"
+_CURRENCY = re.compile(CURRENCY_PATTERN)
+
+
+def is_bigint(value) -> bool:
+    """An integer (not a bool) that fits a PostgreSQL bigint."""
+    return isinstance(value, int) and not isinstance(value, bool) and MIN_BIGINT <= value <= MAX_BIGINT
+
+
+def is_currency_code(value) -> bool:
+    """A 3-letter currency code (`CURRENCY_PATTERN`)."""
+    return isinstance(value, str) and _CURRENCY.match(value) is not None

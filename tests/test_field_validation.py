@@ -1,0 +1,104 @@
+"""Field checks shared by the webhook routes (telegram_payments/validation.py): a value the database
+could not store, or a currency that is no longer three letters once upper-cased, is a 400 naming the
+field on the relay route and on the Update route, never a 500 and never a stored row."""
+
+import copy
+
+import pytest
+
+from entitlements.models import Entitlement
+from telegram_payments.models import Invoice, PreCheckoutAnswer, StripeEvent
+from telegram_payments.validation import is_bigint, is_currency_code
+from tests.conftest import answer_status, load_update
+
+pytestmark = pytest.mark.django_db
+
+URL = "/webhook/telegram"
+RELAY_PAY_URL = "/webhook/telegram/successful_payment"
+# Each has 3 characters, and more than 3 once upper-cased ("SSSSSS"), or is not ASCII letters.
+ODD_CURRENCIES = ["ßßß", "ﬀﬀﬀ", "ŉŉŉ", "ǆǆǆ", "İİİ", "XT\n", "X1R", "   ", "ＸＴＲ"]
+
+
+@pytest.fixture(autouse=True)
+def invoice(catalog):
+    return Invoice.objects.create(payload="inv_fixture_premium_monthly", user_id=555000111,
+                                  product=catalog["premium_monthly"], price_stars=250)
+
+
+def nothing_stored() -> bool:
+    return not (StripeEvent.objects.exists() or Entitlement.objects.exists() or PreCheckoutAnswer.objects.exists())
+
+
+def payment_update(kind: str = "successful_payment", **fields) -> dict:
+    data = copy.deepcopy(load_update(kind))
+    data["message"][kind].update(fields)
+    return data
+
+
+def relay_body(**fields) -> dict:
+    return {"user_id": 555000111, "entitlement_type": "premium_monthly", "invoice_id": "inv_fixture_premium_monthly",
+            "telegram_payment_charge_id": "relay-charge", "provider_payment_charge_id": "",
+            "total_amount": 250, "currency": "XTR", **fields}
+
+
+def test_is_bigint():
+    assert all(is_bigint(v) for v in (0, 1, -1, 2**63 - 1, -(2**63)))
+    assert not any(is_bigint(v) for v in (2**63, -(2**63) - 1, 10**30, True, 1.0, "1", None))
+
+
+def test_is_currency_code():
+    assert all(is_currency_code(v) for v in ("XTR", "usd", "Eur"))
+    assert not any(is_currency_code(v) for v in [*ODD_CURRENCIES, "XTRX", "XT", "", None, 123])
+
+
+@pytest.mark.parametrize("update_id", [2**63, -(2**63) - 1, 2**64, 10**30])
+@pytest.mark.parametrize("kind", ["successful_payment", "refunded_payment", "pre_checkout_query"])
+def test_an_update_id_outside_bigint_is_400(post_json, update_id, kind):
+    data = copy.deepcopy(load_update(kind))
+    data["update_id"] = update_id
+    response = post_json(URL, data)
+    assert response.status_code == 400, response.content[:200]
+    assert list(response.json()["errors"]) == ["update_id"]
+    assert nothing_stored()
+
+
+@pytest.mark.parametrize("update_id", [2**63 - 1, 0])
+def test_an_update_id_at_the_ends_of_bigint_is_stored(post_json, update_id):
+    data = payment_update()
+    data["update_id"] = update_id
+    assert answer_status(post_json(URL, data).json()) == "processed"
+    assert StripeEvent.objects.get().update_id == update_id
+
+
+@pytest.mark.parametrize("currency", ODD_CURRENCIES)
+@pytest.mark.parametrize("kind", ["successful_payment", "refunded_payment"])
+def test_an_update_with_an_odd_currency_is_400_naming_it(post_json, kind, currency):
+    response = post_json(URL, payment_update(kind, currency=currency))
+    assert response.status_code == 400, response.content[:200]
+    assert list(response.json()["errors"]) == [f"message.{kind}.currency"]
+    assert nothing_stored()
+
+
+@pytest.mark.parametrize("currency", ODD_CURRENCIES)
+def test_a_pre_checkout_query_with_an_odd_currency_is_400_naming_it(post_json, currency):
+    data = copy.deepcopy(load_update("pre_checkout_query"))
+    data["pre_checkout_query"]["currency"] = currency
+    response = post_json(URL, data)
+    assert response.status_code == 400, response.content[:200]
+    assert list(response.json()["errors"]) == ["pre_checkout_query.currency"]
+    assert nothing_stored()
+
+
+@pytest.mark.parametrize("currency", ODD_CURRENCIES)
+def test_a_relay_payment_with_an_odd_currency_is_400_naming_it(post_json, currency):
+    response = post_json(RELAY_PAY_URL, relay_body(currency=currency))
+    assert response.status_code == 400, response.content[:200]
+    assert list(response.json()["errors"]) == ["currency"]
+    assert nothing_stored()
+
+
+@pytest.mark.parametrize("currency", ["XTR", "xtr"])
+def test_ordinary_currency_codes_still_pass_on_both_routes(post_json, currency):
+    assert post_json(RELAY_PAY_URL, relay_body(currency=currency)).json()["status"] == "processed"
+    assert answer_status(post_json(URL, payment_update(currency=currency)).json()) in {"processed", "duplicate"}
+    assert StripeEvent.objects.count() == 2
