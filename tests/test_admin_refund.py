@@ -9,7 +9,7 @@ from django.db import connection
 from django.urls import reverse
 
 from entitlements.models import Entitlement
-from telegram_payments.bot.client import client
+from telegram_payments.bot import client
 from telegram_payments.models import EVENT_REFUND, EventSource, EventStatus, StripeEvent
 from telegram_payments.payments.events import refund_event_id
 from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
