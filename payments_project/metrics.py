@@ -106,17 +106,17 @@ class DatabaseGauges:
         from django.db import DatabaseError
 
         from entitlements.models import OutboxMessage
-        from telegram_payments.models import EventStatus, StripeEvent
+        from telegram_payments.selectors import failed_waiting
 
         try:
-            failed = StripeEvent.objects.filter(status=EventStatus.FAILED).count()
+            failed = failed_waiting().count()
             outbox = OutboxMessage.objects.filter(delivered_at__isnull=True).count()
         except DatabaseError as exc:
             logger.warning("metrics: database gauges skipped: %s", type(exc).__name__)
             return
         yield GaugeMetricFamily(
             "telegram_stars_failed_events_waiting",
-            "Events in status failed, waiting for staff to replay them.",
+            "Events in status failed, waiting for staff to replay or refund them.",
             value=failed,
         )
         yield GaugeMetricFamily(

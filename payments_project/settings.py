@@ -80,8 +80,12 @@ TELEGRAM_TERMS_TEXT = os.environ.get("TELEGRAM_TERMS_TEXT", "") or (
     "not work, contact /paysupport: we refund purchases we cannot deliver."
 )
 # After a new payment arrives as a Bot API update, tell the buyer in the chat (a sendMessage in the
-# webhook's answer): what they now have, or that it could not be delivered and how to get help.
+# webhook's answer): what they now have, or that it could not be delivered and how to get help. Also
+# the buyer's messages after a replay or a staff grant, and after an automatic refund (bot/notices.py).
 TELEGRAM_THANK_BUYERS = env_bool("TELEGRAM_THANK_BUYERS", True)
+# Refund, through the Bot API, a payment that failed for a reason nobody can fix (product off sale, amount
+# below the price, not our invoice), by the `refund_unfulfillable` worker. Off: staff decide each one.
+AUTO_REFUND_UNFULFILLABLE = env_bool("AUTO_REFUND_UNFULFILLABLE", False)
 
 # Largest webhook body we accept; Telegram updates are a few KiB.
 WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", str(64 * 1024)))
@@ -220,6 +224,10 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One date format on every page, with its time zone: "2026-11-30 14:05 UTC" (payments_project/formats).
+FORMAT_MODULE_PATH = ["payments_project.formats"]
+DATETIME_FORMAT = "Y-m-d H:i T"
+DATE_FORMAT = "Y-m-d"
 
 STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles"

@@ -2,6 +2,7 @@
 
 Each action writes one `StripeEvent` (`manual:grant:<uuid>` / `manual:revoke:<uuid>`, source
 `manual`) in the same transaction as its effect, so there is never an effect without its record.
+A grant is told to the buyer once, after it committed (`bot.notices`).
 """
 
 import uuid
@@ -15,6 +16,7 @@ from entitlements import wording
 from entitlements.models import Entitlement
 from entitlements.services import grant_entitlement, revoke_entitlement
 
+from .bot.notices import tell_delivered
 from .models import EventSource, EventStatus, Product, StripeEvent
 
 EVENT_MANUAL_GRANT = "manual.grant"
@@ -35,7 +37,8 @@ def grant_manually(
     *, user_id: int, entitlement_type: str, reason: str, days: int | None = None, operator=None,
     operator_name: str = "",
 ) -> ManualOutcome:
-    """Grant `entitlement_type` to `user_id` for `days` (default: the product's duration; none: lifetime).
+    """Grant `entitlement_type` to `user_id` for `days` (default: the product's duration; none: lifetime),
+    and tell the buyer (once, after the commit; a Bot API failure is logged, never raised).
 
     The type must be in the catalog (a typo must not create a grant nobody checks for).
     """
@@ -57,6 +60,7 @@ def grant_manually(
         )
         event.note = f"{wording.granted(grant)} (manual: {reason})."
         event.save(update_fields=["note"])
+        tell_delivered(event=event, product=product)  # sent once this transaction committed
     return ManualOutcome(event, [grant])
 
 

@@ -26,6 +26,7 @@ class EventSource(models.TextChoices):
     RECONCILIATION = "reconciliation", "Reconciliation"
     MANUAL = "manual", "Manual (operator)"
     REPLAY = "replay", "Replayed update (operator)"
+    POLICY = "policy", "Automatic refund (policy)"
 
 
 class StripeEvent(models.Model):
@@ -256,3 +257,53 @@ class Subscription(models.Model):
 
     def __str__(self):
         return f"{self.user_id} / {self.invoice_payload}: {self.state}"
+
+
+class BuyerMessage(models.Model):
+    """A message to a buyer that must go out at most once (a thank-you after a replay or a staff grant,
+    the reason for an automatic refund).
+
+    `key` is unique (e.g. `delivered:<event_id>`): the row is written in the transaction of what it
+    tells, and only the one sender that claims it (attempts 0 -> 1) calls the Bot API, after that
+    transaction committed. A failed send is recorded in `error`, not retried: a late thank-you twice is
+    worse than none.
+    """
+
+    key = models.CharField(max_length=255)  # unique: see Meta.constraints
+    chat_id = models.BigIntegerField(help_text="Telegram user id of the buyer (their private chat).")
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "telegram_buyer_messages"
+        constraints = [models.UniqueConstraint(fields=["key"], name="buyer_message_key_unique")]
+
+    def __str__(self):
+        return self.key
+
+
+class AutoRefund(models.Model):
+    """A failed payment nobody can fulfil, to be refunded by `manage.py refund_unfulfillable`
+    (`AUTO_REFUND_UNFULFILLABLE`). Written with the failed payment; retried with backoff."""
+
+    payment = models.OneToOneField(StripeEvent, on_delete=models.CASCADE, related_name="auto_refund")
+    reason = models.TextField(help_text="Why it cannot be fulfilled (recorded on the refund).")
+    buyer_reason = models.CharField(max_length=255, blank=True, default="", help_text="Why, told to the buyer.")
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    attempt_count = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    done_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=255, blank=True, default="", help_text="What the worker did, in words.")
+
+    class Meta:
+        db_table = "telegram_auto_refunds"
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="auto_refund_due", condition=Q(done_at__isnull=True)),
+        ]
+
+    def __str__(self):
+        return f"auto refund of {self.payment_id}"

@@ -21,6 +21,7 @@ from django.utils import timezone
 from entitlements.models import Entitlement
 
 from .models import EVENT_PAYMENT, EVENT_REFUND, STARS_CURRENCY, EventStatus, Product, StripeEvent
+from .selectors import failed_waiting, refunded_failure
 
 PERIODS = (7, 30, 90)  # days a page may show
 DEFAULT_PERIOD = 30
@@ -168,15 +169,16 @@ def revenue(*, days: int = DEFAULT_PERIOD, now: datetime | None = None) -> Reven
 
 
 def waiting_counts() -> dict:
-    """Events waiting for staff: failed, and pending (maybe stuck)."""
+    """Events waiting for staff: failed (a failed payment whose refund is recorded has ended), and
+    pending (maybe stuck)."""
     return StripeEvent.objects.filter(status__in=[EventStatus.FAILED, EventStatus.PENDING]).aggregate(
-        failed=Count("pk", filter=Q(status=EventStatus.FAILED)),
+        failed=Count("pk", filter=Q(status=EventStatus.FAILED) & ~refunded_failure()),
         pending=Count("pk", filter=Q(status=EventStatus.PENDING)),
     )
 
 
 def failing_event_count() -> int:
-    return StripeEvent.objects.filter(status=EventStatus.FAILED).count()
+    return failed_waiting().count()
 
 
 def active_entitlements(*, now: datetime | None = None) -> list[dict]:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from entitlements.models import Entitlement
@@ -57,8 +57,21 @@ def events_to_replay(
 
 
 def waiting_events(*, stuck_after: timedelta = DEFAULT_STUCK_AFTER, now: datetime | None = None) -> QuerySet:
-    """Failed events and events stuck in pending: what staff should look at."""
-    return events_to_replay(failed=True, pending=True, stuck_after=stuck_after, now=now)
+    """Failed events and events stuck in pending: what staff should look at. A failed payment whose
+    refund is recorded has ended (the buyer has their Stars back) and is not waiting."""
+    return events_to_replay(failed=True, pending=True, stuck_after=stuck_after, now=now).exclude(refunded_failure())
+
+
+def failed_waiting() -> QuerySet[StripeEvent]:
+    """Failed events staff still have to replay or refund (a refunded failed payment has ended)."""
+    return StripeEvent.objects.filter(status=EventStatus.FAILED).exclude(refunded_failure())
+
+
+def refunded_failure() -> Q:
+    """A failed payment whose charge's refund is recorded."""
+    refund = StripeEvent.objects.filter(event_type=EVENT_REFUND,
+                                        telegram_payment_charge_id=OuterRef("telegram_payment_charge_id"))
+    return Q(status=EventStatus.FAILED, event_type=EVENT_PAYMENT) & Q(Exists(refund))
 
 
 @dataclass(frozen=True)

@@ -284,7 +284,8 @@ def test_replay_action_needs_the_change_permission(staff_client, catalog):
 
     client = staff_client("telegram_payments.view_stripeevent", "telegram_payments.change_stripeevent")
     response = client.post(CHANGELIST, {"action": "replay_failed", "_selected_action": [failed.pk]}, follow=True)
-    assert "Replayed 0, still failing 1" in [str(m) for m in response.context["messages"]]
+    assert ("Replayed 0, still failing 1. Still failing: tg_stars:payment:ch_nope: unknown product 'later_product'."
+            in [str(m) for m in response.context["messages"]])
 
 
 # --- CSV export ----------------------------------------------------------------------------------

@@ -59,3 +59,15 @@ def test_view_site_leads_to_a_page_naming_the_service(admin_client, client):
     assert 'href="/admin/"' in html and 'href="/api/docs/"' in html
     assert "<script" not in html  # the CSP allows no inline script
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_a_failed_payment_whose_refund_is_recorded_is_not_failing_any_more(admin_client, catalog):
+    from telegram_payments.models import EventSource
+    from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
+
+    for charge in ("stuck", "refunded"):
+        handle_successful_payment(user_id=9, telegram_payment_charge_id=charge, total_amount=250, currency="XTR",
+                                  entitlement_type="no_such_product", source=EventSource.RELAY, payload={})
+    handle_refund(user_id=9, telegram_payment_charge_id="refunded", source=EventSource.RELAY, payload={})
+    assert 'id="failing-count" class="failing">1<' in admin_client.get("/admin/").content.decode()
+    assert admin_client.get("/admin/telegram_payments/stripeevent/at-a-glance/").context["stats"]["failed_waiting"] == 1

@@ -202,14 +202,13 @@ def test_a_refunded_payment_cannot_be_refunded_again(refunder, payment, fake_bot
     assert len(fake_bot_api.calls_of("refundStarPayment")) == 1
 
 
-def test_failed_payments_and_refund_events_are_not_refundable(refunder, catalog, fake_bot_api):
-    failed = handle_successful_payment(
-        user_id=1, telegram_payment_charge_id="c_failed", total_amount=250, currency="XTR",
-        entitlement_type="no_such", source=EventSource.RELAY, payload={},
-    ).event
+def test_pending_payments_and_refund_events_are_not_refundable(refunder, catalog, fake_bot_api):
+    from tests.factories import StripeEventFactory
+
+    pending = StripeEventFactory(telegram_payment_charge_id="c_pending", status=EventStatus.PENDING)
     refund = handle_refund(user_id=1, telegram_payment_charge_id="c_other", source=EventSource.RELAY,
                            payload={}).event
-    for event in (failed, refund):
+    for event in (pending, refund):
         response = refunder.get(refund_url(event))
         assert response.status_code == 302 and response.url == change_url(event)
     assert refunder.get(reverse("admin:telegram_payments_stripeevent_refund", args=[999999])).status_code == 404

@@ -16,7 +16,7 @@ from django.contrib.auth.models import Permission
 from entitlements.models import Entitlement
 from telegram_payments.models import EventSource, EventStatus, StripeEvent
 from telegram_payments.payments.events import refund_event_id
-from telegram_payments.payments.pipeline import handle_successful_payment
+from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
 from tests.browser import launch, needs_chromium
 from tests.factories import ProductFactory
 
@@ -111,7 +111,7 @@ def support_day_in_the_browser(page, base: str, tmp_path):
     page.screenshot(path=tmp_path / "1-search.png", full_page=True)
 
     # Open it and refund it through the confirmation page.
-    rows.first.locator("th a").click()
+    rows.first.locator(".field-received a").click()
     expect(page.locator(".event-payload")).to_contain_text("stxBROWSER42")
     page.click("#refund-button")
     expect(page.locator("#refund-user")).to_have_text("424242")
@@ -154,3 +154,68 @@ def support_day_in_the_browser(page, base: str, tmp_path):
     page.goto(f"{base}/admin/telegram_payments/refundevent/")
     page.screenshot(path=tmp_path / "7-refunds-list.png", full_page=True)
 
+
+LONG_CHARGE = "stxAbCdEfGhIjKlMnOpQrStUvWxYz0123456789aBcDeFgHiJkLmNoPqRsTuVwXyZ_0123456789-LONG"
+
+
+@pytest.fixture
+def desk_data(catalog, django_user_model):
+    staff = django_user_model.objects.create_user(username="sophie", password=PASSWORD, is_staff=True)
+    for perm in STAFF_PERMS:
+        app_label, codename = perm.split(".")
+        staff.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    ProductFactory(entitlement_type="team_plan_for_large_organisations", title="Team plan", price_stars=900,
+                   is_active=False)
+    for n in range(4):
+        handle_successful_payment(
+            user_id=7000000000 + n, telegram_payment_charge_id=f"{LONG_CHARGE}{n}", total_amount=2500,
+            currency="XTR", entitlement_type="premium_yearly", source=EventSource.TELEGRAM, payload={"n": n},
+        )
+    handle_refund(user_id=7000000000, telegram_payment_charge_id=f"{LONG_CHARGE}0", source=EventSource.TELEGRAM,
+                  payload={})
+    handle_refund(user_id=7000000009, telegram_payment_charge_id=f"{LONG_CHARGE}never", source=EventSource.TELEGRAM,
+                  payload={})
+    failed = handle_successful_payment(
+        user_id=7000000005, telegram_payment_charge_id=f"{LONG_CHARGE}F", total_amount=900, currency="XTR",
+        entitlement_type="team_plan_for_large_organisations", source=EventSource.TELEGRAM, payload={},
+    ).event
+    return {"failed": failed}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lists_fit_1400_px_and_an_event_page_fits_a_phone(live_server, desk_data, tmp_path):
+    """No clipped list at 1400 px; at 390 px the event page wraps its ids and its buttons sit below the title."""
+    failed_url = f"{live_server.url}/admin/telegram_payments/stripeevent/{desk_data['failed'].pk}/change/"
+    with chromium_page() as page:
+        page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+        page.fill("#id_username", "sophie")
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        page.set_viewport_size({"width": 1400, "height": 900})
+        for name, path in (("audit", "stripeevent"), ("refunds", "refundevent")):
+            page.goto(f"{live_server.url}/admin/telegram_payments/{path}/")
+            page.screenshot(path=tmp_path / f"1400-{name}-list.png", full_page=True)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1400, name
+            # The results scroll inside their box when too wide: nothing may be hidden there either.
+            assert page.evaluate("(r => r.scrollWidth <= r.clientWidth)(document.querySelector('.results'))"), name
+        page.goto(f"{live_server.url}/admin/telegram_payments/stripeevent/")
+        sync_api.expect(page.locator(".failure-reason")).to_contain_text("is not on sale")
+        sync_api.expect(page.locator(".refund-label")).to_have_count(1)
+        page.goto(failed_url)
+        page.screenshot(path=tmp_path / "1400-failed-event.png", full_page=True)
+        assert_tools_below_the_title(page)
+
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(failed_url)
+        page.screenshot(path=tmp_path / "390-failed-event.png", full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert_tools_below_the_title(page)
+        sync_api.expect(page.locator("#replay-button")).to_be_visible()
+        page.goto(f"{live_server.url}/admin/telegram_payments/stripeevent/")
+        page.screenshot(path=tmp_path / "390-audit-list.png", full_page=True)
+
+
+def assert_tools_below_the_title(page):
+    title_bottom = page.evaluate("document.querySelector('#content h2').getBoundingClientRect().bottom")
+    tools_top = page.evaluate("document.querySelector('.object-tools').getBoundingClientRect().top")
+    assert tools_top >= title_bottom

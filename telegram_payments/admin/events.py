@@ -6,18 +6,18 @@ Every field shown goes through `redact()` (`RedactedFieldsMixin`, the formatting
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.shortcuts import get_object_or_404, redirect
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from payments_project.admin_mixins import ReadOnlyAdmin
 from payments_project.redaction import redact
 
-from ..models import EVENT_REFUND, EventStatus, RefundEvent, StripeEvent
-from ..payments.pipeline import replay_event
+from ..bot.notices import replay_and_thank
+from ..models import EVENT_PAYMENT, EVENT_REFUND, EventStatus, RefundEvent, StripeEvent
+from ..payments.events import Outcome
 from ..selectors import subscription_of
 from . import formatting, glance
 from .confirmations import ConfirmationPagesMixin
@@ -26,15 +26,40 @@ from .export import csv_response
 # Replaying changes an event's status, so it takes the model's change permission (the admin never
 # lets anyone edit an event's fields, whatever their permissions).
 REPLAY_PERMISSION = "telegram_payments.change_stripeevent"
+NAMED_FAILURES = 10  # the replay action's message names this many events still failing, then counts the rest
+
+
+def refund_of_charge():
+    """`Exists` of a recorded refund of the outer row's charge (one subquery, on the charge id's index)."""
+    return Exists(StripeEvent.objects.filter(event_type=EVENT_REFUND,
+                                             telegram_payment_charge_id=OuterRef("telegram_payment_charge_id")))
+
+
+class RefundedFilter(admin.SimpleListFilter):
+    """Payments whose refund is recorded, or not (the list's `is_refunded` annotation)."""
+
+    title = "refunded"
+    parameter_name = "refunded"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(event_type=EVENT_PAYMENT, is_refunded=self.value() == "yes")
+        return queryset
 
 
 @admin.register(StripeEvent)
 class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
     """The audit trail. Superusers cannot edit it either: an audit trail is never edited by hand."""
 
-    list_display = ["received", "kind", "user_id", "amount", "status_badge", "charge_id", "entitlement_type"]
+    # Status, amount, product, user and date first: what support reads; long ids shortened last.
+    list_display = ["status_column", "amount", "product", "user_id", "received", "kind", "failure_reason",
+                    "charge_id"]
     list_display_links = ["received", "kind"]
-    list_filter = ["status", "event_type", "payment_method", "currency", "entitlement_type", "source"]
+    list_filter = ["status", RefundedFilter, "event_type", "payment_method", "currency", "entitlement_type",
+                   "source"]
     search_fields = ["=customer_id", "=event_id", "=telegram_payment_charge_id", "=provider_payment_charge_id",
                      "invoice_payload"]
     search_help_text = "Exact user id, event id or charge id; otherwise part of an invoice payload."
@@ -46,7 +71,13 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
     change_list_template = "admin/telegram_payments/stripeevent/change_list.html"
     change_form_template = "admin/telegram_payments/stripeevent/change_form.html"
     readonly_fields = ["status_badge", "amount", "initiator_column", "error_text", "pretty_payload",
-                       "entitlement_link", "related_event_link", "subscription_column"]
+                       "entitlement_link", "related_event_link", "auto_refund_status",
+                       "subscription_column"]
+
+    class Media:
+        css = {"all": ["telegram_payments/admin/events.css"]}
+        js = ["telegram_payments/admin/events.js"]  # the copy buttons of shortened ids (no inline script)
+
     fieldsets = [
         (None, {"fields": ["event_id", "event_type", "status_badge", "received_at", "processed_at", "attempts",
                            "note", "error_text"]}),
@@ -54,10 +85,14 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
                                 "provider_payment_charge_id", "invoice_payload", "entitlement_type",
                                 "subscription_expires_at", "payment_method"]}),
         ("Origin", {"fields": ["initiator_column", "update_id", "refund_reason"]}),
-        ("Effect", {"fields": ["entitlement_link", "related_event_link"]}),
+        ("Effect", {"fields": ["entitlement_link", "related_event_link", "auto_refund_status"]}),
         ("Subscription", {"fields": ["subscription_column"]}),
         ("Payload as received", {"fields": ["pretty_payload"]}),
     ]
+
+    def get_queryset(self, request):
+        # Whether each row's charge has a recorded refund, in the list's one query (no query per row).
+        return super().get_queryset(request).annotate(is_refunded=refund_of_charge())
 
     def get_search_results(self, request, queryset, search_term):
         """An exact user, event or charge id, when one matches, is the answer, found through their
@@ -85,16 +120,27 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
 
     @admin.display(description="amount", ordering="amount_cents")
     def amount(self, obj):
-        return format_html('<span style="white-space:nowrap">{}</span>',
-                           formatting.format_amount(obj.amount_cents, obj.currency))
+        return formatting.signed_amount(obj)
+
+    @admin.display(description="product", ordering="entitlement_type")
+    def product(self, obj):
+        return formatting.product_name(obj.entitlement_type)
 
     @admin.display(description="charge id", ordering="telegram_payment_charge_id")
     def charge_id(self, obj):
-        return redact(obj.telegram_payment_charge_id)
+        return formatting.short_id(obj.telegram_payment_charge_id)
+
+    @admin.display(description="status", ordering="status")
+    def status_column(self, obj):
+        return formatting.status_with_refund(obj, refunded=getattr(obj, "is_refunded", False))
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
         return formatting.status_label(obj.status)
+
+    @admin.display(description="failure reason")
+    def failure_reason(self, obj):
+        return formatting.failure_reason(obj)
 
     @admin.display(description="initiated by", ordering="source")
     def initiator_column(self, obj):
@@ -111,6 +157,10 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
     @admin.display(description="entitlement")
     def entitlement_link(self, obj):
         return formatting.entitlement_link(obj)
+
+    @admin.display(description="automatic refund")
+    def auto_refund_status(self, obj):
+        return formatting.auto_refund_state(obj)
 
     @admin.display(description="related event")
     def related_event_link(self, obj):
@@ -135,6 +185,7 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
             path("<int:object_id>/refund/", wrap(self.refund_view), name="telegram_payments_stripeevent_refund"),
             path("<int:object_id>/subscription/", wrap(self.subscription_view),
                  name="telegram_payments_stripeevent_subscription"),
+            path("<int:object_id>/replay/", wrap(self.replay_view), name="telegram_payments_stripeevent_replay"),
         ] + super().get_urls()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -142,6 +193,8 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
         event = self.get_object(request, object_id)
         if event is not None:
             extra_context.update(self.action_urls(request, event))
+            if event.status == EventStatus.FAILED and self.has_replay_permission(request):
+                extra_context["replay_url"] = reverse("admin:telegram_payments_stripeevent_replay", args=[event.pk])
         return super().change_view(request, object_id, form_url, extra_context)
 
     def by_event_id_view(self, request, event_id):
@@ -168,26 +221,57 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
         changelist = self.get_changelist_instance(request)
         return csv_response(changelist.get_queryset(request))
 
+    def replay_view(self, request, object_id):
+        """POST (CSRF-checked by the admin site): replay this failed event, thank the buyer if that granted
+        what they paid for, and say what happened on its page."""
+        return require_POST(self._replay_one)(request, object_id)
+
+    def _replay_one(self, request, object_id):
+        event = get_object_or_404(StripeEvent, pk=object_id)
+        if not (self.has_view_permission(request, event) and self.has_replay_permission(request)):
+            raise PermissionDenied
+        if event.status != EventStatus.FAILED:
+            messages.warning(request,
+                             f"This event is {event.get_status_display()}: only a failed event is replayed here.")
+        else:
+            outcome = self._replay(request, event)
+            if outcome.status == Outcome.FAILED:
+                messages.warning(request, f"Still failing: {redact(outcome.event.error)}")
+            else:
+                messages.success(request, f"Replayed: {redact(outcome.event.note) or 'processed'}")
+        return redirect("admin:telegram_payments_stripeevent_change", event.pk)
+
+    def _replay(self, request, event):
+        outcome = replay_and_thank(event=event)
+        if outcome.status == Outcome.FAILED:
+            self.log_change(request, event, f"Replayed: still failing ({redact(outcome.event.error)})")
+        else:
+            self.log_change(request, event, f"Replayed: {redact(outcome.event.note) or 'processed'}")
+        return outcome
+
     # --- actions ---
     def has_replay_permission(self, request):
         return request.user.has_perm(REPLAY_PERMISSION)
 
     @admin.action(description="Replay selected failed events", permissions=["replay"])
     def replay_failed(self, request, queryset):
-        replayed = still_failing = 0
+        replayed = 0
+        failing = []
         skipped = queryset.exclude(status__in=[EventStatus.FAILED, EventStatus.PENDING]).count()
         for event in queryset.filter(status__in=[EventStatus.FAILED, EventStatus.PENDING]).order_by("received_at"):
-            outcome = replay_event(event=event)
-            if outcome.status == "failed":
-                still_failing += 1
-                self.log_change(request, event, f"Replayed: still failing ({redact(outcome.event.error)})")
+            outcome = self._replay(request, event)
+            if outcome.status == Outcome.FAILED:
+                failing.append(outcome.event)
             else:
                 replayed += 1
-                self.log_change(request, event, f"Replayed: {redact(outcome.event.note) or 'processed'}")
-        message = f"Replayed {replayed}, still failing {still_failing}"
+        message = f"Replayed {replayed}, still failing {len(failing)}"
         if skipped:
             message += f" ({skipped} already processed, left alone)"
-        self.message_user(request, message, messages.WARNING if still_failing else messages.SUCCESS)
+        if failing:
+            named = "; ".join(f"{redact(e.event_id)}: {redact(e.error)}" for e in failing[:NAMED_FAILURES])
+            more = f"; and {len(failing) - NAMED_FAILURES} more" if len(failing) > NAMED_FAILURES else ""
+            message += f". Still failing: {named}{more}."
+        self.message_user(request, message, messages.WARNING if failing else messages.SUCCESS)
 
     @admin.action(description="Export selected rows as CSV", permissions=["view"])
     def export_csv(self, request, queryset):
@@ -198,7 +282,7 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
 class RefundEventAdmin(StripeEventAdmin):
     """Refunds only, with their reason and who initiated them. Same rows, same permissions."""
 
-    list_display = ["received", "user_id", "amount", "refund_reason", "initiator_column", "status_badge",
+    list_display = ["status_badge", "amount", "product", "user_id", "received", "refund_reason", "initiator_column",
                     "charge_id", "payment_link"]
     list_display_links = ["received"]
     list_filter = ["source", "status", "entitlement_type"]
@@ -206,14 +290,18 @@ class RefundEventAdmin(StripeEventAdmin):
     change_list_template = None
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(event_type=EVENT_REFUND)
+        # Each refund's payment, if one was recorded, in the list's one query: its link goes straight there.
+        payment = StripeEvent.objects.filter(event_type=EVENT_PAYMENT,
+                                             telegram_payment_charge_id=OuterRef("telegram_payment_charge_id"))
+        return (super().get_queryset(request).filter(event_type=EVENT_REFUND)
+                .annotate(payment_pk=Subquery(payment.values("pk")[:1])))
 
     def get_urls(self):  # the pages live on the audit trail's admin
         return admin.ModelAdmin.get_urls(self)
 
     @admin.display(description="payment")
     def payment_link(self, obj):
-        return formatting.payment_link(obj)
+        return formatting.payment_link(obj, getattr(obj, "payment_pk", None))
 
     # One permission for the whole audit trail: who may view events may view refunds.
     def has_view_permission(self, request, obj=None):

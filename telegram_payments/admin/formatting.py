@@ -6,7 +6,9 @@ import json
 
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 
 from entitlements.models import Entitlement
 from payments_project.admin_mixins import badge
@@ -17,6 +19,7 @@ from ..models import (
     EVENT_REFUND,
     EVENT_SUBSCRIPTION,
     STARS_CURRENCY,
+    AutoRefund,
     EventSource,
     EventStatus,
     StripeEvent,
@@ -42,12 +45,73 @@ SUBSCRIPTION_COLOURS = {
 }
 
 
-def format_amount(amount, currency) -> str:
+SHORT_ID_HEAD, SHORT_ID_TAIL = 8, 5
+REASON_LENGTH = 90
+
+
+def format_amount(amount, currency, *, negative=False) -> str:
+    """`250 ⭐`; `−250 ⭐` for money going back (a refund)."""
     if amount is None:
         return "—"
+    sign = "\u2212" if negative and amount else ""
     if currency == STARS_CURRENCY:
-        return f"{amount} ⭐"
-    return f"{amount} {redact(currency)}"
+        return f"{sign}{amount} ⭐"
+    return f"{sign}{amount} {redact(currency)}"
+
+
+def signed_amount(event: StripeEvent) -> str:
+    """The event's amount, negative for a refund."""
+    return format_html('<span class="amount{}">{}</span>', " amount-refund" if event.is_refund else "",
+                       format_amount(event.amount_cents, event.currency, negative=event.is_refund))
+
+
+def when(value) -> str:
+    """A datetime as every admin page shows it: `2026-11-30 14:05 UTC` (DATETIME_FORMAT, current time zone)."""
+    if value is None:
+        return "—"
+    return date_format(timezone.localtime(value), "DATETIME_FORMAT")
+
+
+def short_id(value: str) -> str:
+    """A long id shortened to its head and tail, whole in its title, with a button copying it whole
+    (telegram_payments/admin/events.js). Short ids are shown as they are."""
+    value = redact(value or "")
+    if not value:
+        return "—"
+    if len(value) <= SHORT_ID_HEAD + SHORT_ID_TAIL + 1:
+        return format_html('<code class="event-id">{}</code>', value)
+    return format_html(
+        '<span class="short-id"><code class="event-id" title="{}">{}…{}</code>'
+        '<button type="button" class="copy-id" data-copy="{}" title="Copy the whole id" '
+        'aria-label="Copy the whole id">copy</button></span>',
+        value, value[:SHORT_ID_HEAD], value[-SHORT_ID_TAIL:], value,
+    )
+
+
+def product_name(entitlement_type: str) -> str:
+    """An entitlement type for a narrow column: it may wrap after each underscore."""
+    value = redact(entitlement_type or "")
+    if not value:
+        return "—"
+    parts = value.split("_")
+    return format_html_join(format_html("_<wbr>"), "{}", ((part,) for part in parts))
+
+
+def failure_reason(event: StripeEvent) -> str:
+    """A failed event's error, shortened for a list (whole in its title); empty for other events."""
+    if event.status != EventStatus.FAILED or not event.error:
+        return ""
+    error = redact(event.error)
+    return format_html('<span class="failure-reason" title="{}">{}</span>', error,
+                       Truncator(error).chars(REASON_LENGTH))
+
+
+def status_with_refund(event: StripeEvent, *, refunded: bool) -> str:
+    """The status badge, and a "refunded" badge on a payment whose refund is recorded."""
+    label = status_label(event.status)
+    if refunded and event.is_payment:
+        return format_html("{} {}", label, badge("refund", "refunded", "#6639ba"))
+    return label
 
 
 def status_label(status) -> str:
@@ -59,7 +123,7 @@ def status_label(status) -> str:
 
 
 def received(event: StripeEvent) -> str:
-    return timezone.localtime(event.received_at).strftime("%Y-%m-%d %H:%M:%S")
+    return format_html('<span style="white-space:nowrap">{}</span>', when(event.received_at))
 
 
 def kind(event: StripeEvent) -> str:
@@ -119,9 +183,26 @@ def related_event_link(event: StripeEvent) -> str:
     return format_html('<a href="{}" class="related-event-link">{}: {}</a>', url, label, redact(other.event_id))
 
 
-def payment_link(refund: StripeEvent) -> str:
-    url = event_url_by_id(payment_event_id(refund.telegram_payment_charge_id))
-    return format_html('<a href="{}">payment</a>', url)
+def payment_link(refund: StripeEvent, payment_pk: int | None) -> str:
+    """A link to the refund's payment (its pk annotated on the list), or a note if it was never seen."""
+    if payment_pk is None:
+        return format_html('<span class="no-payment" title="{}">— (payment never seen)</span>',
+                           "No payment of this charge is recorded: the refund was recorded on its own.")
+    url = reverse("admin:telegram_payments_stripeevent_change", args=[payment_pk])
+    return format_html('<a href="{}" class="payment-link">payment</a>', url)
+
+
+def auto_refund_state(event: StripeEvent) -> str:
+    """Where the AUTO_REFUND_UNFULFILLABLE policy stands with this payment, if it queued it."""
+    job = AutoRefund.objects.filter(payment_id=event.pk).first()
+    if job is None:
+        return "—"
+    if job.done_at is not None:
+        return f"{redact(job.outcome)} ({when(job.done_at)}, attempt {job.attempt_count})"
+    if job.attempt_count == 0:
+        return "Queued for the refund_unfulfillable worker."
+    return (f"Attempt {job.attempt_count} failed: {redact(job.last_error)}; "
+            f"next try {when(job.next_attempt_at)} (refund_unfulfillable).")
 
 
 def subscription_state(subscription: Subscription | None) -> str:
@@ -142,7 +223,7 @@ def subscription_state(subscription: Subscription | None) -> str:
         '(user {}, invoice {})</div>',
         state.value, badge("subscription", state.label, SUBSCRIPTION_COLOURS[state]),
         paid_until_text(subscription.paid_until) if subscription.paid_until else "(not known)", set_by,
-        timezone.localtime(subscription.updated_at).strftime("%Y-%m-%d %H:%M:%S"),
+        when(subscription.updated_at),
         subscription.user_id, redact(subscription.invoice_payload),
     )
 

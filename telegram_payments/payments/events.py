@@ -22,7 +22,17 @@ class Outcome(StrEnum):
 
 
 class PaymentRejected(Exception):
-    """A permanent reason not to apply an event (unknown product, wrong amount, ...)."""
+    """A permanent reason not to apply an event (unknown product, wrong amount, ...).
+
+    `unfulfillable` marks the reasons nobody can fix by replaying it (the product is off sale, the
+    amount is below its price, the invoice is not ours): such a payment may be refunded automatically
+    (`AUTO_REFUND_UNFULFILLABLE`). `buyer_reason` says why to the buyer, in their words.
+    """
+
+    def __init__(self, message: str, *, unfulfillable: bool = False, buyer_reason: str = ""):
+        super().__init__(message)
+        self.unfulfillable = unfulfillable
+        self.buyer_reason = buyer_reason
 
 
 def charge_event_id(kind: str, telegram_payment_charge_id: str) -> str:

@@ -9,13 +9,16 @@ once:
 * a per-charge lock orders a payment and the refund of the same charge (a subscription update,
   which has no charge, locks its subscription);
 * a permanent problem is recorded as a failed row (outside the rolled-back transaction) so that
-  staff can see it and replay or refund it; a transient one (database away) propagates for a 503.
+  staff can see it and replay or refund it; a transient one (database away) propagates for a 503;
+* with `AUTO_REFUND_UNFULFILLABLE`, a payment failed for a reason nobody can fix is queued, with
+  its failed row, for `manage.py refund_unfulfillable` (the Bot API is never called from here).
 """
 
 import logging
 import sys
 from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -28,6 +31,7 @@ from ..models import (
     EVENT_SUBSCRIPTION,
     PAYMENT_METHOD,
     STARS_CURRENCY,
+    AutoRefund,
     EventStatus,
     StripeEvent,
 )
@@ -35,6 +39,7 @@ from .events import (
     TRANSIENT_ERRORS,
     EventOutcome,
     Outcome,
+    PaymentRejected,
     describe,
     payment_event_id,
     refund_event_id,
@@ -222,9 +227,17 @@ def _record_failure(event: StripeEvent, exc: Exception) -> EventOutcome:
     try:
         with transaction.atomic():
             event.save(force_insert=True)
+            if _to_refund_automatically(event, exc):
+                AutoRefund.objects.create(payment=event, reason=event.error, buyer_reason=exc.buyer_reason)
     except IntegrityError:
         return _existing_duplicate(event.event_id)
     return EventOutcome(Outcome.FAILED, event)
+
+
+def _to_refund_automatically(event: StripeEvent, exc: Exception) -> bool:
+    """The `AUTO_REFUND_UNFULFILLABLE` policy: a payment failed for a reason a replay cannot fix."""
+    return (settings.AUTO_REFUND_UNFULFILLABLE and event.event_type == EVENT_PAYMENT
+            and isinstance(exc, PaymentRejected) and exc.unfulfillable)
 
 
 def find_event(event_id: str) -> StripeEvent | None:

@@ -1,4 +1,5 @@
-"""Refunds staff start from the admin: through the Bot API, then recorded like any refund."""
+"""Refunds through the Bot API, then recorded like any refund: started by staff from the admin, or by
+the `AUTO_REFUND_UNFULFILLABLE` policy's worker (`autorefunds`). One rule says what may be refunded."""
 
 from ..bot.client import BotApiError, call_bot
 from ..models import EventSource, EventStatus, StripeEvent
@@ -13,11 +14,15 @@ class RefundNotAllowed(Exception):
 
 
 def refund_problem(event: StripeEvent) -> str | None:
-    """Why this event cannot be refunded, or None if it can. The one refund rule the admin shows too."""
+    """Why this event cannot be refunded, or None if it can. The one refund rule the admin shows too.
+
+    A payment recorded as failed was still paid (Telegram took the Stars): it may be refunded like a
+    processed one. A pending one may not (it is being handled, or stuck: replay it first).
+    """
     if not event.is_payment:
         return "Only payments can be refunded."
-    if event.status != EventStatus.PROCESSED:
-        return f"This payment is {event.get_status_display()}, not processed: there is nothing to refund."
+    if event.status not in (EventStatus.PROCESSED, EventStatus.FAILED):
+        return f"This payment is {event.get_status_display()}: replay it before refunding it."
     if StripeEvent.objects.filter(event_id=refund_event_id(event.telegram_payment_charge_id)).exists():
         return "This payment is already refunded."
     return None
@@ -32,6 +37,14 @@ def refund_payment(*, event: StripeEvent, staff_user, reason: str) -> EventOutco
     propagates and nothing is recorded: the staff user sees Telegram's words and may try again.
     A charge whose refund is already recorded returns that refund ("duplicate") without calling Telegram.
     """
+    return refund_through_bot(event=event, source=EventSource.STAFF, reason=reason, initiated_by=staff_user,
+                              by=staff_user.get_username())
+
+
+def refund_through_bot(
+    *, event: StripeEvent, source: str, reason: str, initiated_by=None, by: str = "",
+) -> EventOutcome:
+    """Check `refund_problem`, call `refundStarPayment`, then record the refund (`handle_refund`)."""
     event = StripeEvent.objects.get(pk=event.pk)
     existing = StripeEvent.objects.filter(event_id=refund_event_id(event.telegram_payment_charge_id)).first()
     if existing is not None and event.is_payment:
@@ -51,13 +64,13 @@ def refund_payment(*, event: StripeEvent, staff_user, reason: str) -> EventOutco
     return handle_refund(
         user_id=user_id,
         telegram_payment_charge_id=charge_id,
-        source=EventSource.STAFF,
+        source=source,
         payload={
             "bot_api_method": "refundStarPayment",
             "user_id": user_id,
             "telegram_payment_charge_id": charge_id,
             "telegram_answer": telegram_answer,
-            "staff_user": staff_user.get_username(),
+            "staff_user" if initiated_by is not None else "refunded_by": by,
             "refund_reason": reason,
         },
         entitlement_type=event.entitlement_type,
@@ -66,5 +79,5 @@ def refund_payment(*, event: StripeEvent, staff_user, reason: str) -> EventOutco
         currency=event.currency,
         invoice_payload=event.invoice_payload,
         provider_payment_charge_id=event.provider_payment_charge_id,
-        initiated_by=staff_user,
+        initiated_by=initiated_by,
     )

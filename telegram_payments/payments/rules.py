@@ -33,6 +33,7 @@ from .events import PaymentRejected, payment_event_id, refund_event_id
 from .subscriptions import apply_subscription_update, note_subscription_payment
 
 REFUNDED_FIRST_NOTE = "This charge was refunded before its payment arrived: nothing granted."
+NOT_OUR_INVOICE = "we could not match it to anything we sell"
 SUBSCRIPTION_PERIOD = timedelta(days=30)  # Telegram's only period for Star subscriptions
 # How far past one period from now Telegram's end of a subscription period may lie (clock skew, delays).
 SUBSCRIPTION_END_SLACK = timedelta(days=2)
@@ -98,17 +99,22 @@ def _product_paid_for(event: StripeEvent, invoice: Invoice | None) -> Product:
     """The invoice's product, or (relay route, no invoice of ours) the one of the event's type."""
     if invoice is not None:
         product = invoice.product
+        # Kept on the event even if a check below fails: staff see what a failed payment was for.
+        event.entitlement_type = product.entitlement_type
     elif not event.entitlement_type:
-        raise PaymentRejected(f"unknown invoice {event.invoice_payload!r} and no entitlement_type given")
+        raise PaymentRejected(f"unknown invoice {event.invoice_payload!r} and no entitlement_type given",
+                              unfulfillable=True, buyer_reason=NOT_OUR_INVOICE)
     else:
         product = Product.objects.filter(entitlement_type=event.entitlement_type).first()
         if product is None:
-            raise PaymentRejected(f"unknown product {event.entitlement_type!r}")
+            raise PaymentRejected(f"unknown product {event.entitlement_type!r}",
+                                  unfulfillable=True, buyer_reason=NOT_OUR_INVOICE)
     # A renewal of a subscription we issued is honoured after its product went off sale: Telegram
     # keeps charging subscribers until they cancel, and they must get what they paid for.
     renewal = invoice is not None and event.subscription_expires_at is not None and product.is_subscription
     if not product.is_active and not renewal:
-        raise PaymentRejected(f"product {product.entitlement_type!r} is not on sale")
+        raise PaymentRejected(f"product {product.entitlement_type!r} is not on sale",
+                              unfulfillable=True, buyer_reason=f"{product.title} is no longer on sale")
     return product
 
 
@@ -117,7 +123,8 @@ def _check_payment(event: StripeEvent, invoice: Invoice | None, product: Product
         raise PaymentRejected(f"currency {event.currency} is not {STARS_CURRENCY} (Telegram Stars)")
     price = invoice.price_stars if invoice else product.price_stars
     if event.amount_cents is None or event.amount_cents < price:
-        raise PaymentRejected(f"amount {event.amount_cents} XTR is below the price of {price} XTR")
+        raise PaymentRejected(f"amount {event.amount_cents} XTR is below the price of {price} XTR",
+                              unfulfillable=True, buyer_reason=f"the amount paid was below the price of {price} Stars")
     if invoice is not None and invoice.user_id is not None and invoice.user_id != int(event.customer_id):
         raise PaymentRejected(
             f"paid by user {event.customer_id}, but the invoice was issued to user {invoice.user_id}")

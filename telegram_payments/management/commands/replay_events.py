@@ -1,13 +1,14 @@
-"""Reprocess stored events (failed, stuck in pending, or chosen by id) through the webhook's own code."""
+"""Reprocess stored events (failed, stuck in pending, or chosen by id) through the webhook's own code;
+a buyer whose payment this completes is thanked once (TELEGRAM_THANK_BUYERS)."""
 
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
 from payments_project import argtypes
+from telegram_payments.bot.notices import replay_and_thank
 from telegram_payments.management.cli import Progress, iso_datetime
 from telegram_payments.payments.events import TRANSIENT_ERRORS, Outcome
-from telegram_payments.payments.pipeline import replay_event
 from telegram_payments.selectors import events_to_replay
 
 MINUTES = argtypes.int_range(0, argtypes.MAX_DAYS * 24 * 60, "a number of minutes")
@@ -64,7 +65,7 @@ class Command(BaseCommand):
         aborted = None
         for event in events:
             try:
-                outcome = replay_event(event=event)
+                outcome = replay_and_thank(event=event)
             except TRANSIENT_ERRORS as exc:  # the database went away: stop, the rest stays as it was
                 aborted = f"{type(exc).__name__}: {exc}"
                 break

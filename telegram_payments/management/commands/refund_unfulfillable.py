@@ -1,0 +1,65 @@
+"""manage.py refund_unfulfillable [--once]: refund, through the Bot API, the payments queued by the
+AUTO_REFUND_UNFULFILLABLE policy (failed for a reason nobody can fix), and tell each buyer why.
+
+A long-running worker by default (run it under the process manager, like deliver_outbox; several
+never refund the same payment at once); `--once` refunds what is due now and exits (for cron).
+A Bot API failure is retried with backoff, up to --max-attempts; then the payment waits for staff.
+Stops cleanly on SIGTERM/SIGINT after the refund in flight.
+"""
+
+import logging
+import signal
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, close_old_connections
+
+from telegram_payments.payments import autorefunds
+
+logger = logging.getLogger("telegram_payments.autorefunds")
+
+
+class Command(BaseCommand):
+    help = ("Refund the failed payments nobody can fulfil (AUTO_REFUND_UNFULFILLABLE) through the Bot API, "
+            "record each refund (source policy) and tell the buyer why.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="Refund what is due now, then exit.")
+        parser.add_argument("--poll-interval", type=float, default=5.0,
+                            help="Seconds to wait when nothing is due (worker mode). Default 5.")
+        parser.add_argument("--backoff-base", type=float, default=autorefunds.BACKOFF_BASE_SECONDS,
+                            help="Seconds before the first retry; doubles each failure. Default 5.")
+        parser.add_argument("--backoff-max", type=float, default=autorefunds.BACKOFF_MAX_SECONDS,
+                            help="Longest wait between retries, in seconds. Default 3600.")
+        parser.add_argument("--max-attempts", type=int, default=autorefunds.MAX_ATTEMPTS,
+                            help="Give up (leave it to staff) after this many failed tries. Default 10.")
+
+    def handle(self, *args, once, poll_interval, backoff_base, backoff_max, max_attempts, **options):
+        if not settings.AUTO_REFUND_UNFULFILLABLE:
+            raise CommandError("AUTO_REFUND_UNFULFILLABLE is off: nothing is refunded automatically.")
+        if backoff_base <= 0 or backoff_max < backoff_base or max_attempts < 1:
+            raise CommandError("--backoff-base must be > 0, --backoff-max >= --backoff-base, --max-attempts >= 1.")
+        limits = {"backoff_base": backoff_base, "backoff_max": backoff_max, "max_attempts": max_attempts}
+        if once:
+            refunded, left_alone, failed = autorefunds.refund_due(**limits)
+            self.stdout.write(f"refunded {refunded}, left alone {left_alone} (replayed or refunded already), "
+                              f"failed {failed} (will be retried)")
+            return
+        self.stopping = False
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._stop)
+        self.stdout.write("refund_unfulfillable: running (SIGTERM to stop)")
+        while not self.stopping:
+            try:
+                result = autorefunds.refund_one(**limits)
+            except DatabaseError as exc:  # database restarting: wait and reconnect
+                logger.warning("refund_unfulfillable: database error %s; retrying", type(exc).__name__)
+                close_old_connections()
+                result = None
+            if result is None:
+                time.sleep(poll_interval)
+        self.stdout.write("refund_unfulfillable: stopped")
+
+    def _stop(self, signum, frame):
+        self.stopping = True
