@@ -4,16 +4,24 @@ Authenticated by DRF tokens (`Authorization: Token <key>`) that staff create in 
 (Entitlements > Service API tokens) for a service account; 401 without a valid token. Read-only.
 """
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+import re
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from payments_project.api_errors import error_response
+
 from .selectors import current_access
 
 MAX_USER_ID = 2**63 - 1
+ENTITLEMENT_TYPE_PATTERN = r"^[-a-zA-Z0-9_]+$"
+ENTITLEMENT_TYPE_MAX_LENGTH = 100
+_DIGITS = re.compile(r"[0-9]{1,19}")
+_ENTITLEMENT_TYPE = re.compile(ENTITLEMENT_TYPE_PATTERN.replace("$", r"\Z"))
 
 
 class EntitlementSerializer(serializers.Serializer):
@@ -33,25 +41,47 @@ class EntitlementCheckSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(allow_null=True, help_text="null: not active, or never expires.")
 
 
-ErrorSerializer = inline_serializer(
-    "EntitlementsApiError", {"ok": serializers.BooleanField(), "error": serializers.CharField(),
-                             "detail": serializers.CharField(required=False)},
+USER_ID_PARAMETER = OpenApiParameter(
+    "user_id", {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_USER_ID},
+    OpenApiParameter.PATH, description="Telegram user id, 1 to 2^63-1 (decimal digits).",
+)
+ENTITLEMENT_TYPE_PARAMETER = OpenApiParameter(
+    "entitlement_type",
+    {"type": "string", "pattern": ENTITLEMENT_TYPE_PATTERN, "maxLength": ENTITLEMENT_TYPE_MAX_LENGTH},
+    OpenApiParameter.PATH, description="An entitlement type, e.g. premium_monthly (letters, digits, - and _).",
 )
 ERRORS = {
-    status.HTTP_400_BAD_REQUEST: OpenApiResponse(ErrorSerializer, description="user_id out of range"),
-    status.HTTP_401_UNAUTHORIZED: OpenApiResponse(ErrorSerializer, description="no or wrong token"),
+    status.HTTP_400_BAD_REQUEST: error_response(
+        "user_id is not an integer in 1..2^63-1 (invalid_user_id), or entitlement_type is not a type name "
+        "(invalid_entitlement_type).", "invalid_user_id", detail="user_id must be an integer in 1..2^63-1."),
+    status.HTTP_401_UNAUTHORIZED: error_response(
+        "No token, or a wrong or deactivated one (not_authenticated, authentication_failed).",
+        "not_authenticated", detail="Authentication credentials were not provided."),
+    status.HTTP_404_NOT_FOUND: error_response("No such URL (e.g. a user_id containing '/').", "not_found",
+                                             detail="No such URL."),
+    status.HTTP_406_NOT_ACCEPTABLE: error_response("The Accept header excludes application/json.", "not_acceptable"),
+    status.HTTP_503_SERVICE_UNAVAILABLE: error_response("Database unavailable; retry later.",
+                                                        "database_unavailable"),
 }
+
+
+def _bad_request(error: str, detail: str) -> Response:
+    return Response({"ok": False, "error": error, "detail": detail}, status=status.HTTP_400_BAD_REQUEST)
 
 
 class EntitlementsApiView(APIView):
     authentication_classes = [TokenAuthentication]
     permission_classes = [IsAuthenticated]
 
-    def bad_user_id(self, user_id: int) -> Response | None:
-        if not 1 <= user_id <= MAX_USER_ID:
-            return Response({"ok": False, "error": "invalid_user_id", "detail": "user_id must be 1..2^63-1."},
-                            status=status.HTTP_400_BAD_REQUEST)
-        return None
+    def parse_user_id(self, raw: str) -> int | None:
+        """The user id in the URL, or None unless it is 1..2^63-1 in ASCII digits."""
+        if not _DIGITS.fullmatch(raw):
+            return None
+        user_id = int(raw)
+        return user_id if 1 <= user_id <= MAX_USER_ID else None
+
+    def invalid_user_id(self) -> Response:
+        return _bad_request("invalid_user_id", "user_id must be an integer in 1..2^63-1.")
 
 
 class UserEntitlementsView(EntitlementsApiView):
@@ -60,12 +90,15 @@ class UserEntitlementsView(EntitlementsApiView):
     @extend_schema(
         operation_id="entitlements_list",
         summary="Active entitlements of a user, with expiry",
+        description="The entitlement types the user may use now, one entry per type, each with when access "
+        "ends (stacked purchases included; null: never). An unknown user has none.",
+        parameters=[USER_ID_PARAMETER],
         responses={200: UserEntitlementsSerializer, **ERRORS},
         tags=["entitlements"],
     )
-    def get(self, request, user_id: int):
-        if error := self.bad_user_id(user_id):
-            return error
+    def get(self, request, user_id: str):
+        if (user_id := self.parse_user_id(user_id)) is None:
+            return self.invalid_user_id()
         access = current_access(user_id)
         return Response(UserEntitlementsSerializer({"user_id": user_id, "entitlements": access}).data)
 
@@ -76,12 +109,18 @@ class EntitlementCheckView(EntitlementsApiView):
     @extend_schema(
         operation_id="entitlements_check",
         summary="Whether a user may use one entitlement type now, and until when",
+        description="active: whether the user may use this entitlement type now; expires_at: when that access "
+        "ends (stacked purchases included), null if it never does or if not active.",
+        parameters=[USER_ID_PARAMETER, ENTITLEMENT_TYPE_PARAMETER],
         responses={200: EntitlementCheckSerializer, **ERRORS},
         tags=["entitlements"],
     )
-    def get(self, request, user_id: int, entitlement_type: str):
-        if error := self.bad_user_id(user_id):
-            return error
+    def get(self, request, user_id: str, entitlement_type: str):
+        if (user_id := self.parse_user_id(user_id)) is None:
+            return self.invalid_user_id()
+        if len(entitlement_type) > ENTITLEMENT_TYPE_MAX_LENGTH or not _ENTITLEMENT_TYPE.match(entitlement_type):
+            return _bad_request("invalid_entitlement_type",
+                                "entitlement_type must be 1 to 100 letters, digits, - or _.")
         access = current_access(user_id, entitlement_type=entitlement_type)
         return Response(EntitlementCheckSerializer({
             "user_id": user_id,

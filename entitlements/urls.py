@@ -2,7 +2,9 @@ from django.urls import path
 
 from . import api
 
+# Any path segment is routed to the view, which answers 400 (JSON) for one that is not a valid id or
+# type: a converter that did not match would leave the request to the site-wide 404.
 urlpatterns = [
-    path("<int:user_id>/", api.UserEntitlementsView.as_view(), name="entitlements-list"),
-    path("<int:user_id>/<slug:entitlement_type>/", api.EntitlementCheckView.as_view(), name="entitlements-check"),
+    path("<str:user_id>/", api.UserEntitlementsView.as_view(), name="entitlements-list"),
+    path("<str:user_id>/<str:entitlement_type>/", api.EntitlementCheckView.as_view(), name="entitlements-check"),
 ]

@@ -270,7 +270,11 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Telegram Stars payments",
-    "DESCRIPTION": "Webhooks Telegram (or its relay) calls, and the entitlements API for the bot's other services.",
+    "DESCRIPTION": (
+        "Webhooks Telegram (or its relay) calls, and the entitlements API for the bot's other services. "
+        "Every error body is JSON with \"ok\": false. No string in a webhook body may contain NUL (\\u0000) "
+        "or a lone surrogate, nor may the body nest deeper than 32 levels (400): the body is stored as sent."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI from the drf-spectacular-sidecar package, served by us: no CDN. (No Redoc page:
@@ -279,6 +283,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Swagger UI would otherwise send the schema's URL to validator.swagger.io.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # `ok` is always true in a success body and false in an error body (payments_project/api_errors.py).
+    "ENUM_NAME_OVERRIDES": {"OkTrueEnum": [(True, True)], "OkFalseEnum": [(False, False)]},
 }
 
 # LOG_FORMAT=json (the default without DEBUG): one JSON object per line; text: for people.

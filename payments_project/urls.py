@@ -19,5 +19,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
 ]
 
+# Unmatched /api/ and /webhook/ URLs answer JSON like the rest of the API.
+handler404 = "payments_project.api_errors.not_found"
+
 if settings.BENCH_ENDPOINTS:  # baselines for bench/run.py; never enabled in production
     urlpatterns.append(path("", include("bench.urls")))

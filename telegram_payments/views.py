@@ -1,4 +1,3 @@
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -8,7 +7,7 @@ from .api import WebhookView, outcome_response
 from .bot.updates import InvalidUpdate, process_update
 from .models import EventSource
 from .payments.pipeline import handle_refund, handle_successful_payment, redelivered
-from .schema import WEBHOOK_RESPONSES, webhook_schema
+from .schema import UPDATE_ANSWER, WEBHOOK_RESPONSES, BotApiUpdateSerializer, webhook_schema
 from .serializers import RefundRelaySerializer, SuccessfulPaymentRelaySerializer
 
 
@@ -29,7 +28,13 @@ class RelayView(WebhookView):
 class RelaySuccessfulPaymentView(RelayView):
     """POST /webhook/telegram/successful_payment: the original spec's relay format."""
 
-    @webhook_schema(SuccessfulPaymentRelaySerializer, summary="A successful Stars payment, relay format")
+    @webhook_schema(
+        SuccessfulPaymentRelaySerializer, summary="A successful Stars payment, relay format",
+        description="A successful Stars payment forwarded by a relay in this flat format. Stored once per "
+        "telegram_payment_charge_id (a copy answers duplicate) and granted. An unknown or inactive product, an "
+        "amount below its price or a currency other than XTR is stored as failed and answered 200, for staff "
+        "to review.",
+    )
     def post(self, request):
         return self.answer(request, SuccessfulPaymentRelaySerializer, lambda data: handle_successful_payment(
             user_id=data["user_id"],
@@ -47,7 +52,12 @@ class RelaySuccessfulPaymentView(RelayView):
 class RelayRefundView(RelayView):
     """POST /webhook/telegram/refund: the original spec's relay format."""
 
-    @webhook_schema(RefundRelaySerializer, summary="A refunded Stars payment, relay format")
+    @webhook_schema(
+        RefundRelaySerializer, summary="A refunded Stars payment, relay format",
+        description="A refunded Stars payment forwarded by a relay: revokes what the payment granted. Stored "
+        "once per telegram_payment_charge_id (a copy answers duplicate); a refund that arrives before its "
+        "payment is kept, and the late payment then grants nothing.",
+    )
     def post(self, request):
         return self.answer(request, RefundRelaySerializer, lambda data: handle_refund(
             user_id=data["user_id"],
@@ -67,10 +77,14 @@ class TelegramUpdateView(WebhookView):
     """
 
     @webhook_schema(
-        OpenApiTypes.OBJECT,
+        BotApiUpdateSerializer,
         summary="A Bot API Update, as Telegram sends it",
+        description="The webhook given to Telegram's setWebhook. Payments, refunds (message.successful_payment, "
+        "message.refunded_payment) and subscription updates are stored as on the relay endpoints; pre-checkout "
+        "queries, bot commands and buy buttons are answered in the response body as a Bot API method call, which "
+        "Telegram performs. Other updates are acknowledged and not stored.",
         responses={**WEBHOOK_RESPONSES, 200: OpenApiResponse(
-            OpenApiTypes.OBJECT,
+            UPDATE_ANSWER,
             description="Acknowledged: an outcome like the relay's, or a Bot API method call for Telegram "
             "to perform (answerPreCheckoutQuery, sendMessage).",
         )},

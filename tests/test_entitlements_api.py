@@ -94,8 +94,39 @@ def test_bad_user_ids(api):
     assert api("/api/entitlements/0/").status_code == 400
     assert api("/api/entitlements/0/").json()["error"] == "invalid_user_id"
     assert api(f"/api/entitlements/{2**63}/").status_code == 400
-    assert api("/api/entitlements/abc/").status_code == 404
-    assert api("/api/entitlements/-5/").status_code == 404
+    for bad in ("abc", "-5", "+5", "1.5", "%EF%BC%91", "%00", "1%201"):  # %EF%BC%91: a full-width 1
+        response = api(f"/api/entitlements/{bad}/")
+        assert response.status_code == 400, bad
+        assert response.json() == {"ok": False, "error": "invalid_user_id",
+                                   "detail": "user_id must be an integer in 1..2^63-1."}
+        assert api(f"/api/entitlements/{bad}/premium_monthly/").json()["error"] == "invalid_user_id"
+    assert api("/api/entitlements/0000042/").status_code == 200  # leading zeros: still 42
+
+
+def test_bad_entitlement_types(api):
+    for bad in ("premium.monthly", "a%20b", "%00", "x" * 101):
+        response = api(f"/api/entitlements/42/{bad}/")
+        assert response.status_code == 400, bad
+        assert response.json()["ok"] is False and response.json()["error"] == "invalid_entitlement_type"
+    assert api(f"/api/entitlements/42/{'x' * 100}/").json()["active"] is False
+
+
+def test_an_accept_header_without_json_is_406_in_json(api):
+    response = api("/api/entitlements/42/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 406
+    assert response.json()["ok"] is False and response.json()["error"] == "not_acceptable"
+
+
+def test_unmatched_api_and_webhook_urls_answer_json_404(api, client):
+    for url in ("/api/entitlements/42/premium_monthly/extra/", "/api/nothing-here", "/webhook/other",
+                "/webhook/telegram/refund/"):
+        response = api(url)
+        assert response.status_code == 404, url
+        assert response["Content-Type"] == "application/json", url
+        assert response.json() == {"ok": False, "error": "not_found", "detail": "No such URL."}
+    # Elsewhere (admin, docs) Django's page as before.
+    assert client.get("/no-such-page/").status_code == 404
+    assert client.get("/no-such-page/")["Content-Type"].startswith("text/html")
 
 
 def test_one_query_for_the_answer_plus_one_for_the_token(api, django_assert_num_queries):

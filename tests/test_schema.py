@@ -46,8 +46,44 @@ def test_webhooks_document_the_secret_header_and_every_answer(tmp_path):
     call_command("spectacular", "--file", str(target))
     operation = yaml.safe_load(target.read_text())["paths"]["/webhook/telegram/successful_payment"]["post"]
     assert {p["name"] for p in operation["parameters"] if p["in"] == "header"} == {"X-Telegram-Bot-Api-Secret-Token"}
-    assert set(operation["responses"]) == {"200", "400", "401", "413", "415", "503"}
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "404", "413", "415", "429", "503"}
     assert operation["requestBody"]["required"] is True
+
+
+def test_error_bodies_say_ok_false_and_success_bodies_ok_true(tmp_path):
+    target = tmp_path / "schema.yml"
+    call_command("spectacular", "--file", str(target))
+    schema = yaml.safe_load(target.read_text())
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            for code, response in operation["responses"].items():
+                content = response["content"]["application/json"]
+                for example in content.get("examples", {}).values():
+                    assert example["value"]["ok"] is (code.startswith("2")), (path, method, code, example)
+                if not code.startswith("2"):
+                    component = content["schema"]["$ref"].rsplit("/", 1)[1]
+                    ok = schema["components"]["schemas"][component]["properties"]["ok"]
+                    assert ok == {"$ref": "#/components/schemas/OkFalseEnum"}, (path, code)
+    assert schema["components"]["schemas"]["OkFalseEnum"]["enum"] == [False]
+    assert schema["components"]["schemas"]["WebhookOutcome"]["properties"]["ok"]["$ref"].endswith("OkTrueEnum")
+
+
+def test_schema_states_what_the_server_enforces(tmp_path):
+    target = tmp_path / "schema.yml"
+    call_command("spectacular", "--file", str(target))
+    schema = yaml.safe_load(target.read_text())
+    components = schema["components"]["schemas"]
+    update = schema["paths"]["/webhook/telegram"]["post"]["requestBody"]
+    assert update["required"] is True
+    assert components["BotApiUpdate"]["required"] == ["update_id"]
+    assert components["BotApiUpdate"]["properties"]["update_id"]["format"] == "int64"
+    payment = components["SuccessfulPaymentRelay"]["properties"]
+    assert payment["telegram_payment_charge_id"]["minLength"] == 1
+    assert payment["entitlement_type"]["minLength"] == 1 and "pattern" in payment["entitlement_type"]
+    assert [s.get("maximum") for s in payment["user_id"]["oneOf"]] == [2**63 - 1, None]
+    [user_id] = [p for p in schema["paths"]["/api/entitlements/{user_id}/"]["get"]["parameters"]
+                 if p["name"] == "user_id"]
+    assert (user_id["schema"]["minimum"], user_id["schema"]["maximum"]) == (1, 2**63 - 1)
 
 
 def test_schema_endpoint_serves_json_and_yaml(client):

@@ -91,6 +91,11 @@ def test_wrong_or_missing_secret_is_401_and_nothing_stored(post_json, invoice):
     ('{"update_id": 5, "pre_checkout_query": {"id": "q"}}', "pre_checkout_query.from.id"),
     ('{"update_id": 5, "pre_checkout_query": {"id": "q", "from": {"id": 1, "is_bot": false, "first_name": "A"}}}',
      "body"),
+    # Text that routing reads as a string: another type is a 400, not a 500.
+    ('{"update_id": 5, "message": {"message_id": 1, "date": 1, "chat": {"id": 1, "type": "private"}, "text": 5}}',
+     "message.text"),
+    ('{"update_id": 5, "callback_query": {"id": "1", "from": {"id": 1, "is_bot": false, "first_name": "A"}, '
+     '"chat_instance": "c", "data": ["buy:x"]}}', "callback_query.data"),
 ])
 def test_bodies_that_are_not_updates_are_400_and_nothing_stored(post_json, catalog, body, field):
     response = post_json(URL, body)
@@ -156,8 +161,9 @@ def test_successful_payment_grants_at_once_and_records_the_update(post_json, inv
 
 def test_redelivered_payment_update_is_a_duplicate(post_json, invoice, django_assert_max_num_queries):
     post_json(URL, update("successful_payment"))
-    # The stored event, looked up by its id. (A byte-identical copy at the webhook: none, test_redeliveries.)
-    with django_assert_max_num_queries(1):
+    # Under the charge's lock, the charge's recorded events. (A byte-identical copy at the webhook: none,
+    # test_redeliveries.)
+    with django_assert_max_num_queries(4):
         result = process_update(update("successful_payment"))
     assert result.status == "duplicate" and result.outcome.event.update_id == 704115002
     assert answer_status(post_json(URL, update("successful_payment")).json()) == "duplicate"

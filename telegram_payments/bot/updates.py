@@ -150,11 +150,16 @@ def _check_field_types(essentials: dict) -> None:
         if not (isinstance(obj, dict) and _is_int(obj.get("id"))):
             raise InvalidUpdate(f"{path} must be an object with an integer id.", field=f"{path}.id")
 
+    def check_text(obj: dict, path: str, name: str) -> None:  # routing calls str methods on these
+        if obj.get(name) is not None and not isinstance(obj[name], str):
+            raise InvalidUpdate(f"{path}.{name} must be a string.", field=f"{path}.{name}")
+
     message = essentials.get("message")
     if isinstance(message, dict):
         # Telegram always sends the chat; a payment's buyer and a refund's owner are read from it.
         check_id(message.get("chat"), "message.chat", required=True)
         check_id(message.get("from"), "message.from")
+        check_text(message, "message", "text")
         for kind in ("successful_payment", "refunded_payment"):
             check(message.get(kind), f"message.{kind}", PAYMENT_FIELDS)
     query = essentials.get("pre_checkout_query")
@@ -168,5 +173,6 @@ def _check_field_types(essentials: dict) -> None:
     callback = essentials.get("callback_query")
     if isinstance(callback, dict):
         check_id(callback.get("from"), "callback_query.from", required=True)
+        check_text(callback, "callback_query", "data")
         if isinstance(callback.get("message"), dict):
             check_id(callback["message"].get("chat"), "callback_query.message.chat", required=True)

@@ -45,7 +45,7 @@ from .events import (
     refund_event_id,
     subscription_event_id,
 )
-from .rules import apply_event
+from .rules import apply_event, recorded_events
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def replay_event(*, event: StripeEvent) -> EventOutcome:
         event.attempts += 1
         try:
             with transaction.atomic():
-                applied = apply_event(event)
+                applied = apply_event(event, recorded_events(event))
         except TRANSIENT_ERRORS:
             raise
         except Exception as exc:  # recorded on the row; the effect was rolled back with the savepoint
@@ -196,17 +196,18 @@ def event_lock(event: StripeEvent) -> str:
 
 
 def _record_and_apply(new_event: StripeEvent) -> EventOutcome:
-    existing = find_event(new_event.event_id)
-    if existing is not None:
-        return EventOutcome(Outcome.DUPLICATE, existing)
     try:
         with transaction.atomic():
             lock_for_transaction(event_lock(new_event))
+            # Under the lock, so a copy racing this one finds it stored once it commits.
+            recorded = recorded_events(new_event)
+            if (existing := recorded.get(new_event.event_id)) is not None:
+                return EventOutcome(Outcome.DUPLICATE, existing)
             new_event.attempts = 1
-            applied = apply_event(new_event)
+            applied = apply_event(new_event, recorded)
             _mark_processed(new_event)
-            # Inserted after the effect: a concurrent copy that passed the check above waits on the
-            # lock, then fails on a unique event id (the event's or its grant's): a duplicate.
+            # The unique event id stays the guard: a failed row recorded meanwhile outside this lock
+            # (a failure is recorded after its rollback) makes this insert a duplicate.
             new_event.save(force_insert=True)
         return EventOutcome(Outcome.PROCESSED, new_event, applied.product, granted=applied.grant is not None)
     except IntegrityError:

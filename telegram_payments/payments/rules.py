@@ -47,19 +47,33 @@ class Applied:
     grant: Entitlement | None = None
 
 
-def apply_event(event: StripeEvent) -> Applied:
-    """Apply a payment's or a refund's effect, filling in the event's derived fields and note."""
+def recorded_events(event: StripeEvent) -> dict[str, StripeEvent]:
+    """{event id: event} of what is recorded for this event's charge (its payment and its refund, the
+    event itself included if stored), or for the event alone when it has no charge. One query, made
+    by the pipeline under the event's lock: it answers "a copy?" and "refunded first?" at once."""
+    if event.event_type in (EVENT_PAYMENT, EVENT_REFUND):
+        charge = event.telegram_payment_charge_id
+        ids = [payment_event_id(charge), refund_event_id(charge)]
+    else:
+        ids = [event.event_id]
+    return {found.event_id: found for found in StripeEvent.objects.filter(event_id__in=ids).defer("payload")}
+
+
+def apply_event(event: StripeEvent, recorded: dict[str, StripeEvent]) -> Applied:
+    """Apply a payment's or a refund's effect, filling in the event's derived fields and note.
+
+    `recorded`: `recorded_events(event)`, read under the event's lock."""
     if event.event_type == EVENT_PAYMENT:
-        return apply_payment(event)
+        return apply_payment(event, recorded)
     if event.event_type == EVENT_REFUND:
-        apply_refund(event)
+        apply_refund(event, recorded)
         return Applied()
     if event.event_type == EVENT_SUBSCRIPTION:
         return Applied(apply_subscription_update(event))
     raise PaymentRejected(f"unknown event type {event.event_type!r}")
 
 
-def apply_payment(event: StripeEvent) -> Applied:
+def apply_payment(event: StripeEvent, recorded: dict[str, StripeEvent]) -> Applied:
     """Check the payment against our invoice and catalog, mark the invoice paid and grant the product.
 
     A payment whose charge was refunded first (the refund arrived earlier) grants nothing.
@@ -75,7 +89,7 @@ def apply_payment(event: StripeEvent) -> Applied:
         invoice.status = InvoiceStatus.PAID
         invoice.paid_at = timezone.now()
         invoice.save(update_fields=["status", "paid_at"])
-    if StripeEvent.objects.filter(event_id=refund_event_id(event.telegram_payment_charge_id)).exists():
+    if refund_event_id(event.telegram_payment_charge_id) in recorded:
         event.note = REFUNDED_FIRST_NOTE
         return Applied(product)
 
@@ -148,15 +162,14 @@ def _term(event: StripeEvent, product: Product) -> tuple[timedelta | None, datet
     return (timedelta(days=product.duration_days) if product.duration_days else None), None
 
 
-def apply_refund(event: StripeEvent) -> None:
+def apply_refund(event: StripeEvent, recorded: dict[str, StripeEvent]) -> None:
     """Revoke the grant of the refunded charge, and complete the refund's record from its payment.
 
     A refund of a charge we never saw is still recorded; its payment, if it arrives, grants nothing.
     The refund is recorded under the payment's user whatever user the refund named.
     """
     payment_id = payment_event_id(event.telegram_payment_charge_id)
-    payment = (StripeEvent.objects.filter(event_id=payment_id)
-               .only("customer_id", "amount_cents", "entitlement_type", "invoice_payload").first())
+    payment = recorded.get(payment_id)
     mismatch = ""
     if payment is not None:
         if payment.customer_id != event.customer_id:
