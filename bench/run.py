@@ -154,7 +154,8 @@ def prepare(args, env) -> None:
     with psycopg.connect(args.database_url, autocommit=True) as conn:
         conn.execute(FLOOR_TABLE_SQL)
         conn.execute(
-            "INSERT INTO telegram_payments_invoice (payload, user_id, product_id, price_stars, status, created_at, link) "
+            "INSERT INTO telegram_payments_invoice "
+            "(payload, user_id, product_id, price_stars, status, created_at, link) "
             "SELECT %s, NULL, id, price_stars, 'open', now(), '' FROM telegram_payments_product "
             "WHERE entitlement_type = 'premium_monthly'",
             [LINK_INVOICE])

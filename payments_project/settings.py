@@ -6,6 +6,7 @@ refuses to start without a SECRET_KEY of 50+ characters and a TELEGRAM_WEBHOOK_S
 
 import os
 import re
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import dj_database_url
@@ -94,6 +95,15 @@ WEBHOOK_REDELIVERY_MEMORY = max(0, int(os.environ.get("WEBHOOK_REDELIVERY_MEMORY
 
 # Days processed audit events are kept before `prune_events` may remove them (two years).
 EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "730"))
+
+# US dollars per Star for the admin's revenue estimate (labelled as one); the default is the rate
+# Telegram's terms give for withdrawals.
+try:
+    STARS_USD_RATE = Decimal(os.environ.get("STARS_USD_RATE", "") or "0.013")
+except InvalidOperation:
+    raise ImproperlyConfigured("STARS_USD_RATE must be a decimal number, e.g. 0.013.") from None
+if not STARS_USD_RATE.is_finite() or STARS_USD_RATE < 0:
+    raise ImproperlyConfigured("STARS_USD_RATE must be a decimal number, e.g. 0.013.")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

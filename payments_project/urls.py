@@ -3,9 +3,10 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import health, metrics
+from . import health, home, metrics
 
 urlpatterns = [
+    path("", home.home, name="home"),
     path("admin/", admin.site.urls),
     path("", include("telegram_payments.urls")),
     path("api/entitlements/", include("entitlements.urls")),

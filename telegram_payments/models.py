@@ -65,6 +65,7 @@ class StripeEvent(models.Model):
     class Meta:
         db_table = "stripe_events"
         verbose_name = "audit event"
+        verbose_name_plural = "Payments & refunds"  # the audit trail's name on the admin's index
         # Ids are only ever matched exactly: constraints and indexes declared here, unlike unique=True or
         # db_index=True on a CharField, add no second PostgreSQL index for prefix searches (LIKE).
         constraints = [
@@ -222,6 +223,22 @@ class PreCheckoutAnswer(models.Model):
 
     def __str__(self):
         return f"{self.query_id}: {'ok' if self.ok else self.reason}"
+
+
+class StarBalance(models.Model):
+    """The bot's Stars balance as `getMyStarBalance` last reported it: one row, written by
+    `refresh_star_balance` (cron, or staff's "refresh now"), read by the admin without calling Telegram."""
+
+    nanostars = models.BigIntegerField(null=True, blank=True, help_text="Empty until Telegram first answered.")
+    fetched_at = models.DateTimeField(null=True, blank=True, help_text="When Telegram reported `nanostars`.")
+    attempted_at = models.DateTimeField(null=True, blank=True, help_text="The last call, answered or not.")
+    error = models.CharField(max_length=255, blank=True, default="", help_text="Why the last call failed.")
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="star_balance_single_row")]
+
+    def __str__(self):
+        return f"Star balance as of {self.fetched_at}"
 
 
 class RefundEvent(StripeEvent):

@@ -37,7 +37,8 @@ def test_refund_and_subscription_pages_lead_back_to_the_event(admin_client, paym
         html = response.content.decode()
         assert [t.name for t in response.templates][:2] == [
             f"admin/telegram_payments/stripeevent/{name}.html", "admin/confirmation.html"]
-        assert breadcrumbs(html) == ["Home", "Telegram Stars payments", "Audit events", payment.event_id, crumb]
+        assert breadcrumbs(html) == ["Home", "Telegram Stars payments", "Payments &amp; refunds", payment.event_id,
+                                     crumb]
         assert f'href="{change_url}"' in html
         assert 'href="/admin/telegram_payments/stripeevent/"' in html
         assert "admin/css/forms.css" in html

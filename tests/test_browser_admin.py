@@ -102,7 +102,7 @@ def support_day_in_the_browser(page, base: str, tmp_path):
     expect(page.locator("#glance-link")).to_be_visible()
 
     # Find the payment by its charge id.
-    page.get_by_role("link", name="Audit events").click()
+    page.get_by_role("link", name="Payments & refunds", exact=True).click()
     page.fill("#searchbar", "stxBROWSER42")
     page.press("#searchbar", "Enter")
     rows = page.locator("#result_list tbody tr")

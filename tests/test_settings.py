@@ -49,3 +49,18 @@ def test_debug_accepts_a_short_development_webhook_secret():
 
 def test_debug_starts_without_secrets():
     assert run_check(DEBUG="1").returncode == 0
+
+
+@pytest.mark.parametrize("rate", ["abc", "-1", "NaN"])
+def test_a_malformed_stars_usd_rate_is_refused(rate):
+    result = run_check(DEBUG="1", STARS_USD_RATE=rate)
+    assert result.returncode != 0
+    assert "STARS_USD_RATE must be a decimal number" in result.stderr
+
+
+def test_stars_usd_rate_defaults_to_telegrams_withdrawal_rate():
+    from decimal import Decimal
+
+    from django.conf import settings
+
+    assert settings.STARS_USD_RATE == Decimal("0.013")

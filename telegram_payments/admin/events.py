@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 
 from payments_project.admin_mixins import ReadOnlyAdmin, customer_link
@@ -180,6 +181,8 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("at-a-glance/", wrap(self.glance_view), name="telegram_payments_glance"),
+            path("at-a-glance/refresh-balance/", wrap(self.refresh_balance_view),
+                 name="telegram_payments_refresh_balance"),
             path("export/", wrap(self.export_view), name="telegram_payments_stripeevent_export"),
             path("by-event-id/<path:event_id>/", wrap(self.by_event_id_view),
                  name="telegram_payments_stripeevent_by_event_id"),
@@ -208,6 +211,12 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         return glance.glance(request, admin_context=self.admin_site.each_context(request), opts=self.opts)
+
+    @method_decorator(require_POST)
+    def refresh_balance_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return glance.refresh_balance(request)
 
     def export_view(self, request):
         """The rows the change list shows with the same filters and search, as CSV."""

@@ -1,76 +1,59 @@
-"""The "At a glance" admin page: revenue, refunds, failures and entitlements, server-rendered.
+"""The "At a glance" admin page: revenue (gross, refunded, net, per product, beside the previous
+period), the Stars in Telegram's hold, the bot's balance as last fetched, failures and entitlements.
 
 The charts are inline SVG drawn by the template from numbers computed here: no JavaScript, no CDN,
-so the page works offline. Every figure comes from a handful of aggregate queries.
+so the page works offline. Every figure comes from a fixed number of aggregate queries
+(`telegram_payments.revenue`); the page never calls Telegram: the balance is read as stored, and the
+"refresh now" button (a POST) is what asks.
 """
 
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 
-from django.db.models import Count, Sum
-from django.db.models.functions import TruncDate
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponseBadRequest
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 
-from entitlements.models import Entitlement
+from .. import revenue
+from ..money import nanostars_as_stars
+from ..star_balance import INTERACTIVE_TIMEOUT, MIN_INTERVAL, refresh_star_balance, stored_star_balance
 
-from ..models import EVENT_PAYMENT, EVENT_REFUND, STARS_CURRENCY, EventStatus, StripeEvent
-from ..selectors import failed_waiting
-
-DAYS = 30
-
-
-@dataclass(frozen=True)
-class DayFigures:
-    day: date
-    stars: int = 0
-    payments: int = 0
-    refunds: int = 0
-    refunded_stars: int = 0
+DAYS = revenue.DEFAULT_PERIOD
 
 
-def glance_stats(*, now: datetime | None = None) -> dict:
-    """The figures of the page: the last `DAYS` days (today included) in the current time zone."""
+def glance_stats(*, days: int = DAYS, now=None) -> dict:
+    """The figures of the page: the last `days` days (today included) and the `days` before them."""
     now = now or timezone.now()
-    today = timezone.localdate(now)
-    first_day = today - timedelta(days=DAYS - 1)
-    start = datetime.combine(first_day, time.min, tzinfo=timezone.get_current_timezone())
-    processed = StripeEvent.objects.filter(status=EventStatus.PROCESSED, received_at__gte=start)
-
-    def per_day(queryset):
-        rows = (
-            queryset.annotate(day=TruncDate("received_at")).values("day")
-            .annotate(count=Count("id"), stars=Sum("amount_cents")).order_by()
-        )
-        return {row["day"]: (row["count"], row["stars"] or 0) for row in rows}
-
-    payments = per_day(processed.filter(event_type=EVENT_PAYMENT, currency=STARS_CURRENCY))
-    refunds = per_day(processed.filter(event_type=EVENT_REFUND))
-    days = []
-    for offset in range(DAYS):
-        day = first_day + timedelta(days=offset)
-        paid_count, stars = payments.get(day, (0, 0))
-        refund_count, refunded_stars = refunds.get(day, (0, 0))
-        days.append(DayFigures(day, stars, paid_count, refund_count, refunded_stars))
-
-    total_payments = sum(d.payments for d in days)
-    total_refunds = sum(d.refunds for d in days)
-    active = (
-        Entitlement.objects.active(now).values("entitlement_type")
-        .annotate(count=Count("id"), users=Count("user_id", distinct=True)).order_by("entitlement_type")
-    )
+    figures = revenue.revenue(days=days, now=now)
+    waiting = revenue.waiting_counts()
+    current = figures.current
     return {
-        "days": days,
-        "first_day": first_day,
-        "today": today,
-        "stars_total": sum(d.stars for d in days),
-        "refunded_stars_total": sum(d.refunded_stars for d in days),
-        "payments_total": total_payments,
-        "refunds_total": total_refunds,
-        "refund_rate": (100.0 * total_refunds / total_payments) if total_payments else None,
-        "failed_waiting": failed_waiting().count(),  # a refunded failed payment has ended
-        "pending_waiting": StripeEvent.objects.filter(status=EventStatus.PENDING).count(),
-        "active_entitlements": list(active),
+        "period_days": days,
+        "periods": revenue.PERIODS,
+        "days": figures.days,
+        "first_day": figures.first_day,
+        "today": figures.today,
+        "current": current,
+        "previous": figures.previous,
+        "products": figures.products,
+        "unmatched_refunds": figures.unmatched_refunds,
+        "in_hold": figures.in_hold,
+        "past_hold": figures.past_hold,
+        "hold_days": revenue.HOLD.days,
+        "usd_rate": settings.STARS_USD_RATE,
+        "stars_total": current.gross,
+        "refunded_stars_total": current.refunded,
+        "net_total": current.net,
+        "payments_total": current.payments,
+        "refunds_total": current.refunds,
+        "refund_rate": current.refund_rate,
+        "failed_waiting": waiting["failed"],
+        "pending_waiting": waiting["pending"],
+        "active_entitlements": revenue.active_entitlements(now=now),
+        "balance": stored_star_balance(),
     }
 
 
@@ -90,6 +73,7 @@ def bar_chart(values: list[tuple[date, int]], *, unit: str, colour: str, width=7
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = _nice_ceiling(max((v for _, v in values), default=0))
     slot = plot_w / max(len(values), 1)
+    label_every = 1 if len(values) <= 10 else 5 if len(values) <= 31 else 15
     bars, labels = [], []
     for index, (day, value) in enumerate(values):
         bar_h = plot_h * value / top_value
@@ -97,12 +81,12 @@ def bar_chart(values: list[tuple[date, int]], *, unit: str, colour: str, width=7
         bars.append({
             "x": round(x + slot * 0.15, 1), "y": round(top + plot_h - bar_h, 1),
             "width": round(slot * 0.7, 1), "height": round(bar_h, 1),
-            "title": f"{day:%a %d %b}: {value} {unit}", "value": value,
+            "title": f"{day:%a %d %b}: {value:,} {unit}", "value": value,
         })
-        if index % 5 == 0 or index == len(values) - 1:
+        if index % label_every == 0 or index == len(values) - 1:
             labels.append({"x": round(x + slot / 2, 1), "text": f"{day:%d %b}"})
     grid = [
-        {"y": round(top + plot_h - plot_h * fraction, 1), "text": f"{top_value * fraction:g}"}
+        {"y": round(top + plot_h - plot_h * fraction, 1), "text": f"{top_value * fraction:,g}"}
         for fraction in (0, 0.5, 1)
         if float(top_value * fraction).is_integer()  # counts: no "0.5 refunds" line
     ]
@@ -110,15 +94,43 @@ def bar_chart(values: list[tuple[date, int]], *, unit: str, colour: str, width=7
             "label_y": height - 8, "bars": bars, "labels": labels, "grid": grid, "colour": colour, "unit": unit}
 
 
+def _period(request) -> int | None:
+    raw = request.GET.get("days", str(DAYS))
+    return int(raw) if raw in {str(d) for d in revenue.PERIODS} else None
+
+
 def glance(request, *, admin_context: dict, opts):
-    stats = glance_stats()
+    days = _period(request)
+    if days is None:
+        return HttpResponseBadRequest(f"days must be one of {', '.join(map(str, revenue.PERIODS))}",
+                                      content_type="text/plain")
+    stats = glance_stats(days=days)
     context = {
         **admin_context,
         "opts": opts,
         "title": "At a glance",
         "stats": stats,
-        "stars_chart": bar_chart([(d.day, d.stars) for d in stats["days"]], unit="⭐", colour="#2f81f7"),
+        "stars_chart": bar_chart([(d.day, d.stars) for d in stats["days"]], unit="XTR", colour="#2f81f7"),
         "refunds_chart": bar_chart([(d.day, d.refunds) for d in stats["days"]], unit="refunds",
                                    colour="#cf222e", height=160),
     }
     return TemplateResponse(request, "admin/telegram_payments/glance.html", context)
+
+
+def refresh_balance(request):
+    """POST: ask Telegram for the bot's balance now (short timeout); the outcome as a message."""
+    balance, asked = refresh_star_balance(timeout=INTERACTIVE_TIMEOUT, min_interval=MIN_INTERVAL)
+    if not asked:
+        messages.info(request, f"The balance was asked for less than {MIN_INTERVAL.seconds} seconds ago; "
+                               "showing that answer.")
+    elif balance.error:
+        messages.error(request, f"Telegram did not give the balance: {balance.error}. "
+                                "The last known balance is shown.")
+    else:
+        messages.success(request, f"Balance refreshed: {nanostars_as_stars(balance.nanostars)}.")
+    return redirect(reverse("admin:telegram_payments_glance") + _keep_period(request))
+
+
+def _keep_period(request) -> str:
+    days = request.POST.get("days", "")
+    return f"?days={days}" if days in {str(d) for d in revenue.PERIODS} else ""

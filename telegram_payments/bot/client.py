@@ -62,14 +62,16 @@ class _RecordingRequest(HTTPXRequest):
             return None
 
 
-def call_bot(method: str, action: Callable[[Bot], Awaitable[T]]) -> T:
+def call_bot(method: str, action: Callable[[Bot], Awaitable[T]], *, timeout: float | None = None) -> T:
     """Run `action(bot)` on a fresh Bot and return its result, synchronously.
+
+    `timeout` (seconds) shortens the connect and read timeouts, for a call a person waits on.
 
     `method` names the Bot API method for errors and metrics, e.g.
     `call_bot("refundStarPayment", lambda bot: bot.refund_star_payment(user_id, charge_id))`.
     """
     try:
-        result = _call_bot(method, action)
+        result = _call_bot(method, action, timeout)
     except BotNotConfigured:
         BOT_API_CALLS.labels(method=method, result="not_configured").inc()
         raise
@@ -83,11 +85,12 @@ def call_bot(method: str, action: Callable[[Bot], Awaitable[T]]) -> T:
     return result
 
 
-def _call_bot(method: str, action: Callable[[Bot], Awaitable[T]]) -> T:
+def _call_bot(method: str, action: Callable[[Bot], Awaitable[T]], timeout: float | None) -> T:
     if not settings.TELEGRAM_BOT_TOKEN:
         raise BotNotConfigured(method)
 
-    request = _RecordingRequest(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT)
+    request = _RecordingRequest(connect_timeout=min(CONNECT_TIMEOUT, timeout or CONNECT_TIMEOUT),
+                                read_timeout=min(READ_TIMEOUT, timeout or READ_TIMEOUT))
 
     async def run() -> T:
         bot = Bot(

@@ -136,9 +136,9 @@ def fetch_star_transactions(*, page_size: int = MAX_PAGE_SIZE, on_page: Callable
             return transactions
 
 
-def fetch_star_balance() -> int:
+def fetch_star_balance(*, timeout: float | None = None) -> int:
     """The bot's balance as Telegram reports it (`getMyStarBalance`, a StarAmount), in nanostars."""
-    answer = call_bot("getMyStarBalance", lambda bot: raw_call(bot, "getMyStarBalance", None))
+    answer = call_bot("getMyStarBalance", lambda bot: raw_call(bot, "getMyStarBalance", None), timeout=timeout)
     try:
         if not isinstance(answer, dict):
             raise Malformed("not an object")

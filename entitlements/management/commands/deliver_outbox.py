@@ -6,15 +6,13 @@ SIGTERM/SIGINT after the message in flight.
 """
 
 import logging
-import signal
-import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, close_old_connections
 
 from entitlements import outbox
 from payments_project import argtypes
+from payments_project.workers import run_until_stopped
 
 logger = logging.getLogger("entitlements.outbox")
 
@@ -44,20 +42,5 @@ class Command(BaseCommand):
             delivered, failed = outbox.deliver_due(**backoff)
             self.stdout.write(f"delivered {delivered}, failed {failed} (will be retried)")
             return
-        self.stopping = False
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._stop)
-        self.stdout.write("deliver_outbox: running (SIGTERM to stop)")
-        while not self.stopping:
-            try:
-                result = outbox.deliver_one(**backoff)
-            except DatabaseError as exc:  # database restarting: wait and reconnect
-                logger.warning("deliver_outbox: database error %s; retrying", type(exc).__name__)
-                close_old_connections()
-                result = None
-            if result is None:
-                time.sleep(poll_interval)
-        self.stdout.write("deliver_outbox: stopped")
-
-    def _stop(self, signum, frame):
-        self.stopping = True
+        run_until_stopped("deliver_outbox", lambda: outbox.deliver_one(**backoff), poll_interval=poll_interval,
+                          stdout=self.stdout, logger=logger)

@@ -8,13 +8,11 @@ Stops cleanly on SIGTERM/SIGINT after the refund in flight.
 """
 
 import logging
-import signal
-import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, close_old_connections
 
+from payments_project.workers import run_until_stopped
 from telegram_payments.payments import autorefunds
 
 logger = logging.getLogger("telegram_payments.autorefunds")
@@ -46,20 +44,5 @@ class Command(BaseCommand):
             self.stdout.write(f"refunded {refunded}, left alone {left_alone} (replayed or refunded already), "
                               f"failed {failed} (will be retried)")
             return
-        self.stopping = False
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._stop)
-        self.stdout.write("refund_unfulfillable: running (SIGTERM to stop)")
-        while not self.stopping:
-            try:
-                result = autorefunds.refund_one(**limits)
-            except DatabaseError as exc:  # database restarting: wait and reconnect
-                logger.warning("refund_unfulfillable: database error %s; retrying", type(exc).__name__)
-                close_old_connections()
-                result = None
-            if result is None:
-                time.sleep(poll_interval)
-        self.stdout.write("refund_unfulfillable: stopped")
-
-    def _stop(self, signum, frame):
-        self.stopping = True
+        run_until_stopped("refund_unfulfillable", lambda: autorefunds.refund_one(**limits),
+                          poll_interval=poll_interval, stdout=self.stdout, logger=logger)

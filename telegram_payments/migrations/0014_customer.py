@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('telegram_payments', '0012_support_desk'),
+        ('telegram_payments', '0013_star_balance_and_names'),
     ]
 
     operations = [
@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AlterModelOptions(
             name='stripeevent',
-            options={'permissions': [('refund_payment', 'Can refund a Telegram Stars payment'), ('manage_subscription', "Can stop or resume a Star subscription's renewals"), ('grant_entitlement', 'Can grant or extend an entitlement by hand')], 'verbose_name': 'audit event'},
+            options={'permissions': [('refund_payment', 'Can refund a Telegram Stars payment'), ('manage_subscription', "Can stop or resume a Star subscription's renewals"), ('grant_entitlement', 'Can grant or extend an entitlement by hand')], 'verbose_name': 'audit event', 'verbose_name_plural': 'Payments & refunds'},
         ),
         migrations.AddIndex(
             model_name='precheckoutanswer',

@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("entitlements", "0005_event_id_constraint"),
-        ("telegram_payments", "0013_customer"),
+        ("telegram_payments", "0014_customer"),
     ]
 
     operations = [migrations.RunPython(create_groups, migrations.RunPython.noop)]

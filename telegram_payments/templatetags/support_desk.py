@@ -1,0 +1,19 @@
+"""Template filters and tags of the support pages: Stars with thousands separators, the failing count."""
+
+from django import template
+
+from .. import money
+from ..revenue import failing_event_count
+
+register = template.Library()
+
+register.filter("thousands", money.thousands)
+register.filter("stars", money.stars)
+register.filter("nanostars", money.nanostars_number)
+register.filter("usd", money.usd_estimate)
+
+
+@register.simple_tag
+def failing_events() -> int:
+    """How many audit events failed and wait for staff (replay or refund)."""
+    return failing_event_count()

@@ -1,0 +1,249 @@
+"""The "At a glance" page: revenue you can trust (gross, refunded, net, per product, beside the previous
+period), the USD estimate, Telegram's 21-day hold, the stored Star balance and its refresh, a fixed
+number of queries."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from telegram_payments.models import EVENT_REFUND, EventSource, EventStatus, StarBalance
+from telegram_payments.payments.events import refund_event_id
+from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
+from telegram_payments.revenue import revenue
+from telegram_payments.star_balance import refresh_star_balance
+from tests.factories import StripeEventFactory
+
+pytestmark = pytest.mark.django_db
+
+GLANCE = "/admin/telegram_payments/stripeevent/at-a-glance/"
+REFRESH = "/admin/telegram_payments/stripeevent/at-a-glance/refresh-balance/"
+
+
+def paid(charge, stars, *, days_ago=0.0, product="premium_monthly", **kw):
+    return StripeEventFactory(telegram_payment_charge_id=charge, amount_cents=stars, entitlement_type=product,
+                              received_at=timezone.now() - timedelta(days=days_ago), **kw)
+
+
+def refunded(charge, *, days_ago=0.0, stars=None, product=""):
+    """A processed refund of `charge` as the pipeline stores it (amount completed from the payment, if any)."""
+    return StripeEventFactory(event_type=EVENT_REFUND, event_id=refund_event_id(charge),
+                              telegram_payment_charge_id=charge, amount_cents=stars, entitlement_type=product,
+                              received_at=timezone.now() - timedelta(days=days_ago))
+
+
+def test_gross_refunded_and_net_beside_the_previous_period(admin_client, catalog):
+    paid("a", 10000, days_ago=1, product="lifetime")
+    paid("b", 2500, days_ago=2, product="premium_yearly")
+    paid("c", 250, days_ago=3)
+    refunded("c", days_ago=1, stars=250, product="premium_monthly")
+    paid("old", 250, days_ago=40)  # the previous 30 days
+    refunded("old", days_ago=35, stars=250)
+    paid("older", 999, days_ago=65)  # before both periods
+    paid("failed", 500, days_ago=1, status=EventStatus.FAILED)  # not revenue
+    paid("dollars", 500, days_ago=1, currency="USD")  # not Stars
+
+    response = admin_client.get(GLANCE)
+    assert response.status_code == 200
+    stats = response.context["stats"]
+    current, previous = stats["current"], stats["previous"]
+    assert (current.gross, current.refunded, current.net, current.payments, current.refunds) == (
+        12750, 250, 12500, 3, 1)
+    assert (previous.gross, previous.refunded, previous.net, previous.payments, previous.refunds) == (
+        250, 250, 0, 1, 1)
+    today = stats["days"][-1]
+    assert len(stats["days"]) == 30 and today.day == timezone.localdate()
+    yesterday = stats["days"][-2]
+    assert (yesterday.gross, yesterday.refunded, yesterday.net) == (10000, 250, 9750)
+
+    html = response.content.decode()
+    assert "12,500" in html and "12,750 XTR" in html  # thousands separators
+    assert "⭐" not in html  # no emoji font needed
+    assert 'id="period-comparison"' in html
+
+
+def test_a_refund_of_a_charge_never_recorded_counts_nowhere(admin_client, catalog):
+    for n in range(4):
+        paid(f"p{n}", 250, days_ago=1)
+    refunded("p0", days_ago=1, stars=250)
+    # Telegram's refund of a charge we never saw (its payment never arrived), with and without an amount.
+    handle_refund(user_id=5, telegram_payment_charge_id="never_seen", source=EventSource.TELEGRAM, payload={},
+                  total_amount=700)
+    refunded("never_seen_either", days_ago=2)
+    # ... and of a payment that failed here (never counted as revenue).
+    paid("failed_here", 250, days_ago=1, status=EventStatus.FAILED)
+    refunded("failed_here", days_ago=1, stars=250)
+
+    stats = admin_client.get(GLANCE).context["stats"]
+    current = stats["current"]
+    assert (current.payments, current.refunds, current.refunded, current.net) == (4, 1, 250, 750)
+    assert current.refund_rate == 25.0 and stats["refund_rate"] == 25.0
+    assert stats["unmatched_refunds"] == 3
+    html = admin_client.get(GLANCE).content.decode()
+    assert "25.0%" in html and 'id="unmatched-refunds"' in html
+
+
+def test_a_refund_recorded_before_its_payment_counts_once_the_payment_is_recorded(catalog):
+    handle_refund(user_id=7, telegram_payment_charge_id="late", source=EventSource.TELEGRAM, payload={})
+    assert revenue().unmatched_refunds == 1
+    handle_successful_payment(user_id=7, telegram_payment_charge_id="late", total_amount=250, currency="XTR",
+                              entitlement_type="premium_monthly", source=EventSource.RELAY, payload={})
+    figures = revenue()
+    # The refund carried no amount: its payment's is what went back.
+    assert (figures.unmatched_refunds, figures.current.refunds, figures.current.refunded) == (0, 1, 250)
+
+
+def test_revenue_per_product(admin_client, catalog):
+    paid("m1", 250, days_ago=1)
+    paid("m2", 250, days_ago=2)
+    paid("y1", 2500, days_ago=3, product="premium_yearly")
+    # The refund row names no product: the payment's is the one that lost the Stars.
+    refunded("m2", days_ago=1, stars=250)
+    paid("m_old", 250, days_ago=45)  # previous period: not in this table
+
+    response = admin_client.get(GLANCE)
+    products = {p.entitlement_type: p for p in response.context["stats"]["products"]}
+    assert set(products) == {"premium_monthly", "premium_yearly"}
+    monthly, yearly = products["premium_monthly"], products["premium_yearly"]
+    assert (monthly.payments, monthly.gross, monthly.refunds, monthly.refunded, monthly.net) == (2, 500, 1, 250, 250)
+    assert (yearly.title, yearly.net) == ("Premium, 1 year", 2500)
+    assert [p.entitlement_type for p in response.context["stats"]["products"]] == ["premium_yearly", "premium_monthly"]
+    html = response.content.decode()
+    assert "Premium, 1 year" in html and "2,500 XTR" in html
+
+
+def test_stars_in_the_21_day_hold_and_older(admin_client, catalog):
+    paid("recent", 1000, days_ago=5)
+    paid("recent_refunded", 300, days_ago=10)
+    refunded("recent_refunded", days_ago=9, stars=300)
+    paid("old", 4000, days_ago=30)
+    paid("old_refunded", 700, days_ago=25)
+    refunded("old_refunded", days_ago=2, stars=700)  # the refund is recent, its payment is not
+    refunded("never_seen", days_ago=1, stars=50)  # no payment here: neither figure
+
+    stats = admin_client.get(GLANCE).context["stats"]
+    assert (stats["in_hold"], stats["past_hold"]) == (1000, 4000)
+    html = admin_client.get(GLANCE).content.decode()
+    assert "21-day hold" in html and "1,000" in html and "4,000" in html
+
+
+def test_usd_estimate_at_the_configured_rate_is_labelled_an_estimate(admin_client, catalog, settings):
+    paid("big", 12500, days_ago=1, product="lifetime")
+    html = admin_client.get(GLANCE).content.decode()
+    assert "≈ $162.50" in html and "estimate" in html  # 12,500 x 0.013, Telegram's withdrawal rate
+
+    settings.STARS_USD_RATE = Decimal("0.02")
+    html = admin_client.get(GLANCE).content.decode()
+    assert "≈ $250.00" in html and "0.02 USD per Star" in html
+
+
+def test_the_page_makes_a_fixed_number_of_queries(admin_client, catalog):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client.get(GLANCE).status_code == 200
+        return len(captured.captured_queries)
+
+    paid("first", 250, days_ago=1)
+    few = queries()
+    for n in range(60):  # many events, days, products, refunds and failures
+        paid(f"many{n}", 250 + n, days_ago=n % 70, product=["premium_monthly", "premium_yearly", "lifetime"][n % 3])
+        if n % 4 == 0:
+            refunded(f"many{n}", days_ago=max(0, n % 70 - 1), stars=250 + n)
+        if n % 7 == 0:
+            paid(f"failed{n}", 10, status=EventStatus.FAILED)
+    StarBalance.objects.create(pk=1, nanostars=5 * 10**9, fetched_at=timezone.now())
+    assert queries() == few
+    # session + user, then: revenue per day/product, catalog titles, hold, waiting, entitlements, balance
+    assert few == 8
+
+
+def test_period_choice_and_a_bad_one(admin_client, catalog):
+    paid("week", 250, days_ago=10)
+    week = admin_client.get(GLANCE, {"days": "7"})
+    assert week.status_code == 200
+    assert len(week.context["stats"]["days"]) == 7 and week.context["stats"]["previous"].gross == 250
+    assert len(admin_client.get(GLANCE, {"days": "90"}).context["stats"]["days"]) == 90
+    bad = admin_client.get(GLANCE, {"days": "1000000"})
+    assert bad.status_code == 400 and b"days must be one of 7, 30, 90" in bad.content
+
+
+# --- the bot's balance ---------------------------------------------------------------------------
+def test_the_page_only_reads_the_stored_balance(admin_client, fake_bot_api):
+    html = admin_client.get(GLANCE).content.decode()
+    assert "not fetched yet" in html and 'id="refresh-balance"' in html
+    fetched_at = timezone.now() - timedelta(minutes=3)
+    StarBalance.objects.create(pk=1, nanostars=1_250 * 10**9 + 500_000_000, fetched_at=fetched_at,
+                               attempted_at=fetched_at)
+    html = admin_client.get(GLANCE).content.decode()
+    assert "1,250.5 <span class=\"xtr\">XTR</span>" in html and "as of " in html and "3\xa0minutes ago" in html
+    assert fake_bot_api.calls_of("getMyStarBalance") == []  # the page never asks Telegram
+
+
+def test_refresh_now_asks_telegram_and_stores_the_answer(admin_client, fake_bot_api):
+    fake_bot_api.star_balance = {"amount": 98765, "nanostar_amount": 0}
+    response = admin_client.post(REFRESH, {"days": "7"}, follow=True)
+    assert response.redirect_chain[-1][0] == GLANCE + "?days=7"
+    html = response.content.decode()
+    assert "Balance refreshed: 98,765 XTR" in html and "98,765 <span class=\"xtr\">XTR</span>" in html
+    balance = StarBalance.objects.get()
+    assert balance.nanostars == 98765 * 10**9 and balance.fetched_at and balance.error == ""
+    # A second click straight away makes no second call.
+    admin_client.post(REFRESH)
+    assert len(fake_bot_api.calls_of("getMyStarBalance")) == 1
+
+
+@pytest.mark.parametrize("answer", [
+    {"error": (400, "Bad Request: method not available")},
+    {"http_status": 502},
+])
+def test_a_failed_refresh_is_a_message_and_keeps_the_last_balance(admin_client, fake_bot_api, answer):
+    earlier = timezone.now() - timedelta(hours=1)
+    StarBalance.objects.create(pk=1, nanostars=500 * 10**9, fetched_at=earlier, attempted_at=earlier)
+    fake_bot_api.respond("getMyStarBalance", **answer)
+    response = admin_client.post(REFRESH, follow=True)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Telegram did not give the balance" in html and 'id="balance-error"' in html
+    assert "500 <span class=\"xtr\">XTR</span>" in html
+    balance = StarBalance.objects.get()
+    assert (balance.nanostars, balance.fetched_at) == (500 * 10**9, earlier) and balance.error
+
+
+def test_a_slow_telegram_gives_up_after_the_short_timeout(admin_client, fake_bot_api, monkeypatch):
+    monkeypatch.setattr("telegram_payments.admin.glance.INTERACTIVE_TIMEOUT", 0.2)
+    fake_bot_api.respond("getMyStarBalance", result={"amount": 1}, delay=2)
+    response = admin_client.post(REFRESH, follow=True)
+    assert response.status_code == 200
+    assert "Telegram did not give the balance" in response.content.decode()
+    assert StarBalance.objects.get().nanostars is None
+
+
+def test_refresh_needs_post_and_the_view_permission(client, admin_client, django_user_model, fake_bot_api):
+    assert admin_client.get(REFRESH).status_code == 405
+    nobody = django_user_model.objects.create_user(username="nobody", password="pw-for-tests-only", is_staff=True)
+    client.force_login(nobody)
+    assert client.post(REFRESH).status_code == 403
+    assert fake_bot_api.calls_of("getMyStarBalance") == []
+
+
+def test_refresh_star_balance_command(fake_bot_api, capsys):
+    fake_bot_api.star_balance = {"amount": 1250, "nanostar_amount": 0}
+    call_command("refresh_star_balance")
+    assert "Balance: 1,250 XTR as of" in capsys.readouterr().out
+    assert StarBalance.objects.get().nanostars == 1250 * 10**9
+
+    fake_bot_api.respond("getMyStarBalance", error=(401, "Unauthorized"))
+    with pytest.raises(CommandError, match="getMyStarBalance failed: Unauthorized"):
+        call_command("refresh_star_balance")
+    assert StarBalance.objects.get().nanostars == 1250 * 10**9  # the last good figure stays
+
+
+def test_refresh_without_a_bot_token_is_an_error_not_a_crash(settings):
+    settings.TELEGRAM_BOT_TOKEN = ""
+    balance, asked = refresh_star_balance()
+    assert asked and balance.error == "TELEGRAM_BOT_TOKEN is not set" and balance.nanostars is None
