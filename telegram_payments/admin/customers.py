@@ -26,6 +26,7 @@ from ..customer_history import customer_history
 from ..customer_search import MAX_TERM, find_customers
 from ..manual import ManualActionRefused, grant_manually, revoke_manually
 from ..models import Customer, EventStatus, Product, StripeEvent
+from ..payments.refunds import refund_problem
 from . import formatting
 from .confirmations import can_manage_subscription, can_refund, subscription_problem
 from .events import REPLAY_PERMISSION
@@ -37,8 +38,6 @@ GRANT_PERMISSION = "telegram_payments.grant_entitlement"
 # Revoking is what the entitlements admin's Revoke needs too: the change permission on entitlements.
 REVOKE_PERMISSION = "entitlements.change_entitlement"
 REPLAYABLE = (EventStatus.FAILED, EventStatus.PENDING)
-# As `payments.refunds.refund_problem`: a failed payment was still paid, so it may be refunded too.
-REFUNDABLE = (EventStatus.PROCESSED, EventStatus.FAILED)
 MAX_USER_ID = 2**63 - 1  # what the tables' user id columns hold
 
 
@@ -54,9 +53,10 @@ def subscription_state_text(record) -> str:
 
 
 def offers_refund(event: StripeEvent, refunded_charges: set[str]) -> bool:
-    """Whether the page offers a Refund button for `event` (the refund page checks `refund_problem` again)."""
-    return (event.is_payment and event.status in REFUNDABLE
-            and event.telegram_payment_charge_id not in refunded_charges and event.customer_id.isdigit())
+    """Whether the page offers a Refund button for `event`: the one refund rule, with the refunded
+    charges the page read at once (the refund page checks again)."""
+    already_refunded = event.telegram_payment_charge_id in refunded_charges
+    return event.customer_id.isdigit() and refund_problem(event, already_refunded=already_refunded) is None
 
 
 @admin.register(Customer)

@@ -13,17 +13,22 @@ class RefundNotAllowed(Exception):
     """The event is not a payment that may be refunded."""
 
 
-def refund_problem(event: StripeEvent) -> str | None:
+def refund_problem(event: StripeEvent, *, already_refunded: bool | None = None) -> str | None:
     """Why this event cannot be refunded, or None if it can. The one refund rule the admin shows too.
 
     A payment recorded as failed was still paid (Telegram took the Stars): it may be refunded like a
     processed one. A pending one may not (it is being handled, or stuck: replay it first).
+    `already_refunded`: whether its charge's refund is recorded, when the caller has read it for
+    many events at once (a page's fixed number of queries); None: looked up here.
     """
     if not event.is_payment:
         return "Only payments can be refunded."
     if event.status not in (EventStatus.PROCESSED, EventStatus.FAILED):
         return f"This payment is {event.get_status_display()}: replay it before refunding it."
-    if StripeEvent.objects.filter(event_id=refund_event_id(event.telegram_payment_charge_id)).exists():
+    if already_refunded is None:
+        already_refunded = StripeEvent.objects.filter(
+            event_id=refund_event_id(event.telegram_payment_charge_id)).exists()
+    if already_refunded:
         return "This payment is already refunded."
     return None
 
