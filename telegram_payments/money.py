@@ -1,8 +1,13 @@
-"""How Stars read in the support pages: "12,500 XTR" (no emoji font needed) and an estimate in USD."""
+"""How amounts read in the support pages: "12,500 XTR", "−250 XTR" (no emoji font needed), and an
+estimate in USD."""
 
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
+
+from payments_project.redaction import redact
+
+MINUS = "\u2212"  # a real minus sign: "−250", not a hyphen
 
 NANOSTARS_PER_STAR = 1_000_000_000
 
@@ -14,11 +19,19 @@ def thousands(value) -> str:
     return f"{value:,}"
 
 
+def amount_text(amount, currency: str = "XTR", *, sign: str = "") -> str:
+    """An amount as staff read it everywhere in the admin: "2,500 XTR"; `sign` "minus" for money going
+    back ("−250 XTR"), "plus" for money coming in ("+250 XTR"); None -> "—". The currency is shown as
+    its code (redacted like any stored text), never as an emoji."""
+    if amount is None:
+        return "—"
+    prefix = {"plus": "+", "minus": MINUS if amount else ""}.get(sign, "")
+    return f"{prefix}{amount:,} {redact(currency)}"
+
+
 def stars(value) -> str:
     """Whole Stars as "12,500 XTR"; None -> "—"."""
-    if value is None:
-        return "—"
-    return f"{value:,} XTR"
+    return amount_text(value)
 
 
 def nanostars_number(nanostars: int | None) -> str:

@@ -89,7 +89,7 @@ def test_the_page_shows_who_what_they_have_and_everything_that_happened(support,
     assert f'<span class="until">until {grant.expires_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC</span>' in html
     assert 'data-type="premium_yearly"' not in html  # refunded: revoked
     # The timeline: signed amounts in plain text, the failure's reason, pre-checkout answers both ways.
-    assert "+250 XTR" in html and "\u2212" + "2500 XTR" in html
+    assert "+250 XTR" in html and "\u2212" + "2,500 XTR" in html
     assert "Payment for team_plan (failed)" in html and "not on sale" in html.lower()
     assert "Pre-checkout accepted" in html and "Pre-checkout declined" in html
     assert "unknown_invoice: This invoice is no longer valid." in html

@@ -55,7 +55,7 @@ def test_list_shows_columns_amount_in_stars_and_coloured_status(admin_client, ca
     response = admin_client.get(CHANGELIST)
     assert response.status_code == 200
     html = response.content.decode()
-    assert "250 ⭐" in html
+    assert "250 XTR" in html and "⭐" not in html  # no emoji font needed
     assert "ch_list" in html and "premium_monthly" in html
     assert 'class="status-label status-processed"' in html
     assert "#1a7f37" in html  # processed is green
@@ -341,6 +341,24 @@ def test_glance_page_is_linked_from_the_index_and_shows_the_figures(admin_client
     assert 'data-value="3000"' in html  # today's bar
     assert "33.3%" in html
     assert "cdn" not in html.lower() and "<script" not in html.split("</head>")[1]
+
+
+def test_amounts_read_the_same_on_every_admin_page_without_an_emoji(admin_client, catalog):
+    payment = pay(charge="ch_big", entitlement_type="premium_yearly", amount=12500)
+    handle_refund(user_id=7, telegram_payment_charge_id="ch_big", source=EventSource.TELEGRAM, payload={})
+    refund = StripeEvent.objects.get(event_id="tg_stars:refund:ch_big")
+    pages = {
+        "list": CHANGELIST,
+        "payment": reverse("admin:telegram_payments_stripeevent_change", args=[payment.pk]),
+        "refund": reverse("admin:telegram_payments_stripeevent_change", args=[refund.pk]),
+        "customer": reverse("admin:telegram_payments_customer", args=[7]),
+        "catalog": reverse("admin:telegram_payments_product_changelist"),
+    }
+    html = {name: admin_client.get(url).content.decode() for name, url in pages.items()}
+    assert all("⭐" not in page for page in html.values())
+    assert "12,500 XTR" in html["payment"] and "\u221212,500 XTR" in html["refund"]
+    assert "\u221212,500 XTR" in html["list"] and "\u221212,500 XTR" in html["customer"]
+    assert "2,500 XTR" in html["catalog"]  # premium_yearly's price
 
 
 def test_glance_page_with_no_events(staff_client):

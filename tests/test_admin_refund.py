@@ -76,7 +76,7 @@ def test_confirmation_shows_user_amount_product_and_what_is_revoked(refunder, pa
     response = refunder.get(refund_url(payment))
     assert response.status_code == 200
     html = response.content.decode()
-    assert "4242" in html and "250 ⭐" in html
+    assert "4242" in html and "250 XTR" in html
     assert "Premium" in html and "premium_monthly for user 4242 (active" in html
     assert 'name="reason"' in html
     assert fake_bot_api.calls_of("refundStarPayment") == []  # GET changes nothing
@@ -89,7 +89,7 @@ def test_refund_succeeds_records_the_refund_revokes_and_logs(refunder, payment, 
     ]
     refund = StripeEvent.objects.get(event_id=refund_event_id("stxCHARGE42"))
     assert response.redirect_chain[-1][0] == change_url(refund)
-    assert any("Refunded 250 ⭐ to user 4242" in m for m in messages_of(response))
+    assert any("Refunded 250 XTR to user 4242" in m for m in messages_of(response))
     assert (refund.status, refund.source, refund.initiated_by) == (EventStatus.PROCESSED, "staff", refunder.user)
     assert refund.refund_reason == "asked via support chat"
     assert refund.amount_cents == 250 and refund.payload["telegram_answer"] == "ok"

@@ -54,7 +54,7 @@ def test_confirmation_shows_the_subscription_and_changes_nothing(support, subscr
     response = support.get(page_url(subscription_payment))
     assert response.status_code == 200
     html = response.content.decode()
-    assert str(USER) in html and "stxSUB77" in html and "99 ⭐ every 30 days" in html
+    assert str(USER) in html and "stxSUB77" in html and "99 XTR every 30 days" in html
     assert 'name="renewals"' in html and 'name="reason"' in html
     assert fake_bot_api.calls == [] and not LogEntry.objects.exists()
 

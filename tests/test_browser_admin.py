@@ -107,7 +107,7 @@ def support_day_in_the_browser(page, base: str, tmp_path):
     page.press("#searchbar", "Enter")
     rows = page.locator("#result_list tbody tr")
     expect(rows).to_have_count(1)
-    expect(rows.first).to_contain_text("2500 ⭐")
+    expect(rows.first).to_contain_text("2,500 XTR")
     page.screenshot(path=tmp_path / "1-search.png", full_page=True)
 
     # Open it and refund it through the confirmation page.
@@ -119,7 +119,7 @@ def support_day_in_the_browser(page, base: str, tmp_path):
     page.fill("textarea[name=reason]", "Bought the wrong plan")
     page.screenshot(path=tmp_path / "2-refund-confirmation.png", full_page=True)
     page.click("#confirm-refund")
-    expect(page.locator(".messagelist .success")).to_contain_text("Refunded 2500 ⭐ to user 424242")
+    expect(page.locator(".messagelist .success")).to_contain_text("Refunded 2,500 XTR to user 424242")
     expect(page.locator("body")).to_contain_text("Staff (admin): sophie")
     page.screenshot(path=tmp_path / "2b-refund-recorded.png", full_page=True)
 

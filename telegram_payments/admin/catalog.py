@@ -4,8 +4,8 @@ from django.contrib import admin
 
 from payments_project.admin_mixins import ReadOnlyAdmin, customer_link
 
-from ..models import STARS_CURRENCY, Invoice, PreCheckoutAnswer, Product
-from .formatting import format_amount
+from ..models import Invoice, PreCheckoutAnswer, Product
+from ..money import amount_text
 
 
 @admin.register(Product)
@@ -31,7 +31,7 @@ class ProductAdmin(admin.ModelAdmin):
 
     @admin.display(description="price", ordering="price_stars")
     def price(self, obj):
-        return format_amount(obj.price_stars, STARS_CURRENCY)
+        return amount_text(obj.price_stars)
 
     def get_readonly_fields(self, request, obj=None):
         # The entitlement type names what past events granted: fixed once the product exists.

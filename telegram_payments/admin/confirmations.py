@@ -16,9 +16,9 @@ from payments_project.redaction import redact
 from ..bot.client import BotApiError
 from ..customer_history import REFUND_LOG_PREFIX
 from ..models import Product, StripeEvent
+from ..money import amount_text
 from ..payments.refunds import RefundNotAllowed, refund_payment, refund_problem
 from ..subscriptions import UnknownSubscription, set_subscription_cancelled
-from .formatting import format_amount
 from .forms import RefundForm, SubscriptionRenewalsForm
 
 REFUND_PERMISSION = "telegram_payments.refund_payment"
@@ -90,7 +90,7 @@ class ConfirmationPagesMixin:
                     messages.info(request, f"This charge's refund was already recorded ({redact(refund.event_id)}).")
                 else:
                     messages.success(request, (
-                        f"Refunded {format_amount(event.amount_cents, event.currency)} to user "
+                        f"Refunded {amount_text(event.amount_cents, event.currency)} to user "
                         f"{redact(event.customer_id)}. {redact(refund.note)}"
                     ))
                 if next_url:
@@ -153,7 +153,7 @@ class ConfirmationPagesMixin:
             "opts": self.opts,
             "title": title,
             "event": event,
-            "amount": format_amount(event.amount_cents, event.currency),
+            "amount": amount_text(event.amount_cents, event.currency),
             "product": Product.objects.filter(entitlement_type=event.entitlement_type).first(),
             "form": form,
             "change_url": change_url,

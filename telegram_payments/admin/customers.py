@@ -26,12 +26,13 @@ from ..customer_history import customer_history
 from ..customer_search import MAX_TERM, find_customers
 from ..manual import ManualActionRefused, grant_manually, revoke_manually
 from ..models import Customer, EventStatus, Product, StripeEvent
+from ..money import amount_text
 from ..payments.refunds import refund_problem
 from . import formatting
 from .confirmations import can_manage_subscription, can_refund, subscription_problem
 from .events import REPLAY_PERMISSION
 from .forms import GrantForm, ReplayForm, RevokeTypeForm
-from .timeline import Action, money, timeline
+from .timeline import Action, timeline
 
 VIEW_PERMISSION = "telegram_payments.view_stripeevent"
 GRANT_PERMISSION = "telegram_payments.grant_entitlement"
@@ -131,7 +132,7 @@ class CustomerAdmin(ReadOnlyAdmin):
             "access": [{"type": a.entitlement_type, "until": wording.until(a.expires_at)} for a in history.access],
             "subscriptions": subscriptions,
             "rows": timeline(history, actions_for=actions_for),
-            "net": money(abs(net := history.totals["net_stars"]), "XTR", "minus" if net < 0 else ""),
+            "net": amount_text(abs(net := history.totals["net_stars"]), sign="minus" if net < 0 else ""),
             "can_grant": user.has_perm(GRANT_PERMISSION),
             "can_revoke": user.has_perm(REVOKE_PERMISSION),
             "grant_url": reverse("admin:telegram_payments_customer_grant", args=[user_id]),

@@ -18,7 +18,6 @@ from ..models import (
     EVENT_PAYMENT,
     EVENT_REFUND,
     EVENT_SUBSCRIPTION,
-    STARS_CURRENCY,
     AutoRefund,
     EventSource,
     EventStatus,
@@ -26,6 +25,7 @@ from ..models import (
     Subscription,
     SubscriptionState,
 )
+from ..money import amount_text
 from ..payments.events import payment_event_id, refund_event_id
 from ..payments.subscriptions import paid_until_text
 
@@ -49,20 +49,10 @@ SHORT_ID_HEAD, SHORT_ID_TAIL = 8, 5
 REASON_LENGTH = 90
 
 
-def format_amount(amount, currency, *, negative=False) -> str:
-    """`250 ⭐`; `−250 ⭐` for money going back (a refund)."""
-    if amount is None:
-        return "—"
-    sign = "\u2212" if negative and amount else ""
-    if currency == STARS_CURRENCY:
-        return f"{sign}{amount} ⭐"
-    return f"{sign}{amount} {redact(currency)}"
-
-
 def signed_amount(event: StripeEvent) -> str:
     """The event's amount, negative for a refund."""
     return format_html('<span class="amount{}">{}</span>', " amount-refund" if event.is_refund else "",
-                       format_amount(event.amount_cents, event.currency, negative=event.is_refund))
+                       amount_text(event.amount_cents, event.currency, sign="minus" if event.is_refund else ""))
 
 
 def when(value) -> str:

@@ -18,9 +18,9 @@ from payments_project.redaction import redact
 from ..customer_history import LIMIT, CustomerHistory
 from ..manual import EVENT_MANUAL_GRANT, EVENT_MANUAL_REVOKE
 from ..models import EventStatus, Invoice, PreCheckoutAnswer, StripeEvent
+from ..money import amount_text
 from . import formatting
 
-MINUS = "\u2212"  # a real minus sign: −250 XTR
 ERROR_CHARS = 400
 
 
@@ -45,14 +45,6 @@ class Row:
     why: str = ""
     url: str = ""
     actions: list[Action] = field(default_factory=list)
-
-
-def money(amount, currency, sign: str = "") -> str:
-    """`250 XTR`, `+250 XTR`, `−250 XTR`; `—` without an amount."""
-    if amount is None:
-        return "—"
-    prefix = {"plus": "+", "minus": MINUS}.get(sign, "")
-    return f"{prefix}{amount} {redact(currency)}"
 
 
 def timeline(history: CustomerHistory, *, actions_for) -> list[Row]:
@@ -83,26 +75,27 @@ def event_row(event: StripeEvent, refunded_charges: set[str], actions: list[Acti
         if refunded:
             detail += " · refunded"
         title = f"Payment for {product}" if counted else f"Payment for {product} ({event.get_status_display()})"
+        sign = "plus" if counted else ""
         return Row(event.received_at, "payment" if counted else "failed", title,
-                   money(event.amount_cents, event.currency, "plus" if counted else ""), "plus" if counted else "",
+                   amount_text(event.amount_cents, event.currency, sign=sign), sign,
                    status, detail, reason, who, why, url, actions)
     if event.is_refund:
         return Row(event.received_at, "refund", f"Refund of {product}",
-                   money(event.amount_cents, event.currency, "minus"), "minus", status,
+                   amount_text(event.amount_cents, event.currency, sign="minus"), "minus", status,
                    f"charge {redact(event.telegram_payment_charge_id)}", reason, who, why, url, actions)
     if event.event_type in (EVENT_MANUAL_GRANT, EVENT_MANUAL_REVOKE):
         verb = "Granted" if event.event_type == EVENT_MANUAL_GRANT else "Revoked"
         return Row(event.received_at, "grant" if verb == "Granted" else "revoke", f"{verb} {product} by hand", "",
                    "", status, redact(event.note), reason, who, why, url, actions)
     return Row(event.received_at, "failed" if reason else "event", formatting.kind(event).capitalize(),
-               money(event.amount_cents, event.currency) if event.amount_cents is not None else "", "", status,
+               amount_text(event.amount_cents, event.currency) if event.amount_cents is not None else "", "", status,
                redact(event.note), reason, who, why, url, actions)
 
 
 def invoice_row(invoice: Invoice) -> Row:
     return Row(
         invoice.created_at, "invoice", f"Invoice issued for {redact(invoice.product.title)}",
-        money(invoice.price_stars, "XTR"), "", badge("invoice", invoice.status, None),
+        amount_text(invoice.price_stars, "XTR"), "", badge("invoice", invoice.status, None),
         f"payload {redact(invoice.payload)}" + (" · subscription" if invoice.subscription_period else ""),
         url=reverse("admin:telegram_payments_invoice_change", args=[invoice.pk]),
     )
@@ -113,7 +106,7 @@ def answer_row(answer: PreCheckoutAnswer) -> Row:
     title = "Pre-checkout accepted" if answer.ok else "Pre-checkout declined"
     reason = "" if answer.ok else f"{redact(answer.reason)}: {redact(answer.error_message)}"
     return Row(
-        answer.answered_at, "precheckout", title, money(answer.total_amount, answer.currency), "", status,
+        answer.answered_at, "precheckout", title, amount_text(answer.total_amount, answer.currency), "", status,
         f"invoice {redact(answer.invoice_payload) or '—'}", reason,
         url=reverse("admin:telegram_payments_precheckoutanswer_change", args=[answer.pk]),
     )
