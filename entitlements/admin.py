@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
-from payments_project.admin_mixins import ReadOnlyAdmin, ReadOnlyAdminMixin, badge, customer_link
+from payments_project.admin_mixins import ReadOnlyAdmin, ReadOnlyAdminMixin, badge, customer_link, reason_field
 
 from .models import DeliveryAttempt, Entitlement, OutboxMessage, ServiceToken
 from .services import revoke_entitlement
@@ -49,11 +49,7 @@ class StateFilter(admin.SimpleListFilter):
 
 
 class RevokeForm(forms.Form):
-    reason = forms.CharField(
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Why this grant is taken back. Recorded on the grant and in the admin log.",
-    )
+    reason = reason_field("Why this grant is taken back. Recorded on the grant and in the admin log.")
 
 
 def payment_event_link(event_id: str):

@@ -14,6 +14,11 @@ from .redaction import redact
 GREY = "#6e7781"
 
 
+def reason_field(help_text: str) -> forms.CharField:
+    """The required reason of a staff action's confirmation page (refund, revoke, grant, replay...)."""
+    return forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text=help_text)
+
+
 def badge(kind: str, value: str, colour: str | None) -> str:
     """A coloured pill for a status or state: `<span class="<kind>-label <kind>-<value>">value</span>`."""
     return format_html(

@@ -48,3 +48,5 @@ def float_range(low: float, high: float, what: str = "a number"):
 user_id = int_range(1, MAX_BIGINT, "a Telegram user id")
 days = int_range(1, MAX_DAYS, "a number of days")
 batch_size = int_range(1, MAX_BATCH, "a batch size")
+# The waits of the long-running workers (deliver_outbox, refund_unfulfillable): up to 30 days.
+seconds = float_range(0.001, 30 * 24 * 3600, "a number of seconds")

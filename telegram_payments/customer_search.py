@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 
 from .models import Customer, Invoice, PreCheckoutAnswer, StripeEvent
+from .validation import user_id_from
 
 MIN_CHARGE_PREFIX = 8
 MAX_RESULTS = 20
 MAX_TERM = 255
-MAX_USER_ID = 2**63 - 1
 
 
 @dataclass
@@ -31,13 +31,10 @@ def find_customers(term: str) -> list[Match]:
         return []
     matches: dict[int, Match] = {}
 
-    def add(user_id, reason: str) -> None:
-        try:
-            user_id = int(user_id)
-        except (TypeError, ValueError):
+    def add(value, reason: str) -> None:
+        user_id = user_id_from(value)
+        if user_id is None:
             return  # an event whose user id is not a Telegram id: no customer page
-        if not 0 < user_id <= MAX_USER_ID:
-            return
         matches.setdefault(user_id, Match(user_id)).reasons.append(reason)
 
     if term.startswith("@"):
@@ -47,10 +44,8 @@ def find_customers(term: str) -> list[Match]:
             add(user_id, f"username @{username}")
         return _with_customers(matches)
 
-    if term.isdigit() and 0 < int(term) <= MAX_USER_ID:
-        user_id = int(term)
-        if _is_known_user(user_id):
-            add(user_id, "user id")
+    if term.isdigit() and (user_id := user_id_from(term)) and _is_known_user(user_id):
+        add(user_id, "user id")
     for event in StripeEvent.objects.filter(Q(event_id=term) | Q(telegram_payment_charge_id=term)).only(
             "customer_id", "event_id")[:MAX_RESULTS]:
         add(event.customer_id, "event id" if event.event_id == term else "charge id")

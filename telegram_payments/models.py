@@ -19,6 +19,10 @@ class EventStatus(models.IntegerChoices):
     FAILED = 2, "failed"
 
 
+# What staff may run again: failed, or stuck pending (a processed event is never applied twice).
+REPLAYABLE_STATUSES = (EventStatus.FAILED, EventStatus.PENDING)
+
+
 class EventSource(models.TextChoices):
     TELEGRAM = "telegram", "Telegram update"
     RELAY = "relay", "Relay endpoint"

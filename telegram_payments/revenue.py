@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from entitlements.models import Entitlement
 
-from .models import EVENT_PAYMENT, EVENT_REFUND, STARS_CURRENCY, EventStatus, Product, StripeEvent
+from .models import EVENT_PAYMENT, EVENT_REFUND, REPLAYABLE_STATUSES, STARS_CURRENCY, EventStatus, Product, StripeEvent
 from .selectors import failed_waiting, refunded_failure
 
 PERIODS = (7, 30, 90)  # days a page may show
@@ -171,7 +171,7 @@ def revenue(*, days: int = DEFAULT_PERIOD, now: datetime | None = None) -> Reven
 def waiting_counts() -> dict:
     """Events waiting for staff: failed (a failed payment whose refund is recorded has ended), and
     pending (maybe stuck)."""
-    return StripeEvent.objects.filter(status__in=[EventStatus.FAILED, EventStatus.PENDING]).aggregate(
+    return StripeEvent.objects.filter(status__in=REPLAYABLE_STATUSES).aggregate(
         failed=Count("pk", filter=Q(status=EventStatus.FAILED) & ~refunded_failure()),
         pending=Count("pk", filter=Q(status=EventStatus.PENDING)),
     )

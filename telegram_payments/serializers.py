@@ -7,9 +7,8 @@ never refused and one it forbids never accepted (tests/test_api_fuzzing.py check
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .validation import CURRENCY_PATTERN
+from .validation import CURRENCY_PATTERN, MAX_BIGINT
 
-MAX_BIGINT = 2**63 - 1
 MAX_INT = 2**31 - 1
 
 # The characters str.strip() removes (Python's whitespace), spelled out: `\s` means other things in

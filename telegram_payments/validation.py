@@ -16,6 +16,16 @@ def is_bigint(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and MIN_BIGINT <= value <= MAX_BIGINT
 
 
+def user_id_from(value) -> int | None:
+    """`value` (an int, or a string of digits) as a Telegram user id our tables can hold (1 to
+    MAX_BIGINT), else None."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number <= MAX_BIGINT else None
+
+
 def is_currency_code(value) -> bool:
     """A 3-letter currency code (`CURRENCY_PATTERN`)."""
     return isinstance(value, str) and _CURRENCY.match(value) is not None

@@ -7,6 +7,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.urls import reverse
 from django.utils import timezone
 
+from telegram_payments.models import EventSource, Subscription, SubscriptionState
 from tests.factories import StripeEventFactory
 from tests.test_admin_refund import make_staff, messages_of
 
@@ -57,6 +58,16 @@ def test_confirmation_shows_the_subscription_and_changes_nothing(support, subscr
     assert str(USER) in html and "stxSUB77" in html and "99 XTR every 30 days" in html
     assert 'name="renewals"' in html and 'name="reason"' in html
     assert fake_bot_api.calls == [] and not LogEntry.objects.exists()
+
+
+def test_confirmation_shows_the_state_telegram_last_reported(support, subscription_payment):
+    assert 'id="subscription-state">—<' in support.get(page_url(subscription_payment)).content.decode()
+    subscription_payment.invoice_payload = "sub-777001"
+    subscription_payment.save()
+    Subscription.objects.create(user_id=USER, invoice_payload="sub-777001", state=SubscriptionState.CANCELLED,
+                                source=EventSource.TELEGRAM)
+    html = support.get(page_url(subscription_payment)).content.decode()
+    assert "cancelled by the user" in html.split('id="subscription-state">')[1].split("</div>")[0]
 
 
 @pytest.mark.parametrize("choice, cancelled, done", [("stop", True, "stopped"), ("resume", False, "resumed")])

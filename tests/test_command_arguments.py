@@ -42,6 +42,11 @@ BAD_ARGUMENTS = [
     ("deliver_outbox", ["--once", "--backoff-base", "inf"], "--backoff-base"),
     ("deliver_outbox", ["--once", "--backoff-base", "nan"], "--backoff-base"),
     ("deliver_outbox", ["--once", "--backoff-max", "1e308"], "--backoff-max"),
+    ("refund_unfulfillable", ["--poll-interval", "-1"], "--poll-interval"),
+    ("refund_unfulfillable", ["--once", "--backoff-base", "nan"], "--backoff-base"),
+    ("refund_unfulfillable", ["--once", "--backoff-max", "inf"], "--backoff-max"),
+    ("refund_unfulfillable", ["--once", "--max-attempts", "0"], "--max-attempts"),
+    ("refund_unfulfillable", ["--once", "--max-attempts", "1" * 30], "--max-attempts"),
     # dates that exist in their own offset but not in UTC
     ("replay_events", ["--failed", "--since", "0001-01-01T00:00+01:00"], "--since"),
     ("replay_events", ["--failed", "--until", "9999-12-31T23:59-01:00"], "--until"),

@@ -8,7 +8,7 @@ import pytest
 
 from entitlements.models import Entitlement
 from telegram_payments.models import Invoice, PreCheckoutAnswer, StripeEvent
-from telegram_payments.validation import is_bigint, is_currency_code
+from telegram_payments.validation import is_bigint, is_currency_code, user_id_from
 from tests.conftest import answer_status, load_update
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +44,11 @@ def relay_body(**fields) -> dict:
 def test_is_bigint():
     assert all(is_bigint(v) for v in (0, 1, -1, 2**63 - 1, -(2**63)))
     assert not any(is_bigint(v) for v in (2**63, -(2**63) - 1, 10**30, True, 1.0, "1", None))
+
+
+def test_user_id_from():
+    assert [user_id_from(v) for v in (1, "42", 2**63 - 1, str(2**63 - 1))] == [1, 42, 2**63 - 1, 2**63 - 1]
+    assert not any(user_id_from(v) for v in (0, -5, "0", "-5", 2**63, "1" * 20, "abc", "", None, "7.5"))
 
 
 def test_is_currency_code():

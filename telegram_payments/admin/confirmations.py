@@ -17,8 +17,11 @@ from ..bot.client import BotApiError
 from ..customer_history import REFUND_LOG_PREFIX
 from ..models import Product, StripeEvent
 from ..money import amount_text
+from ..payments.events import Outcome
 from ..payments.refunds import RefundNotAllowed, refund_payment, refund_problem
+from ..selectors import subscription_of
 from ..subscriptions import UnknownSubscription, set_subscription_cancelled
+from .formatting import subscription_state
 from .forms import RefundForm, SubscriptionRenewalsForm
 
 REFUND_PERMISSION = "telegram_payments.refund_payment"
@@ -86,7 +89,7 @@ class ConfirmationPagesMixin:
             else:
                 refund = outcome.event
                 self.log_change(request, event, f"{REFUND_LOG_PREFIX} as {refund.event_id}: {reason}")
-                if outcome.status == "duplicate":
+                if outcome.status == Outcome.DUPLICATE:
                     messages.info(request, f"This charge's refund was already recorded ({redact(refund.event_id)}).")
                 else:
                     messages.success(request, (
@@ -131,7 +134,7 @@ class ConfirmationPagesMixin:
                 ))
                 return redirect(change_url)
         return self._confirmation_page(request, "subscription.html", "Stop or resume this subscription's renewals?",
-                                       event, form, change_url)
+                                       event, form, change_url, state=subscription_state(subscription_of(event)))
 
     def _event_to_act_on(self, request, object_id, allowed, problem_of):
         """The event a confirmation page acts on, its change page's URL, and a redirect back there (with

@@ -25,9 +25,11 @@ from ..bot.notices import replay_and_thank
 from ..customer_history import customer_history
 from ..customer_search import MAX_TERM, find_customers
 from ..manual import ManualActionRefused, grant_manually, revoke_manually
-from ..models import Customer, EventStatus, Product, StripeEvent
+from ..models import REPLAYABLE_STATUSES, Customer, Product, StripeEvent
 from ..money import amount_text
+from ..payments.events import Outcome
 from ..payments.refunds import refund_problem
+from ..validation import user_id_from
 from . import formatting
 from .confirmations import can_manage_subscription, can_refund, subscription_problem
 from .events import REPLAY_PERMISSION
@@ -38,8 +40,6 @@ VIEW_PERMISSION = "telegram_payments.view_stripeevent"
 GRANT_PERMISSION = "telegram_payments.grant_entitlement"
 # Revoking is what the entitlements admin's Revoke needs too: the change permission on entitlements.
 REVOKE_PERMISSION = "entitlements.change_entitlement"
-REPLAYABLE = (EventStatus.FAILED, EventStatus.PENDING)
-MAX_USER_ID = 2**63 - 1  # what the tables' user id columns hold
 
 
 def subscription_state_text(record) -> str:
@@ -106,7 +106,7 @@ class CustomerAdmin(ReadOnlyAdmin):
         def actions_for(event: StripeEvent) -> list[Action]:
             actions = []
             refunded = event.telegram_payment_charge_id in history.refunded_charges
-            if event.status in REPLAYABLE and not refunded and user.has_perm(REPLAY_PERMISSION):
+            if event.status in REPLAYABLE_STATUSES and not refunded and user.has_perm(REPLAY_PERMISSION):
                 actions.append(Action("Replay…", reverse("admin:telegram_payments_customer_replay",
                                                          args=[user_id, event.pk]), "replay-action"))
             if can_refund(user) and offers_refund(event, history.refunded_charges):
@@ -156,7 +156,7 @@ class CustomerAdmin(ReadOnlyAdmin):
             "customer_search_term": term,
             "term": term,
             "matches": matches,
-            "digits": term if term.isdigit() and 0 < int(term) <= MAX_USER_ID else "",
+            "digits": term if term.isdigit() and user_id_from(term) else "",
         })
 
     # --- actions ---
@@ -213,14 +213,14 @@ class CustomerAdmin(ReadOnlyAdmin):
         self._check(request, REPLAY_PERMISSION, user_id=user_id)
         event = get_object_or_404(StripeEvent.objects.defer("payload"), pk=event_pk, customer_id=str(user_id))
         page_url = reverse("admin:telegram_payments_customer", args=[user_id])
-        if event.status not in REPLAYABLE:
+        if event.status not in REPLAYABLE_STATUSES:
             messages.warning(request, "This event is already processed: there is nothing to replay.")
             return redirect(page_url)
         form = ReplayForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             outcome = replay_and_thank(event=event)  # a payment that now grants thanks the buyer, once
             reason = form.cleaned_data["reason"]
-            if outcome.status == "failed":
+            if outcome.status == Outcome.FAILED:
                 self.log_change(request, event, f"Replayed: still failing ({redact(outcome.event.error)}): {reason}")
                 messages.warning(request, f"Still failing: {redact(outcome.event.error)}")
             else:
@@ -236,7 +236,7 @@ class CustomerAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         if permission and not request.user.has_perm(permission):
             raise PermissionDenied
-        if not 0 < user_id <= MAX_USER_ID:
+        if user_id_from(user_id) is None:
             raise Http404("No Telegram user has this id.")
 
     @staticmethod

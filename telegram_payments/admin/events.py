@@ -16,7 +16,7 @@ from payments_project.admin_mixins import ReadOnlyAdmin, customer_link
 from payments_project.redaction import redact
 
 from ..bot.notices import replay_and_thank
-from ..models import EVENT_PAYMENT, EVENT_REFUND, EventStatus, RefundEvent, StripeEvent
+from ..models import EVENT_PAYMENT, EVENT_REFUND, REPLAYABLE_STATUSES, EventStatus, RefundEvent, StripeEvent
 from ..payments.events import Outcome
 from ..selectors import subscription_of
 from . import formatting, glance
@@ -261,8 +261,8 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
     def replay_failed(self, request, queryset):
         replayed = 0
         failing = []
-        skipped = queryset.exclude(status__in=[EventStatus.FAILED, EventStatus.PENDING]).count()
-        for event in queryset.filter(status__in=[EventStatus.FAILED, EventStatus.PENDING]).order_by("received_at"):
+        skipped = queryset.exclude(status__in=REPLAYABLE_STATUSES).count()
+        for event in queryset.filter(status__in=REPLAYABLE_STATUSES).order_by("received_at"):
             outcome = self._replay(request, event)
             if outcome.status == Outcome.FAILED:
                 failing.append(outcome.event)

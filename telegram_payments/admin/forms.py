@@ -1,14 +1,13 @@
-"""The forms of the confirmation pages: a refund's reason, a subscription's renewals and reason."""
+"""The forms of the confirmation pages: refund, subscription renewals, and the customer page's grant,
+revoke and replay; each with a required reason."""
 
 from django import forms
 
+from payments_project.admin_mixins import reason_field
+
 
 class RefundForm(forms.Form):
-    reason = forms.CharField(
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Why this payment is refunded. Recorded on the refund and in the admin log.",
-    )
+    reason = reason_field("Why this payment is refunded. Recorded on the refund and in the admin log.")
 
 
 class SubscriptionRenewalsForm(forms.Form):
@@ -20,15 +19,7 @@ class SubscriptionRenewalsForm(forms.Form):
         ],
         widget=forms.RadioSelect,
     )
-    reason = forms.CharField(
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Why. Recorded in this payment's history (admin log) with your name.",
-    )
-
-
-def reason_field(help_text: str) -> forms.CharField:
-    return forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text=help_text)
+    reason = reason_field("Why. Recorded in this payment's history (admin log) with your name.")
 
 
 class GrantForm(forms.Form):

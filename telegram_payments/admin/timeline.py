@@ -95,7 +95,7 @@ def event_row(event: StripeEvent, refunded_charges: set[str], actions: list[Acti
 def invoice_row(invoice: Invoice) -> Row:
     return Row(
         invoice.created_at, "invoice", f"Invoice issued for {redact(invoice.product.title)}",
-        amount_text(invoice.price_stars, "XTR"), "", badge("invoice", invoice.status, None),
+        amount_text(invoice.price_stars), "", badge("invoice", invoice.status, None),
         f"payload {redact(invoice.payload)}" + (" · subscription" if invoice.subscription_period else ""),
         url=reverse("admin:telegram_payments_invoice_change", args=[invoice.pk]),
     )

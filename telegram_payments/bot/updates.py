@@ -20,7 +20,7 @@ from telegram import Update
 
 from ..models import EventSource
 from ..payments.events import Outcome
-from ..validation import is_bigint, is_currency_code
+from ..validation import MAX_BIGINT, is_bigint, is_currency_code
 from .commands import BUY_CALLBACK_PREFIX, buy_button, command, guarded
 from .customers import remember
 from .payments import PaymentMessage, payment_message
@@ -120,7 +120,6 @@ def _essential_fields(kind: str, value):
 
 # PTB builds objects from whatever JSON it is given; what we store or act on is checked here first, so
 # a body that is not what Telegram sends (a list for a user id, a 300-character currency) is a 400.
-MAX_ID = 2**63 - 1
 PAYMENT_FIELDS = {  # successful_payment / refunded_payment: field -> (check, what it must be)
     "currency": (is_currency_code, "a 3-letter currency code"),
     "total_amount": (lambda v: _is_int(v, 1, 2**31 - 1), "a positive integer"),
@@ -141,7 +140,7 @@ PRE_CHECKOUT_FIELDS = {
 }
 
 
-def _is_int(value, low: int = -MAX_ID, high: int = MAX_ID) -> bool:
+def _is_int(value, low: int = -MAX_BIGINT, high: int = MAX_BIGINT) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from ..bot.client import BotApiError
+from ..payments.events import Outcome
 from .compare import ONLY_HERE, Difference, compare, record_charge, without_charge_behind
 from .ledger import KindTotal, NetFigures, movements, net_figures
 from .transactions import (
@@ -116,7 +117,7 @@ def reconcile_stars(
         for done, difference in enumerate(missing, start=1):
             outcome = record_charge(difference.charge)
             difference.result = outcome.status
-            if outcome.status == "failed":
+            if outcome.status == Outcome.FAILED:
                 difference.result = f"failed: {outcome.event.error}"
             logger.info("reconciliation recorded %s: %s", difference.event_id, difference.result)
             if on_applied:

@@ -17,19 +17,16 @@ from payments_project.workers import run_until_stopped
 logger = logging.getLogger("entitlements.outbox")
 
 
-SECONDS = argtypes.float_range(0.001, 30 * 24 * 3600, "a number of seconds")  # up to 30 days
-
-
 class Command(BaseCommand):
     help = "Deliver outbox messages (grants and revokes) to ENTITLEMENTS_SERVICE_URL, signed, in order per user."
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="Deliver what is due now, then exit.")
-        parser.add_argument("--poll-interval", type=SECONDS, default=1.0,
+        parser.add_argument("--poll-interval", type=argtypes.seconds, default=1.0,
                             help="Seconds to wait when nothing is due (worker mode). Default 1.")
-        parser.add_argument("--backoff-base", type=SECONDS, default=outbox.BACKOFF_BASE_SECONDS,
+        parser.add_argument("--backoff-base", type=argtypes.seconds, default=outbox.BACKOFF_BASE_SECONDS,
                             help="Seconds before the first retry; doubles each failure. Default 5.")
-        parser.add_argument("--backoff-max", type=SECONDS, default=outbox.BACKOFF_MAX_SECONDS,
+        parser.add_argument("--backoff-max", type=argtypes.seconds, default=outbox.BACKOFF_MAX_SECONDS,
                             help="Longest wait between retries, in seconds. Default 3600.")
 
     def handle(self, *args, once, poll_interval, backoff_base, backoff_max, **options):

@@ -12,10 +12,12 @@ import logging
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from payments_project import argtypes
 from payments_project.workers import run_until_stopped
 from telegram_payments.payments import autorefunds
 
 logger = logging.getLogger("telegram_payments.autorefunds")
+ATTEMPTS = argtypes.int_range(1, 1000, "a number of attempts")
 
 
 class Command(BaseCommand):
@@ -24,20 +26,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="Refund what is due now, then exit.")
-        parser.add_argument("--poll-interval", type=float, default=5.0,
+        parser.add_argument("--poll-interval", type=argtypes.seconds, default=5.0,
                             help="Seconds to wait when nothing is due (worker mode). Default 5.")
-        parser.add_argument("--backoff-base", type=float, default=autorefunds.BACKOFF_BASE_SECONDS,
+        parser.add_argument("--backoff-base", type=argtypes.seconds, default=autorefunds.BACKOFF_BASE_SECONDS,
                             help="Seconds before the first retry; doubles each failure. Default 5.")
-        parser.add_argument("--backoff-max", type=float, default=autorefunds.BACKOFF_MAX_SECONDS,
+        parser.add_argument("--backoff-max", type=argtypes.seconds, default=autorefunds.BACKOFF_MAX_SECONDS,
                             help="Longest wait between retries, in seconds. Default 3600.")
-        parser.add_argument("--max-attempts", type=int, default=autorefunds.MAX_ATTEMPTS,
+        parser.add_argument("--max-attempts", type=ATTEMPTS, default=autorefunds.MAX_ATTEMPTS,
                             help="Give up (leave it to staff) after this many failed tries. Default 10.")
 
     def handle(self, *args, once, poll_interval, backoff_base, backoff_max, max_attempts, **options):
         if not settings.AUTO_REFUND_UNFULFILLABLE:
             raise CommandError("AUTO_REFUND_UNFULFILLABLE is off: nothing is refunded automatically.")
-        if backoff_base <= 0 or backoff_max < backoff_base or max_attempts < 1:
-            raise CommandError("--backoff-base must be > 0, --backoff-max >= --backoff-base, --max-attempts >= 1.")
+        if backoff_max < backoff_base:
+            raise CommandError("--backoff-max must be at least --backoff-base.")
         limits = {"backoff_base": backoff_base, "backoff_max": backoff_max, "max_attempts": max_attempts}
         if once:
             refunded, left_alone, failed = autorefunds.refund_due(**limits)
