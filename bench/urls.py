@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from bench import views
 
 urlpatterns = [
     path("bench/ping", views.PingView.as_view()),

@@ -16,10 +16,9 @@ from django.utils.html import format_html
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
+from entitlements.models import DeliveryAttempt, Entitlement, OutboxMessage, ServiceToken
+from entitlements.services import revoke_entitlement
 from payments_project.admin_mixins import ReadOnlyAdmin, ReadOnlyAdminMixin, badge, customer_link, reason_field
-
-from .models import DeliveryAttempt, Entitlement, OutboxMessage, ServiceToken
-from .services import revoke_entitlement
 
 # Revoking is the only change the admin makes to a grant, so it takes the model's change permission.
 REVOKE_PERMISSION = "entitlements.change_entitlement"

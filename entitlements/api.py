@@ -13,9 +13,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from entitlements.selectors import current_access
 from payments_project.api_errors import error_response
-
-from .selectors import current_access
 
 MAX_USER_ID = 2**63 - 1
 ENTITLEMENT_TYPE_PATTERN = r"^[-a-zA-Z0-9_]+$"

@@ -30,12 +30,11 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from entitlements.models import DeliveryAttempt, Entitlement, OutboxMessage
+from entitlements.selectors import current_access
 from payments_project.batching import in_id_batches
 from payments_project.locks import lock_for_transaction
 from payments_project.metrics import OUTBOX_DELIVERIES
-
-from .models import DeliveryAttempt, Entitlement, OutboxMessage
-from .selectors import current_access
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import Entitlement
+from entitlements.models import Entitlement
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,9 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from entitlements import outbox
+from entitlements.models import Entitlement
 from payments_project.locks import lock_for_transaction
-
-from . import outbox
-from .models import Entitlement
 
 
 def _lock_user_type(user_id: int, entitlement_type: str) -> None:

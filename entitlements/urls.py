@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api
+from entitlements import api
 
 # Any path segment is routed to the view, which answers 400 (JSON) for one that is not a valid id or
 # type: a converter that did not match would leave the request to the site-wide 404.

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from .models import Entitlement
+from entitlements.models import Entitlement
 
 
 def until(expires_at: datetime | None) -> str:

@@ -9,7 +9,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext
 
-from .redaction import redact
+from payments_project.redaction import redact
 
 GREY = "#6e7781"
 

@@ -14,7 +14,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from .redaction import redact
+from payments_project.redaction import redact
 
 webhook_logger = logging.getLogger("telegram_payments.webhook")
 

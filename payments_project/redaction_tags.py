@@ -2,7 +2,7 @@
 
 from django import template
 
-from .redaction import redact as redact_value
+from payments_project.redaction import redact as redact_value
 
 register = template.Library()
 

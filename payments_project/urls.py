@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import health, home, metrics
+from payments_project import health, home, metrics
 
 urlpatterns = [
     path("", home.home, name="home"),

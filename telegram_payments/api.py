@@ -13,8 +13,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from payments_project.logformat import log_webhook
-
-from .guards import (
+from telegram_payments.guards import (
     ForbiddenSource,
     TooManyAuthFailures,
     WebhookJSONParser,
@@ -23,7 +22,7 @@ from .guards import (
     count_auth_failure,
     ip_allowed,
 )
-from .payments.events import TRANSIENT_ERRORS
+from telegram_payments.payments.events import TRANSIENT_ERRORS
 
 logger = logging.getLogger(__name__)
 

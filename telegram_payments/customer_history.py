@@ -15,8 +15,7 @@ from django.utils import timezone
 
 from entitlements.models import Entitlement
 from entitlements.selectors import ActiveEntitlement, current_access
-
-from .models import (
+from telegram_payments.models import (
     EVENT_PAYMENT,
     EVENT_REFUND,
     STARS_CURRENCY,

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q
 
-from .models import Customer, Invoice, PreCheckoutAnswer, StripeEvent
-from .validation import user_id_from
+from telegram_payments.models import Customer, Invoice, PreCheckoutAnswer, StripeEvent
+from telegram_payments.validation import user_id_from
 
 MIN_CHARGE_PREFIX = 8
 MAX_RESULTS = 20

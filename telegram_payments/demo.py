@@ -12,10 +12,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from entitlements.models import Entitlement
-
-from .models import EventSource, Product, StripeEvent
-from .payments.events import Outcome, payment_event_id
-from .payments.pipeline import handle_refund, handle_successful_payment
+from telegram_payments.models import EventSource, Product, StripeEvent
+from telegram_payments.payments.events import Outcome, payment_event_id
+from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
 
 CUSTOMERS = {
     1001: {"first_name": "Ana", "last_name": "Souza", "username": "ana_demo"},

@@ -14,11 +14,10 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from payments_project.redaction import redact
-
-from .bot.client import call_bot
-from .bot.updates import ALLOWED_UPDATES
-from .models import EventStatus, Product
-from .selectors import waiting_events
+from telegram_payments.bot.client import call_bot
+from telegram_payments.bot.updates import ALLOWED_UPDATES
+from telegram_payments.models import EventStatus, Product
+from telegram_payments.selectors import waiting_events
 
 BOT_TOKEN_FORMAT = re.compile(r"^\d+:[A-Za-z0-9_-]{30,}$")
 WEBHOOK_SECRET_FORMAT = re.compile(r"^[A-Za-z0-9_-]{32,256}$")

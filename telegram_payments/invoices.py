@@ -15,9 +15,8 @@ from django.utils import timezone
 from telegram import LabeledPrice
 
 from payments_project.locks import lock_for_transaction
-
-from .bot.client import BotApiError, call_bot
-from .models import STARS_CURRENCY, Invoice, InvoiceStatus, Product
+from telegram_payments.bot.client import BotApiError, call_bot
+from telegram_payments.models import STARS_CURRENCY, Invoice, InvoiceStatus, Product
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,8 @@ from django.utils import timezone
 from entitlements import wording
 from entitlements.models import Entitlement
 from entitlements.services import grant_entitlement, revoke_entitlement
-
-from .bot.notices import tell_delivered
-from .models import EventSource, EventStatus, Product, StripeEvent
+from telegram_payments.bot.notices import tell_delivered
+from telegram_payments.models import EventSource, EventStatus, Product, StripeEvent
 
 EVENT_MANUAL_GRANT = "manual.grant"
 EVENT_MANUAL_REVOKE = "manual.revoke"

@@ -18,7 +18,7 @@ from collections import OrderedDict
 
 from django.conf import settings
 
-from .models import EventStatus, StripeEvent
+from telegram_payments.models import EventStatus, StripeEvent
 
 # What an answer, the metrics and the log line read of an event: kept as plain values, not model
 # instances, which the garbage collector would walk through on every full collection (tail latency).

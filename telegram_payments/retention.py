@@ -15,8 +15,7 @@ from django.utils import timezone
 
 from entitlements.models import Entitlement
 from payments_project.batching import in_id_batches
-
-from .models import EVENT_PAYMENT, EVENT_REFUND, EventStatus, StripeEvent
+from telegram_payments.models import EVENT_PAYMENT, EVENT_REFUND, EventStatus, StripeEvent
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,16 @@ from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from entitlements.models import Entitlement
-
-from .models import EVENT_PAYMENT, EVENT_REFUND, REPLAYABLE_STATUSES, STARS_CURRENCY, EventStatus, Product, StripeEvent
-from .selectors import failed_waiting, refunded_failure
+from telegram_payments.models import (
+    EVENT_PAYMENT,
+    EVENT_REFUND,
+    REPLAYABLE_STATUSES,
+    STARS_CURRENCY,
+    EventStatus,
+    Product,
+    StripeEvent,
+)
+from telegram_payments.selectors import failed_waiting, refunded_failure
 
 PERIODS = (7, 30, 90)  # days a page may show
 DEFAULT_PERIOD = 30

@@ -9,8 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 
 from payments_project.api_errors import ErrorSerializer, FalseField, TrueField, error_response
-
-from .validation import MAX_BIGINT, MIN_BIGINT
+from telegram_payments.validation import MAX_BIGINT, MIN_BIGINT
 
 
 class WebhookOutcomeSerializer(serializers.Serializer):

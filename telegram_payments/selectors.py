@@ -7,9 +7,15 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from entitlements.models import Entitlement
-
-from .models import EVENT_PAYMENT, EVENT_REFUND, EVENT_SUBSCRIPTION, EventStatus, StripeEvent, Subscription
-from .payments.events import refund_event_id
+from telegram_payments.models import (
+    EVENT_PAYMENT,
+    EVENT_REFUND,
+    EVENT_SUBSCRIPTION,
+    EventStatus,
+    StripeEvent,
+    Subscription,
+)
+from telegram_payments.payments.events import refund_event_id
 
 # Short names accepted wherever an event type is asked for (`--type payment`).
 EVENT_TYPE_ALIASES = {"payment": EVENT_PAYMENT, "refund": EVENT_REFUND, "subscription": EVENT_SUBSCRIPTION}

@@ -7,7 +7,7 @@ never refused and one it forbids never accepted (tests/test_api_fuzzing.py check
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .validation import CURRENCY_PATTERN, MAX_BIGINT
+from telegram_payments.validation import CURRENCY_PATTERN, MAX_BIGINT
 
 MAX_INT = 2**31 - 1
 

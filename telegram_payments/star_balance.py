@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from .bot.client import BotApiError
-from .models import StarBalance
-from .reconcile.transactions import fetch_star_balance
+from telegram_payments.bot.client import BotApiError
+from telegram_payments.models import StarBalance
+from telegram_payments.reconcile.transactions import fetch_star_balance
 
 BALANCE_ROW = 1
 # A person waits on "refresh now": give up well before a proxy's or browser's patience runs out.

@@ -7,9 +7,9 @@ wherever the subscription is. Re-enabling works while the paid period has not en
 
 import logging
 
-from .bot.client import call_bot
-from .models import EVENT_PAYMENT, EventSource, StripeEvent
-from .payments.subscriptions import record_staff_change
+from telegram_payments.bot.client import call_bot
+from telegram_payments.models import EVENT_PAYMENT, EventSource, StripeEvent
+from telegram_payments.payments.subscriptions import record_staff_change
 
 logger = logging.getLogger(__name__)
 

@@ -2,13 +2,13 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from . import redeliveries
-from .api import WebhookView, outcome_response
-from .bot.updates import InvalidUpdate, process_update
-from .models import EventSource
-from .payments.pipeline import handle_refund, handle_successful_payment, redelivered
-from .schema import UPDATE_ANSWER, WEBHOOK_RESPONSES, BotApiUpdateSerializer, webhook_schema
-from .serializers import RefundRelaySerializer, SuccessfulPaymentRelaySerializer
+from telegram_payments import redeliveries
+from telegram_payments.api import WebhookView, outcome_response
+from telegram_payments.bot.updates import InvalidUpdate, process_update
+from telegram_payments.models import EventSource
+from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment, redelivered
+from telegram_payments.schema import UPDATE_ANSWER, WEBHOOK_RESPONSES, BotApiUpdateSerializer, webhook_schema
+from telegram_payments.serializers import RefundRelaySerializer, SuccessfulPaymentRelaySerializer
 
 
 class RelayView(WebhookView):

@@ -1,3 +1,3 @@
 """The support staff's admin. Importing this package registers its ModelAdmins and names the site."""
 
-from . import catalog, customers, events, grants, site  # noqa: F401
+from telegram_payments.admin import catalog, customers, events, grants, site  # noqa: F401

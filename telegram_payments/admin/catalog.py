@@ -3,9 +3,8 @@
 from django.contrib import admin
 
 from payments_project.admin_mixins import ReadOnlyAdmin, customer_link
-
-from ..models import Invoice, PreCheckoutAnswer, Product
-from ..money import amount_text
+from telegram_payments.models import Invoice, PreCheckoutAnswer, Product
+from telegram_payments.money import amount_text
 
 
 @admin.register(Product)

@@ -20,21 +20,20 @@ from entitlements import wording
 from entitlements.models import Entitlement
 from payments_project.admin_mixins import ReadOnlyAdmin, badge, customer_link
 from payments_project.redaction import redact
-
-from ..bot.notices import replay_and_thank
-from ..customer_history import customer_history
-from ..customer_search import MAX_TERM, find_customers
-from ..manual import ManualActionRefused, grant_manually, revoke_manually
-from ..models import REPLAYABLE_STATUSES, Customer, Product, StripeEvent
-from ..money import amount_text
-from ..payments.events import Outcome
-from ..payments.refunds import refund_problem
-from ..validation import user_id_from
-from . import formatting
-from .confirmations import can_manage_subscription, can_refund, subscription_problem
-from .events import REPLAY_PERMISSION
-from .forms import GrantForm, ReplayForm, RevokeTypeForm
-from .timeline import Action, timeline
+from telegram_payments.admin import formatting
+from telegram_payments.admin.confirmations import can_manage_subscription, can_refund, subscription_problem
+from telegram_payments.admin.events import REPLAY_PERMISSION
+from telegram_payments.admin.forms import GrantForm, ReplayForm, RevokeTypeForm
+from telegram_payments.admin.timeline import Action, timeline
+from telegram_payments.bot.notices import replay_and_thank
+from telegram_payments.customer_history import customer_history
+from telegram_payments.customer_search import MAX_TERM, find_customers
+from telegram_payments.manual import ManualActionRefused, grant_manually, revoke_manually
+from telegram_payments.models import REPLAYABLE_STATUSES, Customer, Product, StripeEvent
+from telegram_payments.money import amount_text
+from telegram_payments.payments.events import Outcome
+from telegram_payments.payments.refunds import refund_problem
+from telegram_payments.validation import user_id_from
 
 VIEW_PERMISSION = "telegram_payments.view_stripeevent"
 GRANT_PERMISSION = "telegram_payments.grant_entitlement"

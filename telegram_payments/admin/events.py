@@ -14,14 +14,20 @@ from django.views.decorators.http import require_POST
 
 from payments_project.admin_mixins import ReadOnlyAdmin, customer_link
 from payments_project.redaction import redact
-
-from ..bot.notices import replay_and_thank
-from ..models import EVENT_PAYMENT, EVENT_REFUND, REPLAYABLE_STATUSES, EventStatus, RefundEvent, StripeEvent
-from ..payments.events import Outcome
-from ..selectors import subscription_of
-from . import formatting, glance
-from .confirmations import ConfirmationPagesMixin
-from .export import csv_response
+from telegram_payments.admin import formatting, glance
+from telegram_payments.admin.confirmations import ConfirmationPagesMixin
+from telegram_payments.admin.export import csv_response
+from telegram_payments.bot.notices import replay_and_thank
+from telegram_payments.models import (
+    EVENT_PAYMENT,
+    EVENT_REFUND,
+    REPLAYABLE_STATUSES,
+    EventStatus,
+    RefundEvent,
+    StripeEvent,
+)
+from telegram_payments.payments.events import Outcome
+from telegram_payments.selectors import subscription_of
 
 # Replaying changes an event's status, so it takes the model's change permission (the admin never
 # lets anyone edit an event's fields, whatever their permissions).

@@ -13,8 +13,7 @@ from django.utils.text import Truncator
 from entitlements.models import Entitlement
 from payments_project.admin_mixins import badge
 from payments_project.redaction import redact
-
-from ..models import (
+from telegram_payments.models import (
     EVENT_PAYMENT,
     EVENT_REFUND,
     EVENT_SUBSCRIPTION,
@@ -25,9 +24,9 @@ from ..models import (
     Subscription,
     SubscriptionState,
 )
-from ..money import amount_text
-from ..payments.events import payment_event_id, refund_event_id
-from ..payments.subscriptions import paid_until_text
+from telegram_payments.money import amount_text
+from telegram_payments.payments.events import payment_event_id, refund_event_id
+from telegram_payments.payments.subscriptions import paid_until_text
 
 STATUS_COLOURS = {
     EventStatus.PENDING: "#9a6700",

@@ -17,9 +17,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from .. import revenue
-from ..money import nanostars_as_stars
-from ..star_balance import INTERACTIVE_TIMEOUT, MIN_INTERVAL, refresh_star_balance, stored_star_balance
+from telegram_payments import revenue
+from telegram_payments.money import nanostars_as_stars
+from telegram_payments.star_balance import INTERACTIVE_TIMEOUT, MIN_INTERVAL, refresh_star_balance, stored_star_balance
 
 DAYS = revenue.DEFAULT_PERIOD
 

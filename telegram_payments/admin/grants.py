@@ -8,9 +8,8 @@ from django.contrib import admin
 
 from entitlements.admin import EntitlementAdmin
 from entitlements.models import Entitlement
-
-from ..selectors import subscription_of_grant
-from . import formatting
+from telegram_payments.admin import formatting
+from telegram_payments.selectors import subscription_of_grant
 
 
 class EntitlementWithSubscriptionAdmin(EntitlementAdmin):

@@ -14,12 +14,11 @@ from django.urls import reverse
 from entitlements import wording
 from payments_project.admin_mixins import badge
 from payments_project.redaction import redact
-
-from ..customer_history import LIMIT, CustomerHistory
-from ..manual import EVENT_MANUAL_GRANT, EVENT_MANUAL_REVOKE
-from ..models import EventStatus, Invoice, PreCheckoutAnswer, StripeEvent
-from ..money import amount_text
-from . import formatting
+from telegram_payments.admin import formatting
+from telegram_payments.customer_history import LIMIT, CustomerHistory
+from telegram_payments.manual import EVENT_MANUAL_GRANT, EVENT_MANUAL_REVOKE
+from telegram_payments.models import EventStatus, Invoice, PreCheckoutAnswer, StripeEvent
+from telegram_payments.money import amount_text
 
 ERROR_CHARS = 400
 

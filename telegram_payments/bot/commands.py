@@ -8,13 +8,12 @@ from telegram import Message
 
 from entitlements import wording
 from entitlements.selectors import current_access
-
-from ..invoices import TooManyOpenInvoices, create_invoice_link, send_invoice
-from ..models import Product
-from ..payments.events import TRANSIENT_ERRORS, Outcome
-from .client import BotApiError
-from .replies import send, text
-from .results import Reply, UpdateResult, failed, ignored
+from telegram_payments.bot.client import BotApiError
+from telegram_payments.bot.replies import send, text
+from telegram_payments.bot.results import Reply, UpdateResult, failed, ignored
+from telegram_payments.invoices import TooManyOpenInvoices, create_invoice_link, send_invoice
+from telegram_payments.models import Product
+from telegram_payments.payments.events import TRANSIENT_ERRORS, Outcome
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ The support desk's customer page shows these names; nothing here ever calls the 
 from django.utils import timezone
 from telegram import Update
 
-from ..models import Customer
+from telegram_payments.models import Customer
 
 NAME_FIELDS = ("first_name", "last_name", "username", "last_seen_at")
 

@@ -13,11 +13,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..models import BuyerMessage, Product, StripeEvent
-from ..payments.events import EventOutcome, describe
-from ..payments.pipeline import replay_event
-from .client import call_bot
-from .payments import DELIVERED_TEXT, REFUNDED_TEXT
+from telegram_payments.bot.client import call_bot
+from telegram_payments.bot.payments import DELIVERED_TEXT, REFUNDED_TEXT
+from telegram_payments.models import BuyerMessage, Product, StripeEvent
+from telegram_payments.payments.events import EventOutcome, describe
+from telegram_payments.payments.pipeline import replay_event
 
 logger = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from telegram import Message, RefundedPayment, SuccessfulPayment
 
-from ..models import EventSource
-from ..payments.events import EventOutcome, Outcome
-from ..payments.pipeline import handle_refund, handle_successful_payment
-from .replies import text
-from .results import UpdateResult
+from telegram_payments.bot.replies import text
+from telegram_payments.bot.results import UpdateResult
+from telegram_payments.models import EventSource
+from telegram_payments.payments.events import EventOutcome, Outcome
+from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
 
 PAYMENT_KINDS = ("successful_payment", "refunded_payment")  # in this order, should a message carry both
 

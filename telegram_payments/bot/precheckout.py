@@ -7,10 +7,9 @@ from django.db import IntegrityError, transaction
 from telegram import PreCheckoutQuery
 
 from payments_project.metrics import record_pre_checkout_answer
-
-from ..models import STARS_CURRENCY, Invoice, InvoiceStatus, PreCheckoutAnswer
-from ..payments.events import Outcome
-from .results import Reply, UpdateResult
+from telegram_payments.bot.results import Reply, UpdateResult
+from telegram_payments.models import STARS_CURRENCY, Invoice, InvoiceStatus, PreCheckoutAnswer
+from telegram_payments.payments.events import Outcome
 
 logger = logging.getLogger(__name__)
 

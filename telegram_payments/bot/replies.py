@@ -2,7 +2,7 @@
 
 from telegram import InlineKeyboardMarkup
 
-from .client import call_bot
+from telegram_payments.bot.client import call_bot
 
 
 def text(chat_id: int, words: str, *, buttons: list | None = None) -> dict:

@@ -3,8 +3,8 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..models import PreCheckoutAnswer
-from ..payments.events import EventOutcome, Outcome
+from telegram_payments.models import PreCheckoutAnswer
+from telegram_payments.payments.events import EventOutcome, Outcome
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from django.conf import settings
 from telegram import User
 
-from ..models import EventSource
-from ..payments.events import EventOutcome, Outcome
-from ..payments.pipeline import handle_subscription_update
-from ..payments.subscriptions import paid_until_text
-from ..selectors import subscription_of
-from .replies import text
-from .results import UpdateResult
+from telegram_payments.bot.replies import text
+from telegram_payments.bot.results import UpdateResult
+from telegram_payments.models import EventSource
+from telegram_payments.payments.events import EventOutcome, Outcome
+from telegram_payments.payments.pipeline import handle_subscription_update
+from telegram_payments.payments.subscriptions import paid_until_text
+from telegram_payments.selectors import subscription_of
 
 SUBSCRIPTION_FIELDS = ("user", "invoice_payload", "state")
 

@@ -18,15 +18,15 @@ updates and ignores the rest.
 
 from telegram import Update
 
-from ..models import EventSource
-from ..payments.events import Outcome
-from ..validation import MAX_BIGINT, is_bigint, is_currency_code
-from .commands import BUY_CALLBACK_PREFIX, buy_button, command, guarded
-from .customers import remember
-from .payments import PaymentMessage, payment_message
-from .precheckout import answer_pre_checkout, recorded_answer
-from .results import UpdateResult, ignored
-from .subscriptions import SUBSCRIPTION_FIELDS, BotSubscriptionUpdated, subscription_update
+from telegram_payments.bot.commands import BUY_CALLBACK_PREFIX, buy_button, command, guarded
+from telegram_payments.bot.customers import remember
+from telegram_payments.bot.payments import PaymentMessage, payment_message
+from telegram_payments.bot.precheckout import answer_pre_checkout, recorded_answer
+from telegram_payments.bot.results import UpdateResult, ignored
+from telegram_payments.bot.subscriptions import SUBSCRIPTION_FIELDS, BotSubscriptionUpdated, subscription_update
+from telegram_payments.models import EventSource
+from telegram_payments.payments.events import Outcome
+from telegram_payments.validation import MAX_BIGINT, is_bigint, is_currency_code
 
 # What `set_webhook` asks Telegram to deliver: exactly what this module handles.
 # (Payments and refunds arrive as `message` updates.)

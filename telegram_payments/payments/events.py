@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from django.db import DatabaseError, InterfaceError, OperationalError
 
-from ..models import Product, StripeEvent
+from telegram_payments.models import Product, StripeEvent
 
 # Errors that mean "try again later" (the database is away); everything else is permanent.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)

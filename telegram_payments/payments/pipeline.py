@@ -24,8 +24,7 @@ from django.utils import timezone
 
 from payments_project.locks import lock_for_transaction
 from payments_project.metrics import observe_outcome, record_subscription_update
-
-from ..models import (
+from telegram_payments.models import (
     EVENT_PAYMENT,
     EVENT_REFUND,
     EVENT_SUBSCRIPTION,
@@ -35,7 +34,7 @@ from ..models import (
     EventStatus,
     StripeEvent,
 )
-from .events import (
+from telegram_payments.payments.events import (
     TRANSIENT_ERRORS,
     EventOutcome,
     Outcome,
@@ -45,7 +44,7 @@ from .events import (
     refund_event_id,
     subscription_event_id,
 )
-from .rules import apply_event, recorded_events
+from telegram_payments.payments.rules import apply_event, recorded_events
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,7 @@ from django.utils import timezone
 from entitlements import wording
 from entitlements.models import Entitlement
 from entitlements.services import grant_entitlement, revoke_entitlement
-
-from ..models import (
+from telegram_payments.models import (
     EVENT_PAYMENT,
     EVENT_REFUND,
     EVENT_SUBSCRIPTION,
@@ -29,8 +28,8 @@ from ..models import (
     Product,
     StripeEvent,
 )
-from .events import PaymentRejected, payment_event_id, refund_event_id
-from .subscriptions import apply_subscription_update, note_subscription_payment
+from telegram_payments.payments.events import PaymentRejected, payment_event_id, refund_event_id
+from telegram_payments.payments.subscriptions import apply_subscription_update, note_subscription_payment
 
 REFUNDED_FIRST_NOTE = "This charge was refunded before its payment arrived: nothing granted."
 NOT_OUR_INVOICE = "we could not match it to anything we sell"

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..models import Invoice, Product, StripeEvent, Subscription, SubscriptionState
-from .events import PaymentRejected
+from telegram_payments.models import Invoice, Product, StripeEvent, Subscription, SubscriptionState
+from telegram_payments.payments.events import PaymentRejected
 
 # Telegram's `BotSubscriptionUpdated.state` -> our state.
 TELEGRAM_STATES = {

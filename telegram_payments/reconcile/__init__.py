@@ -8,9 +8,9 @@ set beside what the audit trail implies, the difference explained by kind (ledge
 one run of all that.
 """
 
-from .compare import MISSING_PAYMENT, MISSING_REFUND, ONLY_HERE, Difference, record_charge
-from .run import ATTENTION, CLEAN, MISSING, Reconciliation, reconcile_stars
-from .transactions import MAX_PAGE_SIZE
+from telegram_payments.reconcile.compare import MISSING_PAYMENT, MISSING_REFUND, ONLY_HERE, Difference, record_charge
+from telegram_payments.reconcile.run import ATTENTION, CLEAN, MISSING, Reconciliation, reconcile_stars
+from telegram_payments.reconcile.transactions import MAX_PAGE_SIZE
 
 __all__ = [
     "ATTENTION", "CLEAN", "MAX_PAGE_SIZE", "MISSING", "MISSING_PAYMENT", "MISSING_REFUND", "ONLY_HERE",

@@ -13,10 +13,10 @@ would, and a second run finds nothing. Rows only we have are reported for a huma
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from ..models import EVENT_PAYMENT, EVENT_REFUND, STARS_CURRENCY, EventSource, EventStatus, StripeEvent
-from ..payments.events import EventOutcome, payment_event_id, refund_event_id
-from ..payments.pipeline import handle_refund, handle_successful_payment
-from .transactions import DEBIT_WITHOUT_CHARGE, REFUND, SALE, StarTransaction, stars_text
+from telegram_payments.models import EVENT_PAYMENT, EVENT_REFUND, STARS_CURRENCY, EventSource, EventStatus, StripeEvent
+from telegram_payments.payments.events import EventOutcome, payment_event_id, refund_event_id
+from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
+from telegram_payments.reconcile.transactions import DEBIT_WITHOUT_CHARGE, REFUND, SALE, StarTransaction, stars_text
 
 MISSING_PAYMENT, MISSING_REFUND, ONLY_HERE = "missing payment", "missing refund", "only here"
 CHARGE_KINDS = {SALE, REFUND}

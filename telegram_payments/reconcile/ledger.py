@@ -10,9 +10,9 @@ whatever window the comparison used, because the balance does.
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..models import EVENT_PAYMENT, EVENT_REFUND, StripeEvent
-from ..payments.events import payment_event_id, refund_event_id
-from .transactions import (
+from telegram_payments.models import EVENT_PAYMENT, EVENT_REFUND, StripeEvent
+from telegram_payments.payments.events import payment_event_id, refund_event_id
+from telegram_payments.reconcile.transactions import (
     AFFILIATE_COMMISSION,
     BUSINESS_TRANSFER,
     CHAT,

@@ -8,11 +8,11 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from ..bot.client import BotApiError
-from ..payments.events import Outcome
-from .compare import ONLY_HERE, Difference, compare, record_charge, without_charge_behind
-from .ledger import KindTotal, NetFigures, movements, net_figures
-from .transactions import (
+from telegram_payments.bot.client import BotApiError
+from telegram_payments.payments.events import Outcome
+from telegram_payments.reconcile.compare import ONLY_HERE, Difference, compare, record_charge, without_charge_behind
+from telegram_payments.reconcile.ledger import KindTotal, NetFigures, movements, net_figures
+from telegram_payments.reconcile.transactions import (
     DEBIT_WITHOUT_CHARGE,
     MAX_PAGE_SIZE,
     UNKNOWN,

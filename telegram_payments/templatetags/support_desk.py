@@ -2,8 +2,8 @@
 
 from django import template
 
-from .. import money
-from ..revenue import failing_event_count
+from telegram_payments import money
+from telegram_payments.revenue import failing_event_count
 
 register = template.Library()
 
