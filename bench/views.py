@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.utils import json
 from rest_framework.views import APIView
 
-from telegram_payments.api import WebhookView
+from telegram_payments.webhooks.base import WebhookView
 
 
 class PingView(APIView):

@@ -11,10 +11,9 @@ from rest_framework import serializers, status
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from entitlements.api_errors import JsonApiView, error_response
 from entitlements.selectors import current_access
-from payments_project.api_errors import error_response
 
 MAX_USER_ID = 2**63 - 1
 ENTITLEMENT_TYPE_PATTERN = r"^[-a-zA-Z0-9_]+$"
@@ -68,7 +67,7 @@ def _bad_request(error: str, detail: str) -> Response:
     return Response({"ok": False, "error": error, "detail": detail}, status=status.HTTP_400_BAD_REQUEST)
 
 
-class EntitlementsApiView(APIView):
+class EntitlementsApiView(JsonApiView):
     authentication_classes = [TokenAuthentication]
     permission_classes = [IsAuthenticated]
 

@@ -25,16 +25,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from entitlements.batching import in_id_batches
+from entitlements.conf import entitlements_settings
+from entitlements.locks import lock_for_transaction
+from entitlements.metrics import OUTBOX_DELIVERIES
 from entitlements.models import DeliveryAttempt, Entitlement, OutboxMessage
 from entitlements.selectors import current_access
-from payments_project.batching import in_id_batches
-from payments_project.locks import lock_for_transaction
-from payments_project.metrics import OUTBOX_DELIVERIES
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def _iso(value: datetime | None) -> str | None:
 
 def enabled() -> bool:
     """Whether grants and revokes are delivered anywhere (ENTITLEMENTS_SERVICE_URL is set)."""
-    return bool(settings.ENTITLEMENTS_SERVICE_URL)
+    return bool(entitlements_settings.ENTITLEMENTS_SERVICE_URL)
 
 
 def enqueue_change(*, entitlement: Entitlement, kind: str, now: datetime) -> OutboxMessage | None:
@@ -133,8 +133,8 @@ def deliver_one(*, url: str | None = None, secret: str | None = None, due_before
                 backoff_base: float = BACKOFF_BASE_SECONDS, backoff_max: float = BACKOFF_MAX_SECONDS,
                 ) -> DeliveryResult | None:
     """Claim, POST and record one due message; None when nothing is due (or all due are claimed)."""
-    url = url or settings.ENTITLEMENTS_SERVICE_URL
-    secret = settings.ENTITLEMENTS_SERVICE_SECRET if secret is None else secret
+    url = url or entitlements_settings.ENTITLEMENTS_SERVICE_URL
+    secret = entitlements_settings.ENTITLEMENTS_SERVICE_SECRET if secret is None else secret
     with transaction.atomic():
         now = timezone.now()
         earlier_undelivered = OutboxMessage.objects.filter(

@@ -8,8 +8,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from entitlements import outbox
+from entitlements.locks import lock_for_transaction
 from entitlements.models import Entitlement
-from payments_project.locks import lock_for_transaction
 
 
 def _lock_user_type(user_id: int, entitlement_type: str) -> None:

@@ -67,7 +67,7 @@ def readyz(request):
 
 
 def _metrics(request):
-    from payments_project.metrics import metrics_view  # has its own access control (token or network)
+    from telegram_payments.metrics import metrics_view  # has its own access control (token or network)
 
     return metrics_view(request)
 

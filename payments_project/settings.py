@@ -5,7 +5,6 @@ refuses to start without a SECRET_KEY of 50+ characters and a TELEGRAM_WEBHOOK_S
 """
 
 import os
-import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -28,25 +27,12 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG", False)
 
-# What Telegram accepts as a secret_token, at the length that makes guessing it hopeless.
-webhook_secret_format = re.compile(r"[A-Za-z0-9_-]{32,256}")
 min_secret_key_length = 50  # as Django's deployment check (security.W009) asks
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
-TELEGRAM_WEBHOOK_SECRET = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "")
 if not DEBUG:
-    missing = [n for n in ("SECRET_KEY", "TELEGRAM_WEBHOOK_SECRET") if not os.environ.get(n)]
-    if missing:
-        raise ImproperlyConfigured(
-            f"{', '.join(missing)} must be set when DEBUG is off (see README, Configuration)."
-        )
-    # The webhook serves whoever sends the right secret (the failure limiter only slows guessing),
-    # so the secret must be unguessable by length; `manage.py set_webhook --generate-secret` makes one.
-    if not webhook_secret_format.fullmatch(TELEGRAM_WEBHOOK_SECRET):
-        raise ImproperlyConfigured(
-            "TELEGRAM_WEBHOOK_SECRET must be 32-256 characters of A-Z a-z 0-9 _ - when DEBUG is off "
-            "(`DEBUG=1 python manage.py set_webhook --generate-secret` prints one)."
-        )
+    if not SECRET_KEY:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (see README, Configuration).")
     if len(SECRET_KEY) < min_secret_key_length:
         raise ImproperlyConfigured(
             f"SECRET_KEY must be at least {min_secret_key_length} characters when DEBUG is off."
@@ -56,54 +42,53 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 
-TELEGRAM_BOT_TOKEN = os.environ.get("TELEGRAM_BOT_TOKEN", "")
-TELEGRAM_WEBHOOK_URL = os.environ.get("TELEGRAM_WEBHOOK_URL", "")
-TELEGRAM_API_BASE_URL = os.environ.get("TELEGRAM_API_BASE_URL", "https://api.telegram.org").rstrip("/")
-ENTITLEMENTS_SERVICE_URL = os.environ.get("ENTITLEMENTS_SERVICE_URL", "")
-# Grants and revokes POSTed to ENTITLEMENTS_SERVICE_URL are signed with HMAC-SHA256 under this secret.
-ENTITLEMENTS_SERVICE_SECRET = os.environ.get("ENTITLEMENTS_SERVICE_SECRET", "")
-if ENTITLEMENTS_SERVICE_URL and not ENTITLEMENTS_SERVICE_SECRET and not DEBUG:
-    raise ImproperlyConfigured("ENTITLEMENTS_SERVICE_SECRET must be set when ENTITLEMENTS_SERVICE_URL is (see README).")
 
-# /metrics: allowed from these networks (CIDRs, the direct peer's address) or with this bearer token.
-METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
-METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128")
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    try:
+        return int(value) if value.strip() else default
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number.") from None
 
-# Telegram requires bots that sell digital goods to answer /paysupport and /terms.
-TELEGRAM_PAYSUPPORT_TEXT = os.environ.get("TELEGRAM_PAYSUPPORT_TEXT", "") or (
-    "Need help with a payment? Write your question in this chat with the date and amount of the "
-    "payment, and we will answer within 24 hours. Telegram's support cannot help with purchases made in this bot."
-)
-TELEGRAM_TERMS_TEXT = os.environ.get("TELEGRAM_TERMS_TEXT", "") or (
-    "Purchases are paid in Telegram Stars and unlock digital features of this bot for the period shown "
-    "on the invoice (subscriptions renew every 30 days until cancelled). If something you bought does "
-    "not work, contact /paysupport: we refund purchases we cannot deliver."
-)
-# After a new payment arrives as a Bot API update, tell the buyer in the chat (a sendMessage in the
-# webhook's answer): what they now have, or that it could not be delivered and how to get help. Also
-# the buyer's messages after a replay or a staff grant, and after an automatic refund (bot/notices.py).
-TELEGRAM_THANK_BUYERS = env_bool("TELEGRAM_THANK_BUYERS", True)
-# Refund, through the Bot API, a payment that failed for a reason nobody can fix (product off sale, amount
-# below the price, not our invoice), by the `refund_unfulfillable` worker. Off: staff decide each one.
-AUTO_REFUND_UNFULFILLABLE = env_bool("AUTO_REFUND_UNFULFILLABLE", False)
 
-# Largest webhook body we accept; Telegram updates are a few KiB.
-WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", str(64 * 1024)))
-# Per worker: answers to the last N relay bodies recorded as processed, so that an identical
-# redelivery is answered without a query (telegram_payments/redeliveries.py). 0: off.
-WEBHOOK_REDELIVERY_MEMORY = max(0, int(os.environ.get("WEBHOOK_REDELIVERY_MEMORY", "10000")))
+def env_decimal(name: str, default: str) -> Decimal:
+    try:
+        return Decimal(os.environ.get(name, "") or default)
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name} must be a decimal number, e.g. {default}.") from None
 
-# Days processed audit events are kept before `prune_events` may remove them (two years).
-EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "730"))
 
-# US dollars per Star for the admin's revenue estimate (labelled as one); the default is the rate
-# Telegram's terms give for withdrawals.
-try:
-    STARS_USD_RATE = Decimal(os.environ.get("STARS_USD_RATE", "") or "0.013")
-except InvalidOperation:
-    raise ImproperlyConfigured("STARS_USD_RATE must be a decimal number, e.g. 0.013.") from None
-if not STARS_USD_RATE.is_finite() or STARS_USD_RATE < 0:
-    raise ImproperlyConfigured("STARS_USD_RATE must be a decimal number, e.g. 0.013.")
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# The apps' settings (telegram_payments/conf.py lists every key and its default), from the
+# environment variables README "Configuration" names. The apps' system checks (`manage.py check`,
+# and at start in wsgi.py) refuse a malformed value by id, e.g. a webhook secret shorter than 32
+# characters without DEBUG.
+TELEGRAM_STARS = {
+    "BOT_TOKEN": os.environ.get("TELEGRAM_BOT_TOKEN", ""),
+    "WEBHOOK_SECRET": os.environ.get("TELEGRAM_WEBHOOK_SECRET", ""),
+    "WEBHOOK_URL": os.environ.get("TELEGRAM_WEBHOOK_URL", ""),
+    "API_BASE_URL": os.environ.get("TELEGRAM_API_BASE_URL", "") or "https://api.telegram.org",
+    "ENTITLEMENTS_SERVICE_URL": os.environ.get("ENTITLEMENTS_SERVICE_URL", ""),
+    "ENTITLEMENTS_SERVICE_SECRET": os.environ.get("ENTITLEMENTS_SERVICE_SECRET", ""),
+    "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+    "METRICS_ALLOWED_NETWORKS": env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.1/32,::1/128"),
+    "THANK_BUYERS": env_bool("TELEGRAM_THANK_BUYERS", True),
+    "AUTO_REFUND_UNFULFILLABLE": env_bool("AUTO_REFUND_UNFULFILLABLE", False),
+    "WEBHOOK_MAX_BODY_BYTES": env_int("WEBHOOK_MAX_BODY_BYTES", 64 * 1024),
+    "WEBHOOK_REDELIVERY_MEMORY": env_int("WEBHOOK_REDELIVERY_MEMORY", 10_000),
+    "EVENT_RETENTION_DAYS": env_int("EVENT_RETENTION_DAYS", 730),
+    "STARS_USD_RATE": env_decimal("STARS_USD_RATE", "0.013"),
+    "WEBHOOK_AUTH_FAILURE_LIMIT": env_int("WEBHOOK_AUTH_FAILURE_LIMIT", 20),
+    "WEBHOOK_AUTH_FAILURE_WINDOW": env_int("WEBHOOK_AUTH_FAILURE_WINDOW", 60),
+    "TRUSTED_PROXY_COUNT": TRUSTED_PROXY_COUNT,
+    "IP_ALLOWLIST": env_bool("TELEGRAM_IP_ALLOWLIST", False),
+    "IP_RANGES": env_list("TELEGRAM_IP_RANGES", "149.154.160.0/20,91.108.4.0/22"),
+}
+# Texts set only when given: otherwise the app's defaults (telegram_payments/conf.py).
+for key, name in (("PAYSUPPORT_TEXT", "TELEGRAM_PAYSUPPORT_TEXT"), ("TERMS_TEXT", "TELEGRAM_TERMS_TEXT")):
+    if os.environ.get(name):
+        TELEGRAM_STARS[key] = os.environ[name]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -121,7 +106,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "payments_project.metrics.RequestMetricsMiddleware",
+    "telegram_payments.metrics.RequestMetricsMiddleware",
     "payments_project.health.HealthCheckMiddleware",  # before the host check: probes come by IP
     "django.middleware.security.SecurityMiddleware",
     "payments_project.csp.ContentSecurityPolicyMiddleware",
@@ -141,11 +126,10 @@ ASGI_APPLICATION = "payments_project.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        # Templates both apps extend (admin/confirmation.html), without either depending on the other.
+        # The example project's own: its front page and the admin's header (the support desk's search box).
         "DIRS": [BASE_DIR / "payments_project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
-            "libraries": {"redaction": "payments_project.redaction_tags"},
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
@@ -194,22 +178,12 @@ def cache_from_url(url: str, *, key_prefix: str) -> dict:
 CACHES = {"default": cache_from_url(os.environ.get("CACHE_URL", ""),
                                     key_prefix=os.environ.get("CACHE_KEY_PREFIX", "payments"))}
 
-# Abuse limits (README "Resilience and performance"). Requests that fail the secret check are
-# counted per client address (IPv6: per /64) in the cache above; over the limit within the window
-# they get 429 instead of 401. Requests with the right secret are never limited.
-WEBHOOK_AUTH_FAILURE_LIMIT = int(os.environ.get("WEBHOOK_AUTH_FAILURE_LIMIT", "20"))
-WEBHOOK_AUTH_FAILURE_WINDOW = int(os.environ.get("WEBHOOK_AUTH_FAILURE_WINDOW", "60"))
-# How many reverse proxies in front append to X-Forwarded-For; 0: the client is REMOTE_ADDR.
-TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 # HTTPS is terminated by a reverse proxy in front (README "Security"), which sets X-Forwarded-Proto
 # and removes any the client sent. Then a request is secure when that header says https. On by
 # default when TRUSTED_PROXY_COUNT says there is a proxy; never trust it with no proxy in front.
 BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", TRUSTED_PROXY_COUNT > 0)
 if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# Optional: answer 403 to webhook requests from outside Telegram's published webhook ranges.
-TELEGRAM_IP_ALLOWLIST = env_bool("TELEGRAM_IP_ALLOWLIST", False)
-TELEGRAM_IP_RANGES = env_list("TELEGRAM_IP_RANGES", "149.154.160.0/20,91.108.4.0/22")
 # Baseline views for bench/ (GET /bench/ping, POST /bench/sql-insert); never on in production.
 BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
 
@@ -238,12 +212,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# The apps' views set their own renderer, parser and JSON errors (entitlements.api_errors.JsonApiView);
+# this is only what the schema at /api/schema/ is generated with.
 REST_FRAMEWORK = {
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "telegram_payments.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "UNAUTHENTICATED_USER": None,
 }
 
 if not DEBUG:
@@ -296,8 +268,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {"()": "payments_project.logformat.JsonFormatter"},
-        "text": {"()": "payments_project.logformat.TextFormatter"},
+        "json": {"()": "telegram_payments.logformat.JsonFormatter"},
+        "text": {"()": "telegram_payments.logformat.TextFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},

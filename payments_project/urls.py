@@ -2,8 +2,18 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.authtoken.models import TokenProxy
 
-from payments_project import health, home, metrics
+from payments_project import health, home
+from telegram_payments import metrics
+
+# This project is the Stars service, so its admin is named for it (an app never renames the site).
+admin.site.site_header = "Stars payments"
+admin.site.site_title = "Stars payments"
+admin.site.index_title = "Support desk"
+admin.site.site_url = "/"
+# DRF's own token page lists every full key; the app's "Service tokens" page shows a key once.
+admin.site.unregister(TokenProxy)
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -20,7 +30,7 @@ urlpatterns = [
 ]
 
 # Unmatched /api/ and /webhook/ URLs answer JSON like the rest of the API.
-handler404 = "payments_project.api_errors.not_found"
+handler404 = "entitlements.api_errors.not_found"
 
 if settings.BENCH_ENDPOINTS:  # baselines for bench/run.py; never enabled in production
     urlpatterns.append(path("", include("bench.urls")))

@@ -5,3 +5,6 @@ class TelegramPaymentsConfig(AppConfig):
     name = "telegram_payments"
     verbose_name = "Telegram Stars payments"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from telegram_payments import checks  # noqa: F401 - registers the settings checks

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from telegram_payments import views
+from telegram_payments.webhooks import views
 
 urlpatterns = [
     path("webhook/telegram/successful_payment", views.RelaySuccessfulPaymentView.as_view(),

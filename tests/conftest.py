@@ -32,7 +32,7 @@ def _fresh_cache():
     tests (whose database rows are rolled back)."""
     from django.core.cache import cache
 
-    from telegram_payments import redeliveries
+    from telegram_payments.webhooks import redeliveries
 
     cache.clear()
     redeliveries.forget_all()
@@ -40,18 +40,45 @@ def _fresh_cache():
     redeliveries.forget_all()
 
 
+class StarsSettings:
+    """The apps' settings (`settings.TELEGRAM_STARS`) as attributes: `stars.BOT_TOKEN` reads a key (its
+    default filled in), `stars.BOT_TOKEN = ...` sets it for this test only (through pytest-django's
+    `settings`, which puts the dict back afterwards)."""
+
+    def __init__(self, settings):
+        object.__setattr__(self, "_settings", settings)
+
+    def __getattr__(self, name):
+        from entitlements.conf import entitlements_settings
+        from telegram_payments.conf import DEFAULTS, stars_settings
+
+        return getattr(stars_settings if name in DEFAULTS else entitlements_settings, name)
+
+    def __setattr__(self, name, value):
+        from telegram_payments.conf import ALL_KEYS
+
+        if name not in ALL_KEYS:
+            raise AttributeError(f"TELEGRAM_STARS has no key {name!r}")
+        self._settings.TELEGRAM_STARS = {**self._settings.TELEGRAM_STARS, name: value}
+
+
 @pytest.fixture
-def fake_bot_api(settings):
+def stars(settings):
+    return StarsSettings(settings)
+
+
+@pytest.fixture
+def fake_bot_api(stars):
     """A fake Bot API HTTP server on loopback; the bot client is pointed at it."""
-    fake = start_fake_bot_api(settings.TELEGRAM_BOT_TOKEN)
-    settings.TELEGRAM_API_BASE_URL = fake.base_url
+    fake = start_fake_bot_api(stars.BOT_TOKEN)
+    stars.API_BASE_URL = fake.base_url
     yield fake
     stop_fake_bot_api(fake)
 
 
 @pytest.fixture
-def webhook_secret(settings):
-    return settings.TELEGRAM_WEBHOOK_SECRET
+def webhook_secret(stars):
+    return stars.WEBHOOK_SECRET
 
 
 @pytest.fixture

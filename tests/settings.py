@@ -17,7 +17,7 @@ CACHES = {"default": cache_from_url("", key_prefix="")}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # A fake Bot API server on loopback is started per test that needs it (tests/fakebotapi.py);
 # until then, any call goes to a closed port rather than to Telegram.
-TELEGRAM_API_BASE_URL = "http://127.0.0.1:9"
+TELEGRAM_STARS = {**TELEGRAM_STARS, "API_BASE_URL": "http://127.0.0.1:9"}  # noqa: F405
 # Tests render admin pages without running collectstatic first: plain storage, no manifest needed.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 WHITENOISE_AUTOREFRESH = True  # serve from the apps' static folders (no STATIC_ROOT in tests)

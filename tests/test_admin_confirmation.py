@@ -36,7 +36,7 @@ def test_refund_and_subscription_pages_lead_back_to_the_event(admin_client, paym
         response = admin_client.get(reverse(f"admin:telegram_payments_stripeevent_{name}", args=[payment.pk]))
         html = response.content.decode()
         assert [t.name for t in response.templates][:2] == [
-            f"admin/telegram_payments/stripeevent/{name}.html", "admin/confirmation.html"]
+            f"admin/telegram_payments/stripeevent/{name}.html", "telegram_payments/admin/confirmation.html"]
         assert breadcrumbs(html) == ["Home", "Telegram Stars payments", "Payments &amp; refunds", payment.event_id,
                                      crumb]
         assert f'href="{change_url}"' in html
@@ -50,7 +50,7 @@ def test_revoke_page_leads_back_to_the_grant(admin_client, payment):
     response = admin_client.get(reverse("admin:entitlements_entitlement_revoke", args=[grant.pk]))
     html = response.content.decode()
     assert [t.name for t in response.templates][:2] == [
-        "admin/entitlements/entitlement/revoke.html", "admin/confirmation.html"]
+        "admin/entitlements/entitlement/revoke.html", "telegram_payments/admin/confirmation.html"]
     assert breadcrumbs(html) == ["Home", "Entitlements", "Entitlements", "premium_subscription for 77", "Revoke"]
     assert f'href="{reverse("admin:entitlements_entitlement_change", args=[grant.pk])}"' in html
     assert 'href="/admin/entitlements/entitlement/"' in html

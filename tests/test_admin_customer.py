@@ -292,8 +292,8 @@ def test_an_id_no_table_can_hold_is_a_404(support, db):
                             {"entitlement_type": "premium_monthly", "days": 1, "reason": "x"}).status_code == 404
 
 
-def test_no_secret_reaches_the_page(support, history, settings):
-    token = settings.TELEGRAM_BOT_TOKEN
+def test_no_secret_reaches_the_page(support, history, stars):
+    token = stars.BOT_TOKEN
     Customer.objects.filter(user_id=USER).update(first_name=f"Eve {token}", username=f"u{token}")
     StripeEvent.objects.filter(pk=history["failed"].pk).update(error=f"bad {token}")
     html = support.get(page_url()).content.decode()

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from entitlements.models import Entitlement
-from telegram_payments.models import EventSource
+from telegram_payments.models import EventSource, StripeEvent
 from telegram_payments.payments.pipeline import handle_successful_payment
 from tests.factories import EntitlementFactory
 
@@ -97,7 +97,11 @@ def test_revoke_with_a_reason(client, django_user_model, grants):
     response = client.post(revoke, {"reason": "abuse of the service"}, follow=True)
     assert response.redirect_chain[-1][0] == change
     grant.refresh_from_db()
-    assert grant.revoked_at is not None and grant.revoke_reason == "staff (sam): abuse of the service"
+    # The same service call and reason format as the customer page's Revoke, with its audit event.
+    assert grant.revoked_at is not None and grant.revoke_reason == "manual: abuse of the service"
+    event = StripeEvent.objects.get(event_type="manual.revoke")
+    assert event.customer_id == str(grant.user_id) and event.initiated_by == staff
+    assert event.payload["revoked"] == [grant.event_id] and event.payload["reason"] == "abuse of the service"
     entry = LogEntry.objects.get()
     assert entry.user == staff and entry.object_id == str(grant.pk) and "abuse" in entry.change_message
     assert revoke not in client.get(change).content.decode()  # no button on a revoked grant

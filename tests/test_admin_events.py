@@ -174,18 +174,18 @@ def test_staff_without_view_permission_cannot_see_the_audit_trail(staff_client):
 
 
 # --- detail page ---------------------------------------------------------------------------------
-def test_detail_shows_pretty_payload_without_secrets(admin_client, settings):
+def test_detail_shows_pretty_payload_without_secrets(admin_client, stars):
     event = StripeEventFactory(payload={
-        "message": {"text": f"token is {settings.TELEGRAM_BOT_TOKEN}"},
-        "secret_token": "abc", "echo": settings.TELEGRAM_WEBHOOK_SECRET, "other_bot": "987654321:" + "Z" * 35,
+        "message": {"text": f"token is {stars.BOT_TOKEN}"},
+        "secret_token": "abc", "echo": stars.WEBHOOK_SECRET, "other_bot": "987654321:" + "Z" * 35,
         "amount": 250,
     })
     html = admin_client.get(reverse("admin:telegram_payments_stripeevent_change", args=[event.pk])).content.decode()
     assert '<pre class="event-payload"' in html
     assert "&quot;amount&quot;: 250" in html  # indented JSON
-    assert settings.TELEGRAM_BOT_TOKEN not in html
-    assert settings.TELEGRAM_BOT_TOKEN.split(":")[1] not in html
-    assert settings.TELEGRAM_WEBHOOK_SECRET not in html
+    assert stars.BOT_TOKEN not in html
+    assert stars.BOT_TOKEN.split(":")[1] not in html
+    assert stars.WEBHOOK_SECRET not in html
     assert "Z" * 35 not in html
     assert "abc" not in html
     assert html.count("[redacted]") >= 4

@@ -15,8 +15,8 @@ from django.utils import timezone
 from telegram_payments.models import EVENT_REFUND, EventSource, EventStatus, StarBalance
 from telegram_payments.payments.events import refund_event_id
 from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
-from telegram_payments.revenue import revenue
-from telegram_payments.star_balance import refresh_star_balance
+from telegram_payments.reads.revenue import revenue
+from telegram_payments.reconcile.balance import refresh_star_balance
 from tests.factories import StripeEventFactory
 
 pytestmark = pytest.mark.django_db
@@ -132,12 +132,12 @@ def test_stars_in_the_21_day_hold_and_older(admin_client, catalog):
     assert "21-day hold" in html and "1,000" in html and "4,000" in html
 
 
-def test_usd_estimate_at_the_configured_rate_is_labelled_an_estimate(admin_client, catalog, settings):
+def test_usd_estimate_at_the_configured_rate_is_labelled_an_estimate(admin_client, catalog, stars):
     paid("big", 12500, days_ago=1, product="lifetime")
     html = admin_client.get(GLANCE).content.decode()
     assert "≈ $162.50" in html and "estimate" in html  # 12,500 x 0.013, Telegram's withdrawal rate
 
-    settings.STARS_USD_RATE = Decimal("0.02")
+    stars.STARS_USD_RATE = Decimal("0.02")
     html = admin_client.get(GLANCE).content.decode()
     assert "≈ $250.00" in html and "0.02 USD per Star" in html
 
@@ -243,7 +243,7 @@ def test_refresh_star_balance_command(fake_bot_api, capsys):
     assert StarBalance.objects.get().nanostars == 1250 * 10**9  # the last good figure stays
 
 
-def test_refresh_without_a_bot_token_is_an_error_not_a_crash(settings):
-    settings.TELEGRAM_BOT_TOKEN = ""
+def test_refresh_without_a_bot_token_is_an_error_not_a_crash(stars):
+    stars.BOT_TOKEN = ""
     balance, asked = refresh_star_balance()
     assert asked and balance.error == "TELEGRAM_BOT_TOKEN is not set" and balance.nanostars is None

@@ -9,11 +9,11 @@ from django.db import connection
 from django.urls import reverse
 
 from entitlements.models import Entitlement
-from telegram_payments.bot import client
 from telegram_payments.models import EVENT_REFUND, EventSource, EventStatus, StripeEvent
 from telegram_payments.payments.events import refund_event_id
 from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
 from telegram_payments.payments.refunds import RefundNotAllowed, refund_payment
+from telegram_payments.telegram_api import client
 
 pytestmark = pytest.mark.django_db
 
@@ -115,13 +115,13 @@ def test_charge_already_refunded_counts_as_success(refunder, payment, fake_bot_a
     assert any("Refunded" in m for m in messages_of(response))
 
 
-def test_other_bot_api_error_changes_nothing_and_is_shown(refunder, payment, fake_bot_api, settings):
+def test_other_bot_api_error_changes_nothing_and_is_shown(refunder, payment, fake_bot_api, stars):
     fake_bot_api.respond("refundStarPayment", error=(400, "Bad Request: CHARGE_NOT_FOUND"))
     response = refunder.post(refund_url(payment), {"reason": "please"})
     assert response.status_code == 200  # the confirmation again, the reason kept
     assert any("Telegram refused the refund: Bad Request: CHARGE_NOT_FOUND" in m for m in messages_of(response))
     assert "please" in response.content.decode()
-    assert settings.TELEGRAM_BOT_TOKEN not in response.content.decode()
+    assert stars.BOT_TOKEN not in response.content.decode()
     assert_nothing_recorded(payment)
 
 
@@ -146,17 +146,17 @@ def test_bot_api_timeout_records_nothing(refunder, payment, fake_bot_api, monkey
     assert_nothing_recorded(payment)
 
 
-def test_bot_api_unreachable_records_nothing(refunder, payment, settings):
-    settings.TELEGRAM_API_BASE_URL = "http://127.0.0.1:9"  # nothing listens there
+def test_bot_api_unreachable_records_nothing(refunder, payment, stars):
+    stars.API_BASE_URL = "http://127.0.0.1:9"  # nothing listens there
     response = refunder.post(refund_url(payment), {"reason": "please"})
     assert any("Telegram did not answer the refund" in m for m in messages_of(response))
     assert_nothing_recorded(payment)
 
 
-def test_error_text_from_telegram_never_shows_the_token(refunder, payment, fake_bot_api, settings):
-    fake_bot_api.respond("refundStarPayment", error=(400, f"Bad Request: bot {settings.TELEGRAM_BOT_TOKEN} odd"))
+def test_error_text_from_telegram_never_shows_the_token(refunder, payment, fake_bot_api, stars):
+    fake_bot_api.respond("refundStarPayment", error=(400, f"Bad Request: bot {stars.BOT_TOKEN} odd"))
     response = refunder.post(refund_url(payment), {"reason": "please"})
-    assert settings.TELEGRAM_BOT_TOKEN not in response.content.decode()
+    assert stars.BOT_TOKEN not in response.content.decode()
     assert_nothing_recorded(payment)
 
 

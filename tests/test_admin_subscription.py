@@ -91,14 +91,14 @@ def test_stop_or_resume_asks_telegram_and_is_recorded_in_the_history(support, su
      "Telegram refused: Bad Request: SUBSCRIPTION_NOT_ACTIVE"),
     ({"http_status": 500}, "Telegram did not answer"),
 ])
-def test_telegrams_refusal_or_failure_records_nothing(support, subscription_payment, fake_bot_api, settings,
+def test_telegrams_refusal_or_failure_records_nothing(support, subscription_payment, fake_bot_api, stars,
                                                       scripted, shown):
     fake_bot_api.respond("editUserStarSubscription", **scripted)
     response = support.post(page_url(subscription_payment), {"renewals": "stop", "reason": "please"})
     assert response.status_code == 200  # the confirmation again, the reason kept
     assert any(shown in m and "Nothing was recorded" in m for m in messages_of(response))
     assert "please" in response.content.decode()
-    assert settings.TELEGRAM_BOT_TOKEN not in response.content.decode()
+    assert stars.BOT_TOKEN not in response.content.decode()
     assert not LogEntry.objects.exists()
 
 

@@ -24,11 +24,11 @@ schema.config.generation.update(max_examples=30, deterministic=True, allow_x00=F
 
 
 @pytest.fixture
-def credentials(settings):
+def credentials(stars):
     service = get_user_model().objects.create_user("fuzzing-service")
     token = Token.objects.create(user=service)
     return {"Authorization": f"Token {token.key}",
-            "X-Telegram-Bot-Api-Secret-Token": settings.TELEGRAM_WEBHOOK_SECRET}
+            "X-Telegram-Bot-Api-Secret-Token": stars.WEBHOOK_SECRET}
 
 
 @schema.parametrize()

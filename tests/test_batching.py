@@ -1,9 +1,9 @@
-"""payments_project.batching: a selection worked through in id order, one short transaction per batch."""
+"""entitlements.batching: a selection worked through in id order, one short transaction per batch."""
 
 import pytest
 
+from entitlements.batching import in_id_batches
 from entitlements.models import Entitlement
-from payments_project.batching import in_id_batches
 from tests.factories import EntitlementFactory
 
 pytestmark = pytest.mark.django_db

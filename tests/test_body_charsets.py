@@ -97,11 +97,11 @@ def test_utf_8_16_and_32_are_read(post_json, endpoint, charset):
 
 
 @endpoint_param
-def test_the_size_limit_holds_for_the_decoded_document(post_json, endpoint, settings):
+def test_the_size_limit_holds_for_the_decoded_document(post_json, endpoint, stars):
     url, valid_body = ENDPOINTS[endpoint]
     body = {**valid_body("wide"), "padding": "€" * 30_000}  # 2 bytes each in UTF-16, 3 in UTF-8
     raw = json.dumps(body, ensure_ascii=False).encode("utf-16")
-    assert len(raw) <= settings.WEBHOOK_MAX_BODY_BYTES < len(json.dumps(body, ensure_ascii=False).encode())
+    assert len(raw) <= stars.WEBHOOK_MAX_BODY_BYTES < len(json.dumps(body, ensure_ascii=False).encode())
     response = post_json(url, raw, content_type="application/json; charset=utf-16")
     assert response.status_code == 413
     assert response.json()["error"] == "body_too_large"

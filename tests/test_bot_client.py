@@ -2,7 +2,7 @@
 
 import pytest
 
-from telegram_payments.bot.client import BotApiError, call_bot
+from telegram_payments.telegram_api.client import BotApiError, call_bot
 
 
 def test_call_goes_over_http_to_the_configured_base_url(fake_bot_api):
@@ -35,19 +35,19 @@ def test_retry_after_is_transient_with_its_delay(fake_bot_api):
     assert "retry after 7" in str(caught.value)
 
 
-def test_server_error_and_closed_port_are_transient(fake_bot_api, settings):
+def test_server_error_and_closed_port_are_transient(fake_bot_api, stars):
     fake_bot_api.respond("getMe", http_status=500)
     with pytest.raises(BotApiError) as caught:
         call_bot("getMe", lambda bot: bot.get_me())
     assert caught.value.transient
-    settings.TELEGRAM_API_BASE_URL = "http://127.0.0.1:9"
+    stars.API_BASE_URL = "http://127.0.0.1:9"
     with pytest.raises(BotApiError) as caught:
         call_bot("getMe", lambda bot: bot.get_me())
     assert caught.value.transient
 
 
-def test_token_never_appears_in_errors(fake_bot_api, settings):
-    settings.TELEGRAM_BOT_TOKEN = "999:wrong-token-that-is-secret"
+def test_token_never_appears_in_errors(fake_bot_api, stars):
+    stars.BOT_TOKEN = "999:wrong-token-that-is-secret"
     with pytest.raises(BotApiError) as caught:
         call_bot("getMe", lambda bot: bot.get_me())
     assert "wrong-token-that-is-secret" not in str(caught.value)

@@ -60,9 +60,9 @@ def counts():
 
 @pytest.mark.parametrize(("command", "args", "argument"), BAD_ARGUMENTS,
                          ids=[f"{c}-{' '.join(a)[:40]}" for c, a, _ in BAD_ARGUMENTS])
-def test_a_number_out_of_range_is_a_command_error_naming_the_argument(catalog, settings, fake_bot_api,
+def test_a_number_out_of_range_is_a_command_error_naming_the_argument(catalog, stars, fake_bot_api,
                                                                       command, args, argument):
-    settings.ENTITLEMENTS_SERVICE_URL = "http://127.0.0.1:9/entitlements"  # deliver_outbox needs one
+    stars.ENTITLEMENTS_SERVICE_URL = "http://127.0.0.1:9/entitlements"  # deliver_outbox needs one
     before = counts()
     with pytest.raises(CommandError) as caught:
         call_command(command, *args, stdout=StringIO(), stderr=StringIO())

@@ -12,7 +12,7 @@ from entitlements.models import Entitlement
 from telegram_payments.models import EventSource, EventStatus, Invoice, Product, StripeEvent
 from telegram_payments.payments.events import payment_event_id
 from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
-from telegram_payments.selectors import events_to_replay
+from telegram_payments.reads.selectors import events_to_replay
 from tests.factories import EntitlementFactory, StripeEventFactory
 
 pytestmark = pytest.mark.django_db
@@ -250,40 +250,40 @@ def test_revoke_entitlement_revokes_current_and_stacked_grants_with_an_audit_row
 # --- verify_deployment -------------------------------------------------------------------------------
 
 @pytest.fixture
-def production_settings(settings, fake_bot_api):
+def production_settings(settings, stars, fake_bot_api):
     settings.SECRET_KEY = "k" * 20 + "Q9x-Zr7_pL2mN8bV4cX6" + "w" * 20
-    settings.TELEGRAM_WEBHOOK_SECRET = "S3cr3t_webhook-value_0123456789abcdef"
-    settings.TELEGRAM_WEBHOOK_URL = "https://pay.example.com/webhook/telegram"
+    stars.WEBHOOK_SECRET = "S3cr3t_webhook-value_0123456789abcdef"
+    stars.WEBHOOK_URL = "https://pay.example.com/webhook/telegram"
     settings.DEBUG = False
-    from telegram_payments.deployment import ALLOWED_UPDATES
+    from telegram_payments.management.deployment import ALLOWED_UPDATES
 
-    fake_bot_api.webhook = {"url": settings.TELEGRAM_WEBHOOK_URL, "has_custom_certificate": False,
+    fake_bot_api.webhook = {"url": stars.WEBHOOK_URL, "has_custom_certificate": False,
                             "pending_update_count": 0, "allowed_updates": list(ALLOWED_UPDATES)}
     return settings
 
 
-def test_verify_deployment_all_pass(catalog, production_settings):
+def test_verify_deployment_all_pass(catalog, production_settings, stars):
     out, _ = run("verify_deployment")
     lines = out.strip().splitlines()
     assert lines[-1] == "Checks passed: 11/11"
     assert all(line.startswith("✓") for line in lines[:-1]), out
     assert "✓ Bot API: getMe answered: @stars_test_bot" in out
-    assert production_settings.TELEGRAM_BOT_TOKEN not in out
-    assert production_settings.TELEGRAM_WEBHOOK_SECRET not in out
+    assert stars.BOT_TOKEN not in out
+    assert stars.WEBHOOK_SECRET not in out
 
 
-def test_verify_deployment_reports_each_problem_and_exits_non_zero(catalog, production_settings, fake_bot_api):
+def test_verify_deployment_reports_each_problem_and_exits_non_zero(catalog, production_settings, fake_bot_api, stars):
     production_settings.SECRET_KEY = "insecure-development-only-key"
-    production_settings.TELEGRAM_BOT_TOKEN = "123:short"
-    production_settings.TELEGRAM_WEBHOOK_SECRET = "short secret!"
-    production_settings.TELEGRAM_WEBHOOK_URL = "http://pay.example.com/webhook/telegram"
+    stars.BOT_TOKEN = "123:short"
+    stars.WEBHOOK_SECRET = "short secret!"
+    stars.WEBHOOK_URL = "http://pay.example.com/webhook/telegram"
     production_settings.DEBUG = True
     Product.objects.update(is_active=False)
     pay("c1", entitlement_type="nope")
     message, out = fails("verify_deployment")
     assert "✗ SECRET_KEY: SECRET_KEY is a development default" in out
     assert "✗ TELEGRAM_BOT_TOKEN: TELEGRAM_BOT_TOKEN does not look like" in out
-    assert "✗ TELEGRAM_WEBHOOK_SECRET: TELEGRAM_WEBHOOK_SECRET must be 32-256 characters" in out
+    assert "✗ TELEGRAM_WEBHOOK_SECRET: TELEGRAM_WEBHOOK_SECRET must be 1-256 characters of A-Z" in out
     assert "✗ TELEGRAM_WEBHOOK_URL: TELEGRAM_WEBHOOK_URL must be an https:// URL" in out
     assert "✗ DEBUG: DEBUG is on" in out
     assert "✓ database" in out and "✓ migrations: all applied" in out
@@ -324,8 +324,8 @@ def test_verify_deployment_unapplied_migration(catalog, production_settings):
     assert "Checks passed: 10/11" in out
 
 
-def test_verify_deployment_bot_api_down(catalog, production_settings):
-    production_settings.TELEGRAM_API_BASE_URL = "http://127.0.0.1:9"
+def test_verify_deployment_bot_api_down(catalog, production_settings, stars):
+    stars.API_BASE_URL = "http://127.0.0.1:9"
     message, out = fails("verify_deployment")
     assert "✗ Bot API: BotApiError: getMe:" in out and "✗ webhook: BotApiError: getWebhookInfo:" in out
     assert "Checks passed: 9/11" in out
@@ -380,8 +380,8 @@ def test_prune_payloads_only_keeps_rows(catalog):
     assert "Pruned: 0 payloads cleared" in run("prune_events", "--older-than", "30", "--payloads-only")[0]
 
 
-def test_prune_default_retention_from_settings_and_bad_values(db, settings):
-    settings.EVENT_RETENTION_DAYS = 10
+def test_prune_default_retention_from_settings_and_bad_values(db, stars):
+    stars.EVENT_RETENTION_DAYS = 10
     old = aged(StripeEventFactory(), 11)
     aged(StripeEventFactory(), 9)
     out, err = run("prune_events", "--batch-size", "1")

@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 
 from entitlements.models import Entitlement
 from telegram_payments.models import EVENT_PAYMENT, EVENT_REFUND, EventStatus, StripeEvent
-from telegram_payments.revenue import revenue
+from telegram_payments.reads.revenue import revenue
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent

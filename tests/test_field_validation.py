@@ -8,7 +8,7 @@ import pytest
 
 from entitlements.models import Entitlement
 from telegram_payments.models import Invoice, PreCheckoutAnswer, StripeEvent
-from telegram_payments.validation import is_bigint, is_currency_code, user_id_from
+from telegram_payments.telegram_api.limits import is_bigint, is_currency_code, user_id_from
 from tests.conftest import answer_status, load_update
 
 pytestmark = pytest.mark.django_db

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from entitlements.models import Entitlement
-from telegram_payments.guards import JSON_CHARSETS
 from telegram_payments.models import StripeEvent
+from telegram_payments.webhooks.guards import JSON_CHARSETS
 from tests.conftest import answer_status
 from tests.factories import InvoiceFactory
 
@@ -268,8 +268,8 @@ def test_json_with_nul_surrogate_or_infinity_is_400_not_a_database_error(post_js
 
 
 @endpoint_param
-def test_body_over_64_kib_is_413_and_at_the_limit_is_accepted(post_json, catalog, endpoint, settings):
-    assert settings.WEBHOOK_MAX_BODY_BYTES == 64 * 1024
+def test_body_over_64_kib_is_413_and_at_the_limit_is_accepted(post_json, catalog, endpoint, stars):
+    assert stars.WEBHOOK_MAX_BODY_BYTES == 64 * 1024
     body = endpoint.valid_body("big-body")
     body["padding"] = ""
     overhead = len(json.dumps(body).encode())

@@ -6,10 +6,10 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from telegram_payments.bot.client import BotApiError
-from telegram_payments.invoices import InvoiceError, create_invoice_link, send_invoice
 from telegram_payments.models import Invoice, InvoiceStatus
-from telegram_payments.subscriptions import UnknownSubscription, set_subscription_cancelled
+from telegram_payments.payments.invoices import InvoiceError, create_invoice_link, send_invoice
+from telegram_payments.payments.renewals import UnknownSubscription, set_subscription_cancelled
+from telegram_payments.telegram_api.client import BotApiError
 from tests.factories import StripeEventFactory
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from payments_project.settings import cache_from_url
-from telegram_payments.guards import failure_key
 from telegram_payments.models import StripeEvent
+from telegram_payments.webhooks.guards import failure_key
 
 pytestmark = pytest.mark.django_db
 
@@ -37,10 +37,10 @@ def send(client, webhook_secret):
 
 
 @pytest.fixture
-def limit(settings):
-    settings.WEBHOOK_AUTH_FAILURE_LIMIT = 3
-    settings.WEBHOOK_AUTH_FAILURE_WINDOW = 60
-    settings.TRUSTED_PROXY_COUNT = 0
+def limit(stars):
+    stars.WEBHOOK_AUTH_FAILURE_LIMIT = 3
+    stars.WEBHOOK_AUTH_FAILURE_WINDOW = 60
+    stars.TRUSTED_PROXY_COUNT = 0
     return 3
 
 
@@ -132,7 +132,7 @@ def test_with_redis_one_key_per_ipv6_64(send, catalog, limit, redis_cache):
 @pytest.mark.redis
 def test_with_redis_failures_counted_by_another_process_count_here(send, catalog, limit, redis_cache):
     """Workers and servers share one count: failures counted in another process block this one."""
-    code = ("import django; django.setup(); from telegram_payments.guards import count_auth_failure\n"
+    code = ("import django; django.setup(); from telegram_payments.webhooks.guards import count_auth_failure\n"
             "for _ in range(3): count_auth_failure('198.51.100.88')")
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "payments_project.settings", "DEBUG": "1",
            "CACHE_URL": REDIS_URL, "CACHE_KEY_PREFIX": redis_cache}

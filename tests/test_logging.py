@@ -11,9 +11,9 @@ import logging
 import pytest
 from django.conf import settings as django_settings
 
-from payments_project.logformat import JsonFormatter, TextFormatter
-from payments_project.redaction import REDACTED
-from telegram_payments.bot.client import BotApiError, call_bot
+from telegram_payments.logformat import JsonFormatter, TextFormatter
+from telegram_payments.redaction import REDACTED
+from telegram_payments.telegram_api.client import BotApiError, call_bot
 from tests.factories import InvoiceFactory
 
 PAY_URL = "/webhook/telegram/successful_payment"
@@ -37,8 +37,8 @@ def webhook_lines(lines):
     return [e for e in entries if e["logger"] == "telegram_payments.webhook"]
 
 
-def secrets_of(settings):
-    return [settings.TELEGRAM_BOT_TOKEN, settings.TELEGRAM_WEBHOOK_SECRET]
+def secrets_of(stars):
+    return [stars.BOT_TOKEN, stars.WEBHOOK_SECRET]
 
 
 def test_the_configured_format_is_json_one_object_per_line():
@@ -67,7 +67,7 @@ def test_one_json_line_per_webhook_with_event_user_outcome_and_duration(post_jso
 
 
 @pytest.mark.django_db
-def test_rejected_webhooks_log_one_line_with_the_reason_and_no_secret(post_json, catalog, log_lines, settings):
+def test_rejected_webhooks_log_one_line_with_the_reason_and_no_secret(post_json, catalog, log_lines, stars):
     post_json(PAY_URL, {"user_id": "1"}, secret="a-wrong-secret-guess-0000")
     post_json(PAY_URL, {"user_id": "x", "total_amount": -1})
     post_json(PAY_URL, "{not json")
@@ -80,12 +80,12 @@ def test_rejected_webhooks_log_one_line_with_the_reason_and_no_secret(post_json,
     assert entries[0]["user_id"] is None  # an unauthenticated body is never read
     assert entries[3]["user_id"] == 77 and entries[3]["event_id"] == "tg_stars:payment:f-1"
     output = "\n".join(lines)
-    for secret in secrets_of(settings):
+    for secret in secrets_of(stars):
         assert secret not in output
     assert "a-wrong-secret-guess-0000" not in output
 
 
-def test_bot_api_failures_leave_no_token_in_logs_even_with_httpx_debug(fake_bot_api, settings, log_lines):
+def test_bot_api_failures_leave_no_token_in_logs_even_with_httpx_debug(fake_bot_api, settings, stars, log_lines):
     logger = logging.getLogger("telegram_payments.refunds")
     httpx_logger = logging.getLogger("httpx")
     old_level = httpx_logger.level
@@ -99,7 +99,7 @@ def test_bot_api_failures_leave_no_token_in_logs_even_with_httpx_debug(fake_bot_
                 call_bot("refundStarPayment", lambda bot: bot.refund_star_payment(7, "c1"))
             except BotApiError:
                 logger.exception("refund failed")
-        settings.TELEGRAM_API_BASE_URL = "http://127.0.0.1:9"  # nothing listens: connection refused
+        stars.API_BASE_URL = "http://127.0.0.1:9"  # nothing listens: connection refused
         try:
             call_bot("getMe", lambda bot: bot.get_me())
         except BotApiError:
@@ -111,33 +111,33 @@ def test_bot_api_failures_leave_no_token_in_logs_even_with_httpx_debug(fake_bot_
     assert any(f"/bot{REDACTED}/getMe" in line for line in lines)  # httpx did log the URL, scrubbed
     assert sum('"refund failed"' in line for line in lines) == 2
     assert "CHARGE_NOT_FOUND" in output
-    for secret in secrets_of(settings):
+    for secret in secrets_of(stars):
         assert secret not in output
-    assert settings.TELEGRAM_BOT_TOKEN.split(":")[1] not in output
+    assert stars.BOT_TOKEN.split(":")[1] not in output
 
 
-def test_even_code_that_logs_a_secret_outright_is_scrubbed(settings, log_lines):
+def test_even_code_that_logs_a_secret_outright_is_scrubbed(settings, stars, log_lines):
     logger = logging.getLogger("some.careless.module")
     try:
-        raise RuntimeError(f"token={settings.TELEGRAM_BOT_TOKEN} secret={settings.TELEGRAM_WEBHOOK_SECRET}")
+        raise RuntimeError(f"token={stars.BOT_TOKEN} secret={stars.WEBHOOK_SECRET}")
     except RuntimeError:
-        logger.exception("while calling with %s", settings.TELEGRAM_BOT_TOKEN,
-                         extra={"header": settings.TELEGRAM_WEBHOOK_SECRET})
+        logger.exception("while calling with %s", stars.BOT_TOKEN,
+                         extra={"header": stars.WEBHOOK_SECRET})
     (line,) = [line for line in log_lines() if "some.careless.module" in line]
     entry = json.loads(line)
     assert entry["message"] == f"while calling with {REDACTED}"
     assert entry["header"] == REDACTED
     assert f"RuntimeError: token={REDACTED} secret={REDACTED}" in entry["exception"]
-    for secret in secrets_of(settings):
+    for secret in secrets_of(stars):
         assert secret not in line
 
 
-def test_text_format_scrubs_too(settings):
-    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "secret is %s", (settings.TELEGRAM_WEBHOOK_SECRET,),
+def test_text_format_scrubs_too(stars):
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "secret is %s", (stars.WEBHOOK_SECRET,),
                                None)
     text = TextFormatter().format(record)
     assert text.endswith(f"WARNING x: secret is {REDACTED}")
-    assert settings.TELEGRAM_WEBHOOK_SECRET not in text
+    assert stars.WEBHOOK_SECRET not in text
 
 
 @pytest.mark.django_db

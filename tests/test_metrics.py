@@ -6,7 +6,7 @@ import string
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from telegram_payments.bot.client import BotApiError, call_bot
+from telegram_payments.telegram_api.client import BotApiError, call_bot
 from tests.factories import InvoiceFactory
 
 PAY_URL = "/webhook/telegram/successful_payment"
@@ -75,7 +75,7 @@ def test_refunds_are_counted_by_source(client, post_json, catalog):
     assert delta(before, after, "telegram_stars_refunds_total", source="telegram") == 0
 
 
-def test_bot_api_calls_are_counted_by_method_and_result(client, fake_bot_api, settings):
+def test_bot_api_calls_are_counted_by_method_and_result(client, fake_bot_api, stars):
     before = scrape(client)
     call_bot("getMe", lambda bot: bot.get_me())
     fake_bot_api.respond("refundStarPayment", error=(400, "Bad Request: CHARGE_ALREADY_REFUNDED"))
@@ -84,7 +84,7 @@ def test_bot_api_calls_are_counted_by_method_and_result(client, fake_bot_api, se
     fake_bot_api.respond("refundStarPayment", http_status=500)
     with pytest.raises(BotApiError):
         call_bot("refundStarPayment", lambda bot: bot.refund_star_payment(7, "c1"))
-    settings.TELEGRAM_BOT_TOKEN = ""
+    stars.BOT_TOKEN = ""
     with pytest.raises(BotApiError):
         call_bot("getStarTransactions", lambda bot: bot.get_star_transactions())
     after = scrape(client)
@@ -113,8 +113,8 @@ def test_request_latency_is_labelled_by_view_name_not_path(client, post_json, ca
     assert not any("12345" in str(key) or "base.css" in str(key) for key in after)
 
 
-def test_random_methods_and_paths_do_not_grow_the_metrics(client, catalog, settings):
-    settings.WEBHOOK_AUTH_FAILURE_LIMIT = 10**6  # no 429 series appearing halfway
+def test_random_methods_and_paths_do_not_grow_the_metrics(client, catalog, stars):
+    stars.WEBHOOK_AUTH_FAILURE_LIMIT = 10**6  # no 429 series appearing halfway
     rng = random.Random(7)
     paths = ["/healthz", "/no/such/page", PAY_URL, "/api/docs/"]
 
@@ -143,9 +143,9 @@ def test_common_methods_keep_their_name(client, method):
                  status="404") == 1
 
 
-def test_metrics_from_an_allowed_network_only(client, settings):
-    settings.METRICS_TOKEN = ""
-    settings.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8"]
+def test_metrics_from_an_allowed_network_only(client, stars):
+    stars.METRICS_TOKEN = ""
+    stars.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8"]
     assert client.get("/metrics", REMOTE_ADDR="10.20.30.40").status_code == 200
     assert client.get("/metrics", REMOTE_ADDR="192.168.1.9").status_code == 403
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
@@ -153,9 +153,9 @@ def test_metrics_from_an_allowed_network_only(client, settings):
     assert client.get("/metrics", REMOTE_ADDR="192.168.1.9", HTTP_X_FORWARDED_FOR="10.0.0.1").status_code == 403
 
 
-def test_metrics_with_a_bearer_token(client, settings):
-    settings.METRICS_TOKEN = "metrics-token-0123456789"
-    settings.METRICS_ALLOWED_NETWORKS = []
+def test_metrics_with_a_bearer_token(client, stars):
+    stars.METRICS_TOKEN = "metrics-token-0123456789"
+    stars.METRICS_ALLOWED_NETWORKS = []
     response = client.get("/metrics", REMOTE_ADDR="203.0.113.7")
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Bearer")
@@ -176,11 +176,11 @@ def test_metrics_and_probes_answer_whatever_the_host_header(client, settings):
     assert client.get("/admin/login/", HTTP_HOST="10.0.0.5:8000").status_code == 400
 
 
-def test_default_is_loopback_only(client, settings):
+def test_default_is_loopback_only(client, stars):
     from payments_project import settings as production_settings
 
-    settings.METRICS_TOKEN = ""
-    settings.METRICS_ALLOWED_NETWORKS = production_settings.METRICS_ALLOWED_NETWORKS
+    stars.METRICS_TOKEN = ""
+    stars.METRICS_ALLOWED_NETWORKS = production_settings.TELEGRAM_STARS["METRICS_ALLOWED_NETWORKS"]
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
     assert client.get("/metrics", REMOTE_ADDR="::1").status_code == 200
     assert client.get("/metrics", REMOTE_ADDR="10.0.0.1").status_code == 403

@@ -12,6 +12,7 @@ import threading
 import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -92,14 +93,14 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver_factory(settings):
+def receiver_factory(stars):
     receivers = []
 
     def start(**kwargs):
         receiver = Receiver(**kwargs)
         receivers.append(receiver)
-        settings.ENTITLEMENTS_SERVICE_URL = receiver.url
-        settings.ENTITLEMENTS_SERVICE_SECRET = SECRET
+        stars.ENTITLEMENTS_SERVICE_URL = receiver.url
+        stars.ENTITLEMENTS_SERVICE_SECRET = SECRET
         return receiver
 
     yield start
@@ -113,8 +114,8 @@ def later(hours=2):
 
 
 @pytest.mark.django_db
-def test_no_outbox_rows_when_no_service_url_is_set(settings):
-    settings.ENTITLEMENTS_SERVICE_URL = ""
+def test_no_outbox_rows_when_no_service_url_is_set(stars):
+    stars.ENTITLEMENTS_SERVICE_URL = ""
     grant = grant_entitlement(user_id=1, entitlement_type="premium_monthly", event_id="e1", duration=timedelta(days=1))
     revoke_entitlement(entitlement=grant, reason="refund")
     assert OutboxMessage.objects.count() == 0
@@ -213,9 +214,9 @@ def test_a_users_failing_message_holds_back_only_that_users_later_messages(recei
 
 
 @pytest.mark.django_db
-def test_no_answer_at_all_is_recorded_as_an_error_without_status(receiver_factory, settings):
+def test_no_answer_at_all_is_recorded_as_an_error_without_status(receiver_factory, stars):
     receiver_factory()
-    settings.ENTITLEMENTS_SERVICE_URL = "http://127.0.0.1:9/nothing-listens"
+    stars.ENTITLEMENTS_SERVICE_URL = "http://127.0.0.1:9/nothing-listens"
     grant_entitlement(user_id=3, entitlement_type="a", event_id="e1", duration=timedelta(days=1))
     result = outbox.deliver_one()
     assert result.delivered is False and result.status_code is None
@@ -226,9 +227,9 @@ def test_no_answer_at_all_is_recorded_as_an_error_without_status(receiver_factor
 
 
 @pytest.mark.django_db
-def test_a_wrong_secret_is_refused_by_the_receiver_and_retried(receiver_factory, settings):
+def test_a_wrong_secret_is_refused_by_the_receiver_and_retried(receiver_factory, stars):
     receiver = receiver_factory()
-    settings.ENTITLEMENTS_SERVICE_SECRET = "not-the-receivers-secret"
+    stars.ENTITLEMENTS_SERVICE_SECRET = "not-the-receivers-secret"
     grant_entitlement(user_id=3, entitlement_type="a", event_id="e1", duration=timedelta(days=1))
     assert outbox.deliver_due() == (0, 1)
     assert receiver.bad_signatures == 1
@@ -236,13 +237,13 @@ def test_a_wrong_secret_is_refused_by_the_receiver_and_retried(receiver_factory,
 
 
 @pytest.mark.django_db
-def test_command_once_reports_and_refuses_without_url(receiver_factory, settings, capsys):
+def test_command_once_reports_and_refuses_without_url(receiver_factory, stars, capsys):
     receiver = receiver_factory()
     grant_entitlement(user_id=3, entitlement_type="a", event_id="e1", duration=timedelta(days=1))
     call_command("deliver_outbox", "--once")
     assert "delivered 1, failed 0" in capsys.readouterr().out
     assert len(receiver.delivered()) == 1
-    settings.ENTITLEMENTS_SERVICE_URL = ""
+    stars.ENTITLEMENTS_SERVICE_URL = ""
     with pytest.raises(CommandError, match="ENTITLEMENTS_SERVICE_URL"):
         call_command("deliver_outbox", "--once")
 
@@ -317,24 +318,25 @@ def test_two_workers_at_once_deliver_each_message_exactly_once_in_order_per_user
 
 def test_settings_refuse_a_service_url_without_a_secret():
     env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "x" * 50, "TELEGRAM_WEBHOOK_SECRET": "s" * 32,
-           "ENTITLEMENTS_SERVICE_URL": "https://entitlements.example.com/hook", "ENTITLEMENTS_SERVICE_SECRET": ""}
-    result = subprocess.run([sys.executable, "-c", "import payments_project.settings"], env=env,
-                            capture_output=True, text=True)
+           "ENTITLEMENTS_SERVICE_URL": "https://entitlements.example.com/hook", "ENTITLEMENTS_SERVICE_SECRET": "",
+           "DJANGO_SETTINGS_MODULE": "payments_project.settings"}
+    result = subprocess.run([sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parent.parent)
     assert result.returncode != 0
-    assert "ENTITLEMENTS_SERVICE_SECRET must be set" in result.stderr
+    assert '(telegram_stars.E005) TELEGRAM_STARS["ENTITLEMENTS_SERVICE_SECRET"] must be set' in result.stderr
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_worker_delivers_everything_once_after_the_receiver_was_down_then_stops_on_sigterm(settings, tmp_path):
+def test_worker_delivers_everything_once_after_the_receiver_was_down_then_stops_on_sigterm(stars, tmp_path):
     """The issue's "done when": the receiver is down for a while; once it is up, the other service
     sees each grant and revoke exactly once, in order. `deliver_outbox` runs as a real process."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}/hooks/entitlements"
-    settings.ENTITLEMENTS_SERVICE_URL = url
-    settings.ENTITLEMENTS_SERVICE_SECRET = SECRET
+    stars.ENTITLEMENTS_SERVICE_URL = url
+    stars.ENTITLEMENTS_SERVICE_SECRET = SECRET
     db = connection.settings_dict
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "ENTITLEMENTS_SERVICE_URL": url,
            "ENTITLEMENTS_SERVICE_SECRET": SECRET,

@@ -68,10 +68,10 @@ def webhook_payment(transaction_json: dict, entitlement_type: str, stars: int):
 
 
 @pytest.fixture
-def outbox_on(settings):
+def outbox_on(stars):
     """Grants and revokes are written to the outbox (nothing delivers them here), so each one can be counted."""
-    settings.ENTITLEMENTS_SERVICE_URL = "http://127.0.0.1:9/nothing-listens"
-    settings.ENTITLEMENTS_SERVICE_SECRET = "test-secret"
+    stars.ENTITLEMENTS_SERVICE_URL = "http://127.0.0.1:9/nothing-listens"
+    stars.ENTITLEMENTS_SERVICE_SECRET = "test-secret"
 
 
 @pytest.fixture
@@ -279,7 +279,7 @@ def test_reconciliation_and_webhook_refunding_one_charge_at_once_revoke_once(cat
     threads = [threading.Thread(target=reconciliation), threading.Thread(target=webhook)]
     # Hold the charge's lock until both have looked for the refund, found none, and wait to record it.
     with transaction.atomic():
-        from payments_project.locks import lock_for_transaction
+        from entitlements.locks import lock_for_transaction
 
         lock_for_transaction(charge_lock(charge))
         for thread in threads:

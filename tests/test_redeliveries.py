@@ -8,9 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from entitlements.models import Entitlement
-from telegram_payments import redeliveries
 from telegram_payments.models import EventStatus, Invoice, Product, StripeEvent
 from telegram_payments.payments.pipeline import replay_event
+from telegram_payments.webhooks import redeliveries
 from tests.conftest import answer_status, load_update
 from tests.factories import InvoiceFactory
 
@@ -77,8 +77,8 @@ def test_a_failed_event_is_not_remembered_so_its_replay_shows(post_json, catalog
     assert StripeEvent.objects.get().status == EventStatus.PROCESSED
 
 
-def test_the_memory_keeps_the_last_n_bodies(post_json, catalog, settings, django_assert_num_queries):
-    settings.WEBHOOK_REDELIVERY_MEMORY = 2
+def test_the_memory_keeps_the_last_n_bodies(post_json, catalog, stars, django_assert_num_queries):
+    stars.WEBHOOK_REDELIVERY_MEMORY = 2
     for charge in ("a", "b", "c"):
         post_json(PAY_URL, body(charge))
     with asks_the_database():  # "a" was pushed out by "c"
@@ -87,8 +87,8 @@ def test_the_memory_keeps_the_last_n_bodies(post_json, catalog, settings, django
         assert post_json(PAY_URL, body("c")).json()["status"] == "duplicate"
 
 
-def test_zero_turns_the_memory_off(post_json, catalog, settings):
-    settings.WEBHOOK_REDELIVERY_MEMORY = 0
+def test_zero_turns_the_memory_off(post_json, catalog, stars):
+    stars.WEBHOOK_REDELIVERY_MEMORY = 0
     post_json(PAY_URL, body())
     with asks_the_database():
         assert post_json(PAY_URL, body()).json()["status"] == "duplicate"

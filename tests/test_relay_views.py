@@ -3,8 +3,8 @@
 import pytest
 
 from entitlements.models import Entitlement
-from telegram_payments import redeliveries
 from telegram_payments.models import EventStatus, StripeEvent
+from telegram_payments.webhooks import redeliveries
 
 PAY_URL = "/webhook/telegram/successful_payment"
 REFUND_URL = "/webhook/telegram/refund"
@@ -150,8 +150,8 @@ def test_wrong_or_missing_secret_is_401_and_nothing_stored(post_json, catalog, s
     assert not StripeEvent.objects.exists()
 
 
-def test_oversized_body_is_413(post_json, catalog, settings):
-    settings.WEBHOOK_MAX_BODY_BYTES = 1024
+def test_oversized_body_is_413(post_json, catalog, stars):
+    stars.WEBHOOK_MAX_BODY_BYTES = 1024
     response = post_json(PAY_URL, payment_body(provider_payment_charge_id="x" * 2000))
     assert response.status_code == 413
     assert not StripeEvent.objects.exists()

@@ -99,7 +99,7 @@ def test_missing_file_is_a_clear_error(tmp_path):
         call_command("replay_updates", str(tmp_path / "nope.jsonl"))
 
 
-def test_lines_the_webhook_would_refuse_are_reported_and_the_rest_applied(tmp_path, invoice, settings):
+def test_lines_the_webhook_would_refuse_are_reported_and_the_rest_applied(tmp_path, invoice, stars):
     payment = json.dumps(update("successful_payment"))
     refund_of_other = update("refunded_payment", update_id=704115100, telegram_payment_charge_id="other-charge")
     with_nul = json.dumps(update("refunded_payment", update_id=704115200, telegram_payment_charge_id="nul\u0000"))
@@ -113,7 +113,7 @@ def test_lines_the_webhook_would_refuse_are_reported_and_the_rest_applied(tmp_pa
         b'{"update_id": 1, "x": ' + b"[" * 30_000 + b"]" * 30_000 + b"}",  # 3: 30,000 deep, in the limit
         json.dumps(update("refunded_payment", update_id=2**63, telegram_payment_charge_id="big")).encode(),  # 4
         b'{"update_id": 1, "x": "\xff\xfe"}',                                # 5: not UTF-8
-        json.dumps({"update_id": 2, "x": "y" * settings.WEBHOOK_MAX_BODY_BYTES}).encode(),  # 6: too long
+        json.dumps({"update_id": 2, "x": "y" * stars.WEBHOOK_MAX_BODY_BYTES}).encode(),  # 6: too long
         payment.encode(),                                                    # 7
         json.dumps(refund_of_other, ensure_ascii=False).replace('"refunded_payment"', '"x": "a\u2028b", '
                                                                 '"refunded_payment"', 1).encode(),  # 8

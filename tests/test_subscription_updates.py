@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from entitlements.models import Entitlement
-from telegram_payments.bot.subscriptions import RENEWAL_FAILED_TEXT
+from telegram_payments.bot.subscription_updates import RENEWAL_FAILED_TEXT
 from telegram_payments.bot.updates import process_update
 from telegram_payments.models import (
     EVENT_SUBSCRIPTION,
@@ -91,8 +91,8 @@ def test_each_update_is_one_event_and_sets_the_state(post_json, fake_bot_api, su
 
 
 @pytest.mark.parametrize("memory", [1000, 0])
-def test_a_redelivered_update_is_a_duplicate(post_json, settings, subscription_invoice, memory):
-    settings.WEBHOOK_REDELIVERY_MEMORY = memory
+def test_a_redelivered_update_is_a_duplicate(post_json, stars, subscription_invoice, memory):
+    stars.WEBHOOK_REDELIVERY_MEMORY = memory
     first = post_json(URL, subscription_update("canceled")).json()
     again = post_json(URL, subscription_update("canceled")).json()
     assert answer_status(first) == "processed" and answer_status(again) == "duplicate"
@@ -177,8 +177,8 @@ def test_a_failed_renewal_tells_the_user_how_to_renew_and_ends_nothing(post_json
     assert (subscription().state, subscription().paid_until) == (SubscriptionState.RENEWAL_FAILED, ends)
 
 
-def test_no_message_when_thanking_buyers_is_off(post_json, settings, subscription_invoice):
-    settings.TELEGRAM_THANK_BUYERS = False
+def test_no_message_when_thanking_buyers_is_off(post_json, stars, subscription_invoice):
+    stars.THANK_BUYERS = False
     answer = post_json(URL, subscription_update("failed")).json()
     assert answer_status(answer) == "processed" and "method" not in answer
 

@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from entitlements.models import Entitlement
 from telegram_payments.bot.payments import DELIVERED_TEXT
-from telegram_payments.manual import grant_manually
 from telegram_payments.models import (
     AutoRefund,
     BuyerMessage,
@@ -28,6 +27,7 @@ from telegram_payments.models import (
 )
 from telegram_payments.payments import autorefunds
 from telegram_payments.payments.events import refund_event_id
+from telegram_payments.payments.manual import grant_manually
 from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment, replay_event
 from telegram_payments.payments.refunds import refund_payment, refund_problem
 from telegram_payments.payments.rules import REFUNDED_FIRST_NOTE
@@ -205,9 +205,9 @@ def test_a_bot_api_failure_while_thanking_is_logged_not_a_500(admin_client, cata
     assert "not sent" in caplog.text
 
 
-def test_no_thanks_when_turned_off(admin_client, catalog, fake_bot_api, settings,
+def test_no_thanks_when_turned_off(admin_client, catalog, fake_bot_api, stars,
                                    django_capture_on_commit_callbacks):
-    settings.TELEGRAM_THANK_BUYERS = False
+    stars.THANK_BUYERS = False
     off_sale(catalog)
     failed = pay("c_quiet")
     back_on_sale()
@@ -236,8 +236,8 @@ def test_grant_entitlement_command_tells_the_buyer(catalog, fake_bot_api, django
 
 # --- A. AUTO_REFUND_UNFULFILLABLE --------------------------------------------------------------------
 @pytest.fixture
-def auto_refund(settings):
-    settings.AUTO_REFUND_UNFULFILLABLE = True
+def auto_refund(settings, stars):
+    stars.AUTO_REFUND_UNFULFILLABLE = True
     return settings
 
 
@@ -427,8 +427,8 @@ def test_replay_events_command_thanks_the_buyer(catalog, fake_bot_api, django_ca
 
 def test_a_refunded_failed_payment_is_no_longer_waiting(admin_client, catalog, django_user_model, fake_bot_api):
     from telegram_payments.admin.glance import glance_stats
-    from telegram_payments.deployment import check_no_waiting_events
-    from telegram_payments.selectors import failed_waiting
+    from telegram_payments.management.deployment import check_no_waiting_events
+    from telegram_payments.reads.selectors import failed_waiting
 
     off_sale(catalog)
     failed = pay("c_waiting")

@@ -105,8 +105,8 @@ def test_bodies_that_are_not_updates_are_400_and_nothing_stored(post_json, catal
     assert nothing_stored()
 
 
-def test_body_over_the_limit_is_413(post_json, settings, invoice):
-    settings.WEBHOOK_MAX_BODY_BYTES = 100
+def test_body_over_the_limit_is_413(post_json, stars, invoice):
+    stars.WEBHOOK_MAX_BODY_BYTES = 100
     assert post_json(URL, update("successful_payment")).status_code == 413
     assert nothing_stored()
 
@@ -273,8 +273,8 @@ def test_a_replayed_update_sends_no_message(invoice):
     assert result.status == "processed" and "method" not in result.body
 
 
-def test_thanks_can_be_turned_off(post_json, invoice, settings):
-    settings.TELEGRAM_THANK_BUYERS = False
+def test_thanks_can_be_turned_off(post_json, invoice, stars):
+    stars.THANK_BUYERS = False
     answer = post_json(URL, update("successful_payment")).json()
     assert (answer["status"], answer["event_id"]) == ("processed", f"tg_stars:payment:{CHARGE}")
 

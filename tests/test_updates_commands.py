@@ -109,8 +109,8 @@ def test_invoice_the_bot_api_refuses_is_apologised_for_and_expired(post_json, fa
     assert Invoice.objects.get().status == InvoiceStatus.EXPIRED
 
 
-def test_invoice_when_the_bot_api_is_unreachable_is_answered_too(post_json, fake_bot_api, catalog, settings):
-    settings.TELEGRAM_API_BASE_URL = "http://127.0.0.1:9"
+def test_invoice_when_the_bot_api_is_unreachable_is_answered_too(post_json, fake_bot_api, catalog, stars):
+    stars.API_BASE_URL = "http://127.0.0.1:9"
     response = post_json(URL, command("/buy premium_monthly"))
     assert response.status_code == 200
     assert "could not create your invoice" in response.json()["text"]
@@ -155,18 +155,18 @@ def test_status_lists_active_entitlements_with_their_end(post_json, catalog):
     ]
 
 
-def test_paysupport_and_terms_answer_with_the_configured_texts(post_json, catalog, settings):
-    settings.TELEGRAM_PAYSUPPORT_TEXT = "Write to @our_support."
-    settings.TELEGRAM_TERMS_TEXT = "Terms: https://example.com/terms"
+def test_paysupport_and_terms_answer_with_the_configured_texts(post_json, catalog, stars):
+    stars.PAYSUPPORT_TEXT = "Write to @our_support."
+    stars.TERMS_TEXT = "Terms: https://example.com/terms"
     assert post_json(URL, command("/paysupport")).json() == {
         "method": "sendMessage", "chat_id": BUYER, "text": "Write to @our_support."}
     assert post_json(URL, command("/terms")).json()["text"] == "Terms: https://example.com/terms"
 
 
 def test_paysupport_and_terms_have_defaults(post_json, catalog):
-    from payments_project import settings as project_settings
+    from telegram_payments.conf import DEFAULTS
 
-    assert post_json(URL, command("/paysupport")).json()["text"] == project_settings.TELEGRAM_PAYSUPPORT_TEXT
+    assert post_json(URL, command("/paysupport")).json()["text"] == DEFAULTS["PAYSUPPORT_TEXT"]
     assert "Telegram Stars" in post_json(URL, command("/terms")).json()["text"]
 
 

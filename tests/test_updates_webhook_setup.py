@@ -17,24 +17,24 @@ WEBHOOK_URL = "https://payments.example.com/webhook/telegram"
 
 
 @pytest.fixture
-def webhook_url(settings):
-    settings.TELEGRAM_WEBHOOK_URL = WEBHOOK_URL
+def webhook_url(stars):
+    stars.WEBHOOK_URL = WEBHOOK_URL
     return WEBHOOK_URL
 
 
-def test_set_webhook_registers_url_secret_and_allowed_updates(fake_bot_api, webhook_url, settings):
+def test_set_webhook_registers_url_secret_and_allowed_updates(fake_bot_api, webhook_url, stars):
     out = StringIO()
     call_command("set_webhook", stdout=out)
     [call] = fake_bot_api.calls_of("setWebhook")
-    assert call == {"url": WEBHOOK_URL, "secret_token": settings.TELEGRAM_WEBHOOK_SECRET,
+    assert call == {"url": WEBHOOK_URL, "secret_token": stars.WEBHOOK_SECRET,
                     "allowed_updates": list(ALLOWED_UPDATES), "drop_pending_updates": False}
     assert f"Webhook set: {WEBHOOK_URL}" in out.getvalue()
-    assert settings.TELEGRAM_WEBHOOK_SECRET not in out.getvalue()
-    assert settings.TELEGRAM_BOT_TOKEN not in out.getvalue()
+    assert stars.WEBHOOK_SECRET not in out.getvalue()
+    assert stars.BOT_TOKEN not in out.getvalue()
 
 
-def test_generate_secret_prints_a_new_strong_secret_and_calls_nothing(fake_bot_api, settings):
-    settings.TELEGRAM_WEBHOOK_URL = ""  # not needed: nothing is registered
+def test_generate_secret_prints_a_new_strong_secret_and_calls_nothing(fake_bot_api, stars):
+    stars.WEBHOOK_URL = ""  # not needed: nothing is registered
     secrets = set()
     for _ in range(3):
         out = StringIO()
@@ -43,7 +43,7 @@ def test_generate_secret_prints_a_new_strong_secret_and_calls_nothing(fake_bot_a
         assert re.fullmatch(r"[A-Za-z0-9_-]{64}", secret)
         secrets.add(secret)
     assert len(secrets) == 3
-    assert settings.TELEGRAM_WEBHOOK_SECRET not in secrets
+    assert stars.WEBHOOK_SECRET not in secrets
     assert fake_bot_api.calls_of("setWebhook") == []
 
 
@@ -70,18 +70,18 @@ def test_allowed_updates_are_what_process_update_routes():
 
 
 @pytest.mark.parametrize("url, message", [("", "not set"), ("http://payments.example.com/webhook/telegram", "https")])
-def test_set_webhook_refuses_a_missing_or_plain_http_url(fake_bot_api, settings, url, message):
-    settings.TELEGRAM_WEBHOOK_URL = url
+def test_set_webhook_refuses_a_missing_or_plain_http_url(fake_bot_api, stars, url, message):
+    stars.WEBHOOK_URL = url
     with pytest.raises(CommandError, match=message):
         call_command("set_webhook")
     assert fake_bot_api.calls == []
 
 
-def test_set_webhook_reports_telegrams_refusal_without_the_token(fake_bot_api, webhook_url, settings):
+def test_set_webhook_reports_telegrams_refusal_without_the_token(fake_bot_api, webhook_url, stars):
     fake_bot_api.respond("setWebhook", error=(400, "Bad Request: bad webhook: HTTPS url must be provided"))
     with pytest.raises(CommandError, match="bad webhook") as caught:
         call_command("set_webhook")
-    assert settings.TELEGRAM_BOT_TOKEN not in str(caught.value)
+    assert stars.BOT_TOKEN not in str(caught.value)
 
 
 def test_webhook_info_after_set_webhook(fake_bot_api, webhook_url):
@@ -116,7 +116,7 @@ def test_webhook_info_without_a_webhook(fake_bot_api, webhook_url):
     assert "no webhook is set" in out.getvalue()
 
 
-def test_webhook_info_reports_an_unreachable_bot_api(settings):
-    settings.TELEGRAM_API_BASE_URL = "http://127.0.0.1:9"
+def test_webhook_info_reports_an_unreachable_bot_api(stars):
+    stars.API_BASE_URL = "http://127.0.0.1:9"
     with pytest.raises(CommandError, match="getWebhookInfo failed"):
         call_command("webhook_info")

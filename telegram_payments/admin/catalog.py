@@ -2,9 +2,9 @@
 
 from django.contrib import admin
 
-from payments_project.admin_mixins import ReadOnlyAdmin, customer_link
+from telegram_payments.admin.mixins import ReadOnlyAdmin, customer_link
 from telegram_payments.models import Invoice, PreCheckoutAnswer, Product
-from telegram_payments.money import amount_text
+from telegram_payments.reads.money import amount_text
 
 
 @admin.register(Product)

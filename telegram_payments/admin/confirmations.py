@@ -10,18 +10,18 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from entitlements.models import Entitlement
-from payments_project.admin_mixins import customer_link
-from payments_project.redaction import redact
 from telegram_payments.admin.formatting import subscription_state
 from telegram_payments.admin.forms import RefundForm, SubscriptionRenewalsForm
-from telegram_payments.bot.client import BotApiError
-from telegram_payments.customer_history import REFUND_LOG_PREFIX
+from telegram_payments.admin.mixins import customer_link
 from telegram_payments.models import Product, StripeEvent
-from telegram_payments.money import amount_text
 from telegram_payments.payments.events import Outcome
 from telegram_payments.payments.refunds import RefundNotAllowed, refund_payment, refund_problem
-from telegram_payments.selectors import subscription_of
-from telegram_payments.subscriptions import UnknownSubscription, set_subscription_cancelled
+from telegram_payments.payments.renewals import UnknownSubscription, set_subscription_cancelled
+from telegram_payments.reads.customer_history import REFUND_LOG_PREFIX
+from telegram_payments.reads.money import amount_text
+from telegram_payments.reads.selectors import subscription_of
+from telegram_payments.redaction import redact
+from telegram_payments.telegram_api.client import BotApiError
 
 REFUND_PERMISSION = "telegram_payments.refund_payment"
 SUBSCRIPTION_PERMISSION = "telegram_payments.manage_subscription"

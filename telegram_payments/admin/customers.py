@@ -18,22 +18,22 @@ from django.utils.http import urlencode
 
 from entitlements import wording
 from entitlements.models import Entitlement
-from payments_project.admin_mixins import ReadOnlyAdmin, badge, customer_link
-from payments_project.redaction import redact
 from telegram_payments.admin import formatting
 from telegram_payments.admin.confirmations import can_manage_subscription, can_refund, subscription_problem
 from telegram_payments.admin.events import REPLAY_PERMISSION
 from telegram_payments.admin.forms import GrantForm, ReplayForm, RevokeTypeForm
+from telegram_payments.admin.mixins import ReadOnlyAdmin, badge, customer_link
 from telegram_payments.admin.timeline import Action, timeline
-from telegram_payments.bot.notices import replay_and_thank
-from telegram_payments.customer_history import customer_history
-from telegram_payments.customer_search import MAX_TERM, find_customers
-from telegram_payments.manual import ManualActionRefused, grant_manually, revoke_manually
 from telegram_payments.models import REPLAYABLE_STATUSES, Customer, Product, StripeEvent
-from telegram_payments.money import amount_text
 from telegram_payments.payments.events import Outcome
+from telegram_payments.payments.manual import ManualActionRefused, grant_manually, revoke_manually
+from telegram_payments.payments.notices import replay_and_thank
 from telegram_payments.payments.refunds import refund_problem
-from telegram_payments.validation import user_id_from
+from telegram_payments.reads.customer_history import customer_history
+from telegram_payments.reads.customer_search import MAX_TERM, find_customers
+from telegram_payments.reads.money import amount_text
+from telegram_payments.redaction import redact
+from telegram_payments.telegram_api.limits import user_id_from
 
 VIEW_PERMISSION = "telegram_payments.view_stripeevent"
 GRANT_PERMISSION = "telegram_payments.grant_entitlement"

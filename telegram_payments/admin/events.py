@@ -12,12 +12,10 @@ from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 
-from payments_project.admin_mixins import ReadOnlyAdmin, customer_link
-from payments_project.redaction import redact
 from telegram_payments.admin import formatting, glance
 from telegram_payments.admin.confirmations import ConfirmationPagesMixin
 from telegram_payments.admin.export import csv_response
-from telegram_payments.bot.notices import replay_and_thank
+from telegram_payments.admin.mixins import ReadOnlyAdmin, customer_link
 from telegram_payments.models import (
     EVENT_PAYMENT,
     EVENT_REFUND,
@@ -27,7 +25,9 @@ from telegram_payments.models import (
     StripeEvent,
 )
 from telegram_payments.payments.events import Outcome
-from telegram_payments.selectors import subscription_of
+from telegram_payments.payments.notices import replay_and_thank
+from telegram_payments.reads.selectors import subscription_of
+from telegram_payments.redaction import redact
 
 # Replaying changes an event's status, so it takes the model's change permission (the admin never
 # lets anyone edit an event's fields, whatever their permissions).

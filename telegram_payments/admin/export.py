@@ -5,7 +5,7 @@ import csv
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from payments_project.redaction import redact
+from telegram_payments.redaction import redact
 
 CSV_COLUMNS = [
     "event_id", "received_at", "event_type", "status", "source", "initiated_by", "customer_id", "amount",

@@ -11,8 +11,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
 from entitlements.models import Entitlement
-from payments_project.admin_mixins import badge
-from payments_project.redaction import redact
+from telegram_payments.admin.mixins import badge
 from telegram_payments.models import (
     EVENT_PAYMENT,
     EVENT_REFUND,
@@ -24,9 +23,10 @@ from telegram_payments.models import (
     Subscription,
     SubscriptionState,
 )
-from telegram_payments.money import amount_text
 from telegram_payments.payments.events import payment_event_id, refund_event_id
 from telegram_payments.payments.subscriptions import paid_until_text
+from telegram_payments.reads.money import amount_text
+from telegram_payments.redaction import redact
 
 STATUS_COLOURS = {
     EventStatus.PENDING: "#9a6700",

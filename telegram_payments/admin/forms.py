@@ -3,7 +3,7 @@ revoke and replay; each with a required reason."""
 
 from django import forms
 
-from payments_project.admin_mixins import reason_field
+from telegram_payments.admin.mixins import reason_field
 
 
 class RefundForm(forms.Form):

@@ -3,13 +3,12 @@ period), the Stars in Telegram's hold, the bot's balance as last fetched, failur
 
 The charts are inline SVG drawn by the template from numbers computed here: no JavaScript, no CDN,
 so the page works offline. Every figure comes from a fixed number of aggregate queries
-(`telegram_payments.revenue`); the page never calls Telegram: the balance is read as stored, and the
+(`telegram_payments.reads.revenue`); the page never calls Telegram: the balance is read as stored, and the
 "refresh now" button (a POST) is what asks.
 """
 
 from datetime import date
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect
@@ -17,9 +16,15 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from telegram_payments import revenue
-from telegram_payments.money import nanostars_as_stars
-from telegram_payments.star_balance import INTERACTIVE_TIMEOUT, MIN_INTERVAL, refresh_star_balance, stored_star_balance
+from telegram_payments.conf import stars_settings
+from telegram_payments.reads import revenue
+from telegram_payments.reads.money import nanostars_as_stars
+from telegram_payments.reconcile.balance import (
+    INTERACTIVE_TIMEOUT,
+    MIN_INTERVAL,
+    refresh_star_balance,
+    stored_star_balance,
+)
 
 DAYS = revenue.DEFAULT_PERIOD
 
@@ -43,7 +48,7 @@ def glance_stats(*, days: int = DAYS, now=None) -> dict:
         "in_hold": figures.in_hold,
         "past_hold": figures.past_hold,
         "hold_days": revenue.HOLD.days,
-        "usd_rate": settings.STARS_USD_RATE,
+        "usd_rate": stars_settings.STARS_USD_RATE,
         "stars_total": current.gross,
         "refunded_stars_total": current.refunded,
         "net_total": current.net,

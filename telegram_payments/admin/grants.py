@@ -6,10 +6,10 @@ admin is registered again as a subclass showing one more read-only field.
 
 from django.contrib import admin
 
-from entitlements.admin import EntitlementAdmin
 from entitlements.models import Entitlement
 from telegram_payments.admin import formatting
-from telegram_payments.selectors import subscription_of_grant
+from telegram_payments.admin.entitlements import EntitlementAdmin
+from telegram_payments.reads.selectors import subscription_of_grant
 
 
 class EntitlementWithSubscriptionAdmin(EntitlementAdmin):

@@ -12,13 +12,13 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from entitlements import wording
-from payments_project.admin_mixins import badge
-from payments_project.redaction import redact
 from telegram_payments.admin import formatting
-from telegram_payments.customer_history import LIMIT, CustomerHistory
-from telegram_payments.manual import EVENT_MANUAL_GRANT, EVENT_MANUAL_REVOKE
+from telegram_payments.admin.mixins import badge
 from telegram_payments.models import EventStatus, Invoice, PreCheckoutAnswer, StripeEvent
-from telegram_payments.money import amount_text
+from telegram_payments.payments.manual import EVENT_MANUAL_GRANT, EVENT_MANUAL_REVOKE
+from telegram_payments.reads.customer_history import LIMIT, CustomerHistory
+from telegram_payments.reads.money import amount_text
+from telegram_payments.redaction import redact
 
 ERROR_CHARS = 400
 

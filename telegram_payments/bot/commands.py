@@ -3,17 +3,17 @@ and the `buy:<type>` buttons of `/buy`: replies go in the response body or, for 
 
 import logging
 
-from django.conf import settings
 from telegram import Message
 
 from entitlements import wording
 from entitlements.selectors import current_access
-from telegram_payments.bot.client import BotApiError
-from telegram_payments.bot.replies import send, text
 from telegram_payments.bot.results import Reply, UpdateResult, failed, ignored
-from telegram_payments.invoices import TooManyOpenInvoices, create_invoice_link, send_invoice
+from telegram_payments.conf import stars_settings
 from telegram_payments.models import Product
 from telegram_payments.payments.events import TRANSIENT_ERRORS, Outcome
+from telegram_payments.payments.invoices import TooManyOpenInvoices, create_invoice_link, send_invoice
+from telegram_payments.telegram_api.client import BotApiError
+from telegram_payments.telegram_api.replies import send, text
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +68,9 @@ def command(message: Message, *, update_id: int) -> UpdateResult:
     if name == "/status":
         return answered(text(chat_id, status_text(user_id)))
     if name == "/paysupport":
-        return answered(text(chat_id, settings.TELEGRAM_PAYSUPPORT_TEXT))
+        return answered(text(chat_id, stars_settings.PAYSUPPORT_TEXT))
     if name == "/terms":
-        return answered(text(chat_id, settings.TELEGRAM_TERMS_TEXT))
+        return answered(text(chat_id, stars_settings.TERMS_TEXT))
     return ignored(update_id, "command")
 
 

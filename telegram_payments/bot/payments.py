@@ -8,20 +8,20 @@ or that it could not be delivered; a copy gets the status body, no message.
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from telegram import Message, RefundedPayment, SuccessfulPayment
 
-from telegram_payments.bot.replies import text
 from telegram_payments.bot.results import UpdateResult
+from telegram_payments.conf import stars_settings
 from telegram_payments.models import EventSource
 from telegram_payments.payments.events import EventOutcome, Outcome
 from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
+from telegram_payments.telegram_api.replies import text
 
 PAYMENT_KINDS = ("successful_payment", "refunded_payment")  # in this order, should a message carry both
 
 THANKS_TEXT = "Thank you! {title} is yours. Send /status to see what you have and until when."
 RENEWED_TEXT = "Thank you! {title} is renewed. Send /status to see until when."
-# After staff completed a payment recorded as failed (a replay) or granted by hand (telegram_payments.bot.notices).
+# After staff completed a payment recorded as failed (a replay) or granted by hand (telegram_payments.payments.notices).
 DELIVERED_TEXT = "Thank you for waiting! {title} is yours now. Send /status to see what you have and until when."
 # After a payment nobody can fulfil was refunded automatically (AUTO_REFUND_UNFULFILLABLE).
 REFUNDED_TEXT = (
@@ -72,7 +72,7 @@ def _successful_payment(message: PaymentMessage, *, update_id: int, data: dict, 
         update_id=update_id,
     )
     reply = None
-    if source == EventSource.TELEGRAM and settings.TELEGRAM_THANK_BUYERS:
+    if source == EventSource.TELEGRAM and stars_settings.THANK_BUYERS:
         reply = _payment_reply(outcome, chat_id=message.chat_id, renewal=_is_renewal(payment))
     return UpdateResult(outcome.status, "successful_payment", update_id, reply or outcome.answer(), outcome=outcome)
 

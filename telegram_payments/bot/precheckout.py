@@ -6,8 +6,8 @@ import logging
 from django.db import IntegrityError, transaction
 from telegram import PreCheckoutQuery
 
-from payments_project.metrics import record_pre_checkout_answer
 from telegram_payments.bot.results import Reply, UpdateResult
+from telegram_payments.metrics import record_pre_checkout_answer
 from telegram_payments.models import STARS_CURRENCY, Invoice, InvoiceStatus, PreCheckoutAnswer
 from telegram_payments.payments.events import Outcome
 

@@ -23,10 +23,10 @@ from telegram_payments.bot.customers import remember
 from telegram_payments.bot.payments import PaymentMessage, payment_message
 from telegram_payments.bot.precheckout import answer_pre_checkout, recorded_answer
 from telegram_payments.bot.results import UpdateResult, ignored
-from telegram_payments.bot.subscriptions import SUBSCRIPTION_FIELDS, BotSubscriptionUpdated, subscription_update
+from telegram_payments.bot.subscription_updates import SUBSCRIPTION_FIELDS, BotSubscriptionUpdated, subscription_update
 from telegram_payments.models import EventSource
 from telegram_payments.payments.events import Outcome
-from telegram_payments.validation import MAX_BIGINT, is_bigint, is_currency_code
+from telegram_payments.telegram_api.limits import MAX_BIGINT, is_bigint, is_currency_code
 
 # What `set_webhook` asks Telegram to deliver: exactly what this module handles.
 # (Payments and refunds arrive as `message` updates.)

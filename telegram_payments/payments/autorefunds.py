@@ -15,10 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from entitlements.outbox import BACKOFF_BASE_SECONDS, BACKOFF_MAX_SECONDS, backoff
-from telegram_payments.bot.client import BotApiError
-from telegram_payments.bot.notices import tell_refunded
 from telegram_payments.models import AutoRefund, EventSource, EventStatus, StripeEvent
+from telegram_payments.payments.notices import tell_refunded
 from telegram_payments.payments.refunds import refund_problem, refund_through_bot
+from telegram_payments.telegram_api.client import BotApiError
 
 logger = logging.getLogger(__name__)
 

@@ -4,12 +4,11 @@ import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError
 
+from entitlements.api_errors import TRANSIENT_ERRORS  # noqa: F401 - where the pipeline's callers find it
 from telegram_payments.models import Product, StripeEvent
 
-# Errors that mean "try again later" (the database is away); everything else is permanent.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 MAX_EVENT_ID_LENGTH = 255
 
 

@@ -18,12 +18,12 @@ import logging
 import sys
 from datetime import datetime
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from payments_project.locks import lock_for_transaction
-from payments_project.metrics import observe_outcome, record_subscription_update
+from entitlements.locks import lock_for_transaction
+from telegram_payments.conf import stars_settings
+from telegram_payments.metrics import observe_outcome, record_subscription_update
 from telegram_payments.models import (
     EVENT_PAYMENT,
     EVENT_REFUND,
@@ -236,7 +236,7 @@ def _record_failure(event: StripeEvent, exc: Exception) -> EventOutcome:
 
 def _to_refund_automatically(event: StripeEvent, exc: Exception) -> bool:
     """The `AUTO_REFUND_UNFULFILLABLE` policy: a payment failed for a reason a replay cannot fix."""
-    return (settings.AUTO_REFUND_UNFULFILLABLE and event.event_type == EVENT_PAYMENT
+    return (stars_settings.AUTO_REFUND_UNFULFILLABLE and event.event_type == EVENT_PAYMENT
             and isinstance(exc, PaymentRejected) and exc.unfulfillable)
 
 

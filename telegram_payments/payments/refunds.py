@@ -1,10 +1,10 @@
 """Refunds through the Bot API, then recorded like any refund: started by staff from the admin, or by
 the `AUTO_REFUND_UNFULFILLABLE` policy's worker (`autorefunds`). One rule says what may be refunded."""
 
-from telegram_payments.bot.client import BotApiError, call_bot
 from telegram_payments.models import EventSource, EventStatus, StripeEvent
 from telegram_payments.payments.events import EventOutcome, Outcome, refund_event_id
 from telegram_payments.payments.pipeline import handle_refund
+from telegram_payments.telegram_api.client import BotApiError, call_bot
 
 ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
 

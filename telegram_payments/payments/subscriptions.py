@@ -5,7 +5,7 @@ Three things move a subscription (one user's subscription to one invoice link we
 * Telegram's `subscription` updates (the user cancelled or re-enabled renewals, or a renewal's payment
   failed), recorded as `telegram_stars.subscription_updated` events by `pipeline.handle_subscription_update`;
 * a subscription payment (the first or a renewal): it renews, so the subscription is renewing;
-* staff stopping or resuming renewals through the Bot API (`telegram_payments.subscriptions`).
+* staff stopping or resuming renewals through the Bot API (`telegram_payments.payments.renewals`).
 
 Each sets the one `Subscription` row of the user and the invoice under its row lock, inside the
 transaction that records the event. Telegram numbers its updates in order (`update_id`): an update

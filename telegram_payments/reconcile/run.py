@@ -8,7 +8,6 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from telegram_payments.bot.client import BotApiError
 from telegram_payments.payments.events import Outcome
 from telegram_payments.reconcile.compare import ONLY_HERE, Difference, compare, record_charge, without_charge_behind
 from telegram_payments.reconcile.ledger import KindTotal, NetFigures, movements, net_figures
@@ -22,6 +21,7 @@ from telegram_payments.reconcile.transactions import (
     fetch_star_transactions,
     read_transactions,
 )
+from telegram_payments.telegram_api.client import BotApiError
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from telegram.warnings import PTBUserWarning
 
-from telegram_payments.bot.client import BotApiError, call_bot
+from telegram_payments.telegram_api.client import BotApiError, call_bot
 
 MAX_PAGE_SIZE = 100  # the Bot API's limit for getStarTransactions
 NANOSTARS_PER_STAR = 1_000_000_000

@@ -2,8 +2,8 @@
 
 from django import template
 
-from telegram_payments import money
-from telegram_payments.revenue import failing_event_count
+from telegram_payments.reads import money
+from telegram_payments.reads.revenue import failing_event_count
 
 register = template.Library()
 

@@ -7,12 +7,12 @@ SIGTERM/SIGINT after the message in flight.
 
 import logging
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from entitlements import outbox
-from payments_project import argtypes
-from payments_project.workers import run_until_stopped
+from entitlements.conf import entitlements_settings
+from entitlements.management import argtypes
+from entitlements.management.workers import run_until_stopped
 
 logger = logging.getLogger("entitlements.outbox")
 
@@ -30,7 +30,7 @@ class Command(BaseCommand):
                             help="Longest wait between retries, in seconds. Default 3600.")
 
     def handle(self, *args, once, poll_interval, backoff_base, backoff_max, **options):
-        if not settings.ENTITLEMENTS_SERVICE_URL:
+        if not entitlements_settings.ENTITLEMENTS_SERVICE_URL:
             raise CommandError("ENTITLEMENTS_SERVICE_URL is not set: nothing to deliver to.")
         if backoff_max < backoff_base:
             raise CommandError("--backoff-max must be at least --backoff-base.")

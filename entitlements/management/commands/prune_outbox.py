@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand
 
 from entitlements import outbox
-from payments_project import argtypes
+from entitlements.management import argtypes
 
 
 class Command(BaseCommand):

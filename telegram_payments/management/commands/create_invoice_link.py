@@ -2,10 +2,10 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from payments_project import argtypes
-from telegram_payments.bot.client import BotApiError
-from telegram_payments.invoices import InvoiceError, create_invoice_link
+from entitlements.management import argtypes
 from telegram_payments.models import Product
+from telegram_payments.payments.invoices import InvoiceError, create_invoice_link
+from telegram_payments.telegram_api.client import BotApiError
 
 
 class Command(BaseCommand):

@@ -2,10 +2,10 @@
 
 from django.core.management.base import BaseCommand
 
+from entitlements.management import argtypes
 from entitlements.selectors import current_access
-from payments_project import argtypes
 from telegram_payments.models import EventSource
-from telegram_payments.selectors import user_entitlements
+from telegram_payments.reads.selectors import user_entitlements
 
 
 def _when(value) -> str:

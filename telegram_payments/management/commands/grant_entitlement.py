@@ -5,8 +5,8 @@ import getpass
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from payments_project import argtypes
-from telegram_payments.manual import ManualActionRefused, grant_manually
+from entitlements.management import argtypes
+from telegram_payments.payments.manual import ManualActionRefused, grant_manually
 
 
 def staff_user(username: str | None):

@@ -4,7 +4,7 @@ development database (DEBUG=1 only). Loading twice adds nothing."""
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from telegram_payments.demo import CatalogMissing, load_demo_history
+from telegram_payments.management.demo import CatalogMissing, load_demo_history
 
 
 class Command(BaseCommand):

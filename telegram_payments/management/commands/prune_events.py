@@ -2,12 +2,12 @@
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from payments_project import argtypes
+from entitlements.management import argtypes
+from telegram_payments.conf import stars_settings
 from telegram_payments.management.cli import Progress
-from telegram_payments.retention import prune_events
+from telegram_payments.payments.retention import prune_events
 
 
 class Command(BaseCommand):
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=argtypes.batch_size, default=1000, help="rows per transaction")
 
     def handle(self, *args, **options):
-        days = options["older_than"] if options["older_than"] is not None else settings.EVENT_RETENTION_DAYS
+        days = options["older_than"] if options["older_than"] is not None else stars_settings.EVENT_RETENTION_DAYS
         if not 1 <= days <= argtypes.MAX_DAYS:  # the default comes from EVENT_RETENTION_DAYS
             raise CommandError(f"--older-than must be 1 to {argtypes.MAX_DAYS} days.")
         progress = Progress(self.stderr, "pruned", enabled=options["verbosity"] >= 1)

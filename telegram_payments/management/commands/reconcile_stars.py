@@ -2,8 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from payments_project import argtypes
-from telegram_payments.bot.client import BotApiError
+from entitlements.management import argtypes
 from telegram_payments.management.cli import Progress, iso_datetime
 from telegram_payments.payments.events import TRANSIENT_ERRORS
 from telegram_payments.reconcile import (
@@ -15,6 +14,7 @@ from telegram_payments.reconcile import (
     reconcile_stars,
 )
 from telegram_payments.reconcile.transactions import stars_text
+from telegram_payments.telegram_api.client import BotApiError
 
 EXIT_MISSING, EXIT_ATTENTION = 2, 3
 MIXED_GROUPS = {"fees and commissions", "other movements"}  # net figures: show their kinds

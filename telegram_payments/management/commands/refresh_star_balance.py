@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from telegram_payments.money import nanostars_as_stars
-from telegram_payments.star_balance import refresh_star_balance
+from telegram_payments.reads.money import nanostars_as_stars
+from telegram_payments.reconcile.balance import refresh_star_balance
 
 
 class Command(BaseCommand):

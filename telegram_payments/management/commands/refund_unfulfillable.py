@@ -9,11 +9,11 @@ Stops cleanly on SIGTERM/SIGINT after the refund in flight.
 
 import logging
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from payments_project import argtypes
-from payments_project.workers import run_until_stopped
+from entitlements.management import argtypes
+from entitlements.management.workers import run_until_stopped
+from telegram_payments.conf import stars_settings
 from telegram_payments.payments import autorefunds
 
 logger = logging.getLogger("telegram_payments.autorefunds")
@@ -36,7 +36,7 @@ class Command(BaseCommand):
                             help="Give up (leave it to staff) after this many failed tries. Default 10.")
 
     def handle(self, *args, once, poll_interval, backoff_base, backoff_max, max_attempts, **options):
-        if not settings.AUTO_REFUND_UNFULFILLABLE:
+        if not stars_settings.AUTO_REFUND_UNFULFILLABLE:
             raise CommandError("AUTO_REFUND_UNFULFILLABLE is off: nothing is refunded automatically.")
         if backoff_max < backoff_base:
             raise CommandError("--backoff-max must be at least --backoff-base.")

@@ -5,11 +5,11 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
-from payments_project import argtypes
-from telegram_payments.bot.notices import replay_and_thank
+from entitlements.management import argtypes
 from telegram_payments.management.cli import Progress, iso_datetime
 from telegram_payments.payments.events import TRANSIENT_ERRORS, Outcome
-from telegram_payments.selectors import events_to_replay
+from telegram_payments.payments.notices import replay_and_thank
+from telegram_payments.reads.selectors import events_to_replay
 
 MINUTES = argtypes.int_range(0, argtypes.MAX_DAYS * 24 * 60, "a number of minutes")
 

@@ -3,15 +3,15 @@
 import sys
 from collections import Counter
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from telegram_payments.bot.updates import InvalidUpdate, process_update
-from telegram_payments.guards import load_storable_json
+from telegram_payments.conf import stars_settings
 from telegram_payments.management.cli import Progress
 from telegram_payments.models import EventSource
 from telegram_payments.payments.events import TRANSIENT_ERRORS, Outcome
-from telegram_payments.validation import is_bigint
+from telegram_payments.telegram_api.limits import is_bigint
+from telegram_payments.webhooks.guards import load_storable_json
 
 
 class Command(BaseCommand):
@@ -94,7 +94,7 @@ class Command(BaseCommand):
 def _read_line(line: bytes) -> tuple[str, object]:
     """(problem, value) of one line, read as the webhook reads a body: at most its size limit, UTF-8,
     JSON it would store (no NUL, NaN, lone surrogate or absurd nesting). The problem is "" if none."""
-    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    limit = stars_settings.WEBHOOK_MAX_BODY_BYTES
     if len(line) > limit:
         return f"longer than the webhook takes ({len(line)} bytes, WEBHOOK_MAX_BODY_BYTES is {limit})", None
     try:

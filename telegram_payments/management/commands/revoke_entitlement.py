@@ -2,9 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from payments_project import argtypes
+from entitlements.management import argtypes
 from telegram_payments.management.commands.grant_entitlement import os_user, staff_user
-from telegram_payments.manual import ManualActionRefused, revocable_grants, revoke_manually
+from telegram_payments.payments.manual import ManualActionRefused, revocable_grants, revoke_manually
 
 
 class Command(BaseCommand):

@@ -5,11 +5,11 @@ manage.py set_webhook --generate-secret: print a new random TELEGRAM_WEBHOOK_SEC
 
 import secrets
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from telegram_payments.bot.client import BotApiError, call_bot
 from telegram_payments.bot.updates import ALLOWED_UPDATES
+from telegram_payments.conf import stars_settings
+from telegram_payments.telegram_api.client import BotApiError, call_bot
 
 
 class Command(BaseCommand):
@@ -33,19 +33,19 @@ class Command(BaseCommand):
             # 48 random bytes in URL-safe base64: 64 characters, all of them ones Telegram accepts.
             self.stdout.write(secrets.token_urlsafe(48))
             return
-        url = settings.TELEGRAM_WEBHOOK_URL
+        url = stars_settings.WEBHOOK_URL
         if not url:
             raise CommandError("TELEGRAM_WEBHOOK_URL is not set: the public https URL of /webhook/telegram.")
         if not url.startswith("https://"):
             raise CommandError(f"TELEGRAM_WEBHOOK_URL must be an https URL (Telegram refuses others): {url}")
-        if not settings.TELEGRAM_WEBHOOK_SECRET:
+        if not stars_settings.WEBHOOK_SECRET:
             raise CommandError("TELEGRAM_WEBHOOK_SECRET is not set: without it the webhook would reject Telegram.")
         try:
             call_bot(
                 "setWebhook",
                 lambda bot: bot.set_webhook(
                     url=url,
-                    secret_token=settings.TELEGRAM_WEBHOOK_SECRET,
+                    secret_token=stars_settings.WEBHOOK_SECRET,
                     allowed_updates=list(ALLOWED_UPDATES),
                     drop_pending_updates=drop_pending,
                 ),

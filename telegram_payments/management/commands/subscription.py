@@ -2,10 +2,10 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from payments_project import argtypes
-from telegram_payments.bot.client import BotApiError
+from entitlements.management import argtypes
 from telegram_payments.models import EventSource
-from telegram_payments.subscriptions import UnknownSubscription, set_subscription_cancelled
+from telegram_payments.payments.renewals import UnknownSubscription, set_subscription_cancelled
+from telegram_payments.telegram_api.client import BotApiError
 
 
 class Command(BaseCommand):

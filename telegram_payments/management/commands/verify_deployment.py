@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from telegram_payments.deployment import run_checks
+from telegram_payments.management.deployment import run_checks
 
 
 class Command(BaseCommand):

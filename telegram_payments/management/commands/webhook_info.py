@@ -1,10 +1,10 @@
 """manage.py webhook_info: what Telegram knows of this bot's webhook (getWebhookInfo), readably."""
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from telegram_payments.bot.client import BotApiError, call_bot
 from telegram_payments.bot.updates import ALLOWED_UPDATES
+from telegram_payments.conf import stars_settings
+from telegram_payments.telegram_api.client import BotApiError, call_bot
 
 
 def _when(moment) -> str:
@@ -33,9 +33,9 @@ class Command(BaseCommand):
         for label, value in rows:
             if value:
                 self.stdout.write(f"{label + ':':<17} {value}")
-        if info.url and settings.TELEGRAM_WEBHOOK_URL and info.url != settings.TELEGRAM_WEBHOOK_URL:
+        if info.url and stars_settings.WEBHOOK_URL and info.url != stars_settings.WEBHOOK_URL:
             self.stdout.write(self.style.WARNING(
-                f"Warning: TELEGRAM_WEBHOOK_URL is {settings.TELEGRAM_WEBHOOK_URL}; run set_webhook."))
+                f"Warning: TELEGRAM_WEBHOOK_URL is {stars_settings.WEBHOOK_URL}; run set_webhook."))
         if info.url and set(allowed) != set(ALLOWED_UPDATES):
             self.stdout.write(self.style.WARNING(
                 f"Warning: this service handles {', '.join(ALLOWED_UPDATES)}; run set_webhook."))

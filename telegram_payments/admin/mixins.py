@@ -1,0 +1,179 @@
+"""Admin building blocks shared by the apps (neither app imports the other's admin)."""
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import display_for_field
+from django.db import models
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
+
+from telegram_payments.redaction import redact
+
+GREY = "#6e7781"
+
+
+def reason_field(help_text: str) -> forms.CharField:
+    """The required reason of a staff action's confirmation page (refund, revoke, grant, replay...)."""
+    return forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text=help_text)
+
+
+def badge(kind: str, value: str, colour: str | None) -> str:
+    """A coloured pill for a status or state: `<span class="<kind>-label <kind>-<value>">value</span>`."""
+    return format_html(
+        '<span class="{}-label {}-{}" style="background:{};color:#fff;padding:2px 8px;'
+        'border-radius:10px;font-size:11px;font-weight:600;white-space:nowrap">{}</span>',
+        kind, kind, value, colour or GREY, value,
+    )
+
+
+# The support desk's page of one customer, named here so that every app links to it without importing
+# the app that serves it (telegram_payments).
+CUSTOMER_PAGE = "admin:telegram_payments_customer"
+
+
+def customer_link(user_id) -> str:
+    """A user id as a link to its customer page (plain text where there is no such page, or no id)."""
+    text = redact(str(user_id)) if user_id not in (None, "") else "—"
+    if text.isdigit():
+        try:
+            url = reverse(CUSTOMER_PAGE, args=[int(text)])
+        except NoReverseMatch:
+            return text
+        return format_html('<a href="{}" class="customer-link">{}</a>', url, text)
+    return text
+
+
+class ReadOnlyAdminMixin:
+    """Rows written by services only: staff may look, never add, change or delete, superusers included.
+
+    Mix into a ModelAdmin or an inline, before it: `class XAdmin(ReadOnlyAdminMixin, admin.ModelAdmin)`.
+    """
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# Fields that can hold text, and so a secret someone sent us.
+TEXT_FIELDS = (models.CharField, models.TextField, models.JSONField)
+
+
+class RedactedValuesFilter(admin.AllValuesFieldListFilter):
+    """Filter by a text field's values, leaving out any value that carries a secret (its link would show it)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lookup_choices = [value for value in self.lookup_choices if value is None or redact(value) == value]
+
+
+class RedactedFieldsMixin:
+    """Every text field a read-only admin shows (list columns, detail and read-only fields) goes through
+    `redact()`: a bot token sent in any field of an update never reaches a page.
+
+    Model field names in `list_display`, `list_display_links`, `fieldsets`/`fields` and `readonly_fields`
+    are swapped for a callable of the same name that shows the field as Django would, redacted. Same
+    labels, CSS classes, help texts and sort order. For read-only admins only: the field is no longer
+    a form field. Display methods of the admin redact what they show themselves. A list filter on a
+    text field without choices leaves out the values that carry a secret. The object's name (its str())
+    is redacted where the admin shows it: page titles, breadcrumbs, row checkboxes, log entries.
+    """
+
+    def get_list_filter(self, request):
+        return [self._redacted_filter(item) for item in super().get_list_filter(request)]
+
+    def get_list_display(self, request):
+        return self._redacted_names(super().get_list_display(request))
+
+    def get_list_display_links(self, request, list_display):
+        links = super().get_list_display_links(request, list_display)
+        return self._redacted_names(links) if links else links
+
+    def get_fieldsets(self, request, obj=None):
+        return [(name, {**options, "fields": self._redacted_names(options["fields"])})
+                for name, options in super().get_fieldsets(request, obj)]
+
+    def get_fields(self, request, obj=None):
+        return self._redacted_names(super().get_fields(request, obj))
+
+    def get_readonly_fields(self, request, obj=None):
+        return self._redacted_names(super().get_readonly_fields(request, obj))
+
+    # The change and history pages name the object by its str(), in the title and breadcrumbs.
+    object_history_template = "telegram_payments/admin/redacted_object_history.html"
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        if context.get("subtitle"):
+            context["subtitle"] = redact(str(context["subtitle"]))
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    def action_checkbox(self, obj):
+        # Django labels each row's checkbox with str(obj) (for screen readers).
+        attrs = {"class": "action-select", "aria-label": format_html(
+            gettext("Select this object for an action - {}"), redact(str(obj)))}
+        return forms.CheckboxInput(attrs, lambda value: False).render(helpers.ACTION_CHECKBOX_NAME, str(obj.pk))
+
+    def log_change(self, request, obj, message):
+        # The admin's history and "Recent actions" show a log entry's object name and message.
+        entry = super().log_change(request, obj, redact(message) if isinstance(message, str) else message)
+        if entry is not None and redact(entry.object_repr) != entry.object_repr:
+            entry.object_repr = redact(entry.object_repr)
+            entry.save(update_fields=["object_repr"])
+        return entry
+
+    def history_view(self, request, object_id, extra_context=None):
+        response = super().history_view(request, object_id, extra_context)
+        context = getattr(response, "context_data", None)
+        if context and context.get("title"):
+            context["title"] = redact(str(context["title"]))
+        return response
+
+    def _redacted_filter(self, item):
+        if isinstance(item, str) and "__" not in item:
+            field = self.model._meta.get_field(item)
+            if isinstance(field, TEXT_FIELDS) and not field.choices and not field.is_relation:
+                return (item, RedactedValuesFilter)
+        return item
+
+    def _redacted_names(self, names):
+        return [self._redacted(name) for name in names]
+
+    def _redacted(self, name):
+        if isinstance(name, (list, tuple)):  # a row of fields in a fieldset
+            return type(name)(self._redacted(item) for item in name)
+        if not isinstance(name, str):
+            return name
+        try:
+            field = self.model._meta.get_field(name)
+        except Exception:  # a method, a property, a lookup: not a model field
+            return name
+        if field.is_relation or not isinstance(field, TEXT_FIELDS):
+            return name
+        # One callable per field and admin: Django matches fields and read-only fields by identity.
+        cache = self.__dict__.setdefault("_redacted_fields", {})
+        if name not in cache:
+            cache[name] = self._redacted_display(field)
+        return cache[name]
+
+    def _redacted_display(self, field):
+        def show(obj):
+            return display_for_field(redact(getattr(obj, field.attname)), field, self.get_empty_value_display())
+
+        show.__name__ = field.name
+        show.short_description = field.verbose_name
+        show.admin_order_field = field.name
+        return show
+
+
+class ReadOnlyAdmin(ReadOnlyAdminMixin, RedactedFieldsMixin, admin.ModelAdmin):
+    """An admin over rows written by services only: look, never add, change or delete; secrets redacted."""
+
+    # Its breadcrumbs name the object redacted too. An admin with its own change form extends this one
+    # (admin/redacted_change_form.html).
+    change_form_template = "telegram_payments/admin/redacted_change_form.html"

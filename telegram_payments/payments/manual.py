@@ -1,0 +1,125 @@
+"""Support grants and revokes, done by an operator and recorded in the audit trail as manual.
+
+Each action writes one `StripeEvent` (`manual:grant:<uuid>` / `manual:revoke:<uuid>`, source
+`manual`) in the same transaction as its effect, so there is never an effect without its record.
+A grant is told to the buyer once, after it committed (`bot.notices`).
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from entitlements import wording
+from entitlements.models import Entitlement
+from entitlements.services import grant_entitlement, revoke_entitlement
+from telegram_payments.models import EventSource, EventStatus, Product, StripeEvent
+from telegram_payments.payments.notices import tell_delivered
+
+EVENT_MANUAL_GRANT = "manual.grant"
+EVENT_MANUAL_REVOKE = "manual.revoke"
+
+
+class ManualActionRefused(Exception):
+    """The action cannot be done as asked (unknown type, nothing to revoke, no reason)."""
+
+
+@dataclass(frozen=True)
+class ManualOutcome:
+    event: StripeEvent
+    entitlements: list[Entitlement]
+
+
+def grant_manually(
+    *, user_id: int, entitlement_type: str, reason: str, days: int | None = None, operator=None,
+    operator_name: str = "",
+) -> ManualOutcome:
+    """Grant `entitlement_type` to `user_id` for `days` (default: the product's duration; none: lifetime),
+    and tell the buyer (once, after the commit; a Bot API failure is logged, never raised).
+
+    The type must be in the catalog (a typo must not create a grant nobody checks for).
+    """
+    reason = _required_reason(reason)
+    if days is not None and days < 1:
+        raise ManualActionRefused("days must be 1 or more")
+    product = Product.objects.filter(entitlement_type=entitlement_type).first()
+    if product is None:
+        raise ManualActionRefused(f"unknown entitlement type {entitlement_type!r} (not in the catalog)")
+    days = days if days is not None else product.duration_days
+    event = _manual_event("grant", user_id, entitlement_type, reason, operator, operator_name, {"days": days})
+    with transaction.atomic():
+        event.save(force_insert=True)
+        grant = grant_entitlement(
+            user_id=user_id,
+            entitlement_type=entitlement_type,
+            event_id=event.event_id,
+            duration=timedelta(days=days) if days else None,
+        )
+        event.note = f"{wording.granted(grant)} (manual: {reason})."
+        event.save(update_fields=["note"])
+        tell_delivered(event=event, product=product)  # sent once this transaction committed
+    return ManualOutcome(event, [grant])
+
+
+def revoke_manually(
+    *, user_id: int, entitlement_type: str, reason: str, operator=None, operator_name: str = "",
+    only: Entitlement | None = None,
+) -> ManualOutcome:
+    """Revoke every grant of `entitlement_type` that `user_id` holds or has waiting (stacked), or only
+    the grant `only` (the entitlement's own admin page) if it is still one of them."""
+    reason = _required_reason(reason)
+    now = timezone.now()
+    with transaction.atomic():
+        grants = revocable_grants(user_id=user_id, entitlement_type=entitlement_type, now=now)
+        if only is not None:
+            grants = grants.filter(pk=only.pk)
+        # Latest first, so no grant is moved up only to be revoked next.
+        grants = list(grants.order_by("-starts_at"))
+        if not grants:
+            raise ManualActionRefused(f"user {user_id} holds no {entitlement_type!r} to revoke")
+        event = _manual_event(
+            "revoke", user_id, entitlement_type, reason, operator, operator_name,
+            {"revoked": [g.event_id for g in grants]},
+        )
+        event.save(force_insert=True)
+        revoked = [revoke_entitlement(entitlement=g, reason=f"manual: {reason}", now=now) for g in grants]
+        event.note = f"Revoked {len(revoked)} {entitlement_type} grant(s) of {user_id} (manual: {reason})."
+        event.save(update_fields=["note"])
+    return ManualOutcome(event, revoked)
+
+
+def revocable_grants(*, user_id: int, entitlement_type: str, now=None):
+    """The grants a revoke takes away: not revoked, not expired (active or stacked to come)."""
+    return (
+        Entitlement.objects.not_revoked()
+        .filter(user_id=user_id, entitlement_type=entitlement_type)
+        .exclude(expires_at__lte=now or timezone.now())
+    )
+
+
+def _required_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ManualActionRefused("a reason is required")
+    return reason
+
+
+def _manual_event(action, user_id, entitlement_type, reason, operator, operator_name, extra) -> StripeEvent:
+    now = timezone.now()
+    return StripeEvent(
+        event_id=f"manual:{action}:{uuid.uuid4()}",
+        event_type=EVENT_MANUAL_GRANT if action == "grant" else EVENT_MANUAL_REVOKE,
+        customer_id=str(user_id),
+        amount_cents=None,
+        source=EventSource.MANUAL,
+        telegram_payment_charge_id="",
+        entitlement_type=entitlement_type,
+        initiated_by=operator,
+        payload={"action": action, "reason": reason, "operator": operator_name, **extra},
+        status=EventStatus.PROCESSED,
+        attempts=1,
+        received_at=now,
+        processed_at=now,
+    )

@@ -1,0 +1,59 @@
+"""How amounts read in the support pages: "12,500 XTR", "−250 XTR" (no emoji font needed), and an
+estimate in USD."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from telegram_payments.conf import stars_settings
+from telegram_payments.redaction import redact
+
+MINUS = "\u2212"  # a real minus sign: "−250", not a hyphen
+
+NANOSTARS_PER_STAR = 1_000_000_000
+
+
+def thousands(value) -> str:
+    """12500 -> "12,500"; None -> "—"."""
+    if value is None:
+        return "—"
+    return f"{value:,}"
+
+
+def amount_text(amount, currency: str = "XTR", *, sign: str = "") -> str:
+    """An amount as staff read it everywhere in the admin: "2,500 XTR"; `sign` "minus" for money going
+    back ("−250 XTR"), "plus" for money coming in ("+250 XTR"); None -> "—". The currency is shown as
+    its code (redacted like any stored text), never as an emoji."""
+    if amount is None:
+        return "—"
+    prefix = {"plus": "+", "minus": MINUS if amount else ""}.get(sign, "")
+    return f"{prefix}{amount:,} {redact(currency)}"
+
+
+def stars(value) -> str:
+    """Whole Stars as "12,500 XTR"; None -> "—"."""
+    return amount_text(value)
+
+
+def nanostars_number(nanostars: int | None) -> str:
+    """A StarAmount in nanostars as "1,250" or "1,250.5" (a fraction only when there is one)."""
+    if nanostars is None:
+        return "—"
+    whole, fraction = divmod(abs(nanostars), NANOSTARS_PER_STAR)
+    sign = "-" if nanostars < 0 else ""
+    text = f"{sign}{whole:,}"
+    if fraction:
+        text += f".{fraction:09d}".rstrip("0")
+    return text
+
+
+def nanostars_as_stars(nanostars: int | None) -> str:
+    """A StarAmount in nanostars as "1,250 XTR" or "1,250.5 XTR"; None -> "—"."""
+    return "—" if nanostars is None else f"{nanostars_number(nanostars)} XTR"
+
+
+def usd_estimate(whole_stars: int | None) -> str:
+    """An estimate in US dollars at `STARS_USD_RATE`, e.g. "≈ $162.50"; None -> "—"."""
+    if whole_stars is None:
+        return "—"
+    amount = (Decimal(whole_stars) * stars_settings.STARS_USD_RATE).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    sign = "-" if amount < 0 else ""
+    return f"≈ {sign}${abs(amount):,.2f}"

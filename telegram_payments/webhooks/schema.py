@@ -1,0 +1,93 @@
+"""OpenAPI descriptions of the webhook endpoints (drf-spectacular), shared by every webhook view.
+
+`@webhook_schema(RequestSerializer, summary=...)` on a webhook view's `post` documents the secret
+header, the request body and every answer of the webhook contract (README, "Webhook contract").
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+
+from entitlements.api_errors import ErrorSerializer, FalseField, TrueField, error_response
+from telegram_payments.telegram_api.limits import MAX_BIGINT, MIN_BIGINT
+
+
+class WebhookOutcomeSerializer(serializers.Serializer):
+    ok = TrueField()
+    status = serializers.ChoiceField(choices=["processed", "duplicate", "failed"],
+                                     help_text="What this delivery did.")
+    event_id = serializers.CharField(help_text="e.g. tg_stars:payment:<telegram_payment_charge_id>")
+    event_status = serializers.ChoiceField(choices=["pending", "processed", "failed"],
+                                           help_text="The stored event's status.")
+
+
+class WebhookValidationErrorSerializer(serializers.Serializer):
+    ok = FalseField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
+                                   help_text="Field name (or body) to messages; nothing was stored.")
+
+
+class BotApiUpdateSerializer(serializers.Serializer):
+    """A Bot API Update (https://core.telegram.org/bots/api#update): update_id is required of every
+    update. message, callback_query, pre_checkout_query and subscription are read as the Bot API
+    defines them, and a field of theirs that is not what Telegram sends (a chat without an integer id,
+    text that is not a string, a currency that is not 3 letters, an amount outside 1..2^31-1) is a 400.
+    Other update kinds are acknowledged and not stored. Other fields are allowed."""
+
+    update_id = serializers.IntegerField(min_value=MIN_BIGINT, max_value=MAX_BIGINT,
+                                         help_text="The update's id, as Telegram numbers them.")
+
+
+# The 200 answer of POST /webhook/telegram: one of three shapes.
+UPDATE_ANSWER = {
+    "oneOf": [
+        {"$ref": "#/components/schemas/WebhookOutcome"},
+        {"type": "object", "description": "A chat update answered, ignored, or whose reply failed (logged).",
+         "properties": {"ok": {"type": "boolean", "enum": [True]},
+                        "status": {"type": "string", "enum": ["answered", "ignored", "failed"]}},
+         "required": ["ok", "status"]},
+        {"type": "object", "description": "A Bot API method call for Telegram to perform.",
+         "properties": {"method": {"type": "string", "enum": ["answerPreCheckoutQuery", "sendMessage"]}},
+         "required": ["method"]},
+    ],
+}
+
+SECRET_HEADER_PARAMETER = OpenApiParameter(
+    "X-Telegram-Bot-Api-Secret-Token", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
+    description="Equal to TELEGRAM_WEBHOOK_SECRET (the secret_token given to setWebhook).",
+)
+
+WEBHOOK_RESPONSES = {
+    200: OpenApiResponse(WebhookOutcomeSerializer, description="Stored (processed, duplicate or failed)."),
+    400: error_response(
+        "Malformed JSON, or a field that is not valid (see errors); nothing stored.", "invalid",
+        serializer=WebhookValidationErrorSerializer,
+        body={"ok": False, "errors": {"currency": ["Must be a 3-letter currency code, e.g. XTR."]}},
+    ),
+    401: error_response("Missing or wrong secret header.", "unauthorized",
+                        detail="Missing or wrong X-Telegram-Bot-Api-Secret-Token header."),
+    403: error_response("TELEGRAM_IP_ALLOWLIST is on and the request comes from outside TELEGRAM_IP_RANGES.",
+                        "forbidden_source"),
+    404: error_response("No such URL.", "not_found", detail="No such URL."),
+    413: error_response("Body over WEBHOOK_MAX_BODY_BYTES.", "body_too_large"),
+    415: error_response("Not application/json, or a charset other than UTF-8, UTF-16 or UTF-32.",
+                        "unsupported_media_type"),
+    429: error_response("Too many requests with a missing or wrong secret from this address; see Retry-After. "
+                        "A request with the right secret is never refused this way.", "too_many_auth_failures"),
+    503: error_response("Database unavailable; retry later (Retry-After).", "database_unavailable"),
+}
+
+
+def webhook_schema(request_serializer, *, summary: str, description: str, responses: dict | None = None):
+    return extend_schema(
+        summary=summary,
+        description=description,
+        request={"application/json": request_serializer},
+        responses=responses or WEBHOOK_RESPONSES,
+        parameters=[SECRET_HEADER_PARAMETER],
+        auth=[],
+        tags=["webhooks"],
+    )
+
+
+__all__ = ["ErrorSerializer", "WEBHOOK_RESPONSES", "UPDATE_ANSWER", "BotApiUpdateSerializer", "webhook_schema"]
