@@ -10,6 +10,7 @@ from django.utils import timezone
 from entitlements import outbox
 from entitlements.locks import lock_for_transaction
 from entitlements.models import Entitlement
+from entitlements.signals import entitlement_extended, entitlement_granted, entitlement_revoked, send_on_commit
 
 
 def _lock_user_type(user_id: int, entitlement_type: str) -> None:
@@ -41,8 +42,8 @@ def grant_entitlement(
     with transaction.atomic(savepoint=savepoint):
         _lock_user_type(user_id, entitlement_type)
         starts_at = now
+        current_end = _current_end(user_id, entitlement_type, now) if duration or expires_at else None
         if duration is not None:
-            current_end = _current_end(user_id, entitlement_type, now)
             if current_end:
                 starts_at = current_end
             expires_at = starts_at + duration
@@ -58,6 +59,9 @@ def grant_entitlement(
             expires_at=expires_at,
         )
         outbox.enqueue_change(entitlement=grant, kind=outbox.GRANTED, now=now)  # same transaction
+        send_on_commit(entitlement_extended if current_end else entitlement_granted, sender=Entitlement,
+                       entitlement=grant, user_id=user_id, entitlement_type=entitlement_type,
+                       starts_at=grant.starts_at, expires_at=grant.expires_at, event_id=event_id)
         return grant
 
 
@@ -100,4 +104,6 @@ def revoke_entitlement(
                 later.expires_at -= unused
                 later.save(update_fields=["starts_at", "expires_at"])
         outbox.enqueue_change(entitlement=entitlement, kind=outbox.REVOKED, now=now)  # same transaction
+        send_on_commit(entitlement_revoked, sender=Entitlement, entitlement=entitlement,
+                       user_id=entitlement.user_id, entitlement_type=entitlement.entitlement_type, reason=reason)
         return entitlement

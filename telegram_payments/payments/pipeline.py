@@ -45,6 +45,7 @@ from telegram_payments.payments.events import (
     subscription_event_id,
 )
 from telegram_payments.payments.rules import apply_event, recorded_events
+from telegram_payments.signals import announce_outcome
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +174,9 @@ def replay_event(*, event: StripeEvent) -> EventOutcome:
             return EventOutcome(Outcome.FAILED, event)
         _mark_processed(event)
         event.save()
-        return EventOutcome(Outcome.PROCESSED, event, applied.product, granted=applied.grant is not None)
+        outcome = EventOutcome(Outcome.PROCESSED, event, applied.product, granted=applied.grant is not None)
+        announce_outcome(outcome)  # a replay that completes an event is its recording, for receivers
+        return outcome
 
 
 @observe_outcome
@@ -195,6 +198,12 @@ def event_lock(event: StripeEvent) -> str:
 
 
 def _record_and_apply(new_event: StripeEvent) -> EventOutcome:
+    outcome = _store_and_apply(new_event)
+    announce_outcome(outcome)  # payment_recorded / refund_recorded, once this commits
+    return outcome
+
+
+def _store_and_apply(new_event: StripeEvent) -> EventOutcome:
     try:
         with transaction.atomic():
             lock_for_transaction(event_lock(new_event))

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from telegram_payments.models import Invoice, Product, StripeEvent, Subscription, SubscriptionState
 from telegram_payments.payments.events import PaymentRejected
+from telegram_payments.signals import send_on_commit, subscription_state_changed
 
 # Telegram's `BotSubscriptionUpdated.state` -> our state.
 TELEGRAM_STATES = {
@@ -102,6 +103,10 @@ def _is_older(update_id: int | None, subscription: Subscription) -> bool:
 
 
 def _set(subscription: Subscription, *, state: str, source: str, event: StripeEvent | None) -> None:
+    if subscription.pk is None or subscription.state != state:
+        send_on_commit(subscription_state_changed, sender=Subscription, subscription=subscription,
+                       user_id=subscription.user_id, invoice_payload=subscription.invoice_payload, state=state,
+                       source=source)
     subscription.state = state
     subscription.source = source
     subscription.updated_at = timezone.now()

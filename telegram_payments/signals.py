@@ -1,0 +1,59 @@
+"""What a host project listens to: signals sent once the change has committed (never for a rolled-back
+one), with the keyword arguments below. A receiver that raises is logged and changes nothing that
+was recorded; other receivers still run. (Other services: the signed outbox, `entitlements.outbox`.)
+
+* `payment_recorded` (sender: `StripeEvent`): a payment was recorded now, by any route (webhook,
+  relay, reconciliation) or a replay completed it. `event` (the `StripeEvent`), `status`
+  ("processed": what was bought is granted; "failed": recorded with `event.error`, for staff),
+  `user_id`, `entitlement_type`, `amount` (Stars), `currency`, `charge_id`, `source`.
+* `refund_recorded` (sender: `StripeEvent`): a refund was recorded now. The same arguments; a
+  processed refund has revoked the grant of its charge.
+* `subscription_state_changed` (sender: `Subscription`): `subscription`, `user_id`,
+  `invoice_payload`, `state` (a `SubscriptionState` value: renewing, cancelled, renewal_failed,
+  stopped), `source`.
+* `entitlement_granted`, `entitlement_extended`, `entitlement_revoked` (sender: `Entitlement`):
+  see `entitlements.signals`.
+
+Duplicates (a copy of an event already recorded) send nothing.
+
+    from django.dispatch import receiver
+    from telegram_payments.signals import entitlement_granted
+
+    @receiver(entitlement_granted)
+    def unlock(sender, *, user_id, entitlement_type, expires_at, **kwargs):
+        ...
+"""
+
+from django.dispatch import Signal
+
+from entitlements.signals import entitlement_extended, entitlement_granted, entitlement_revoked, send_on_commit
+
+payment_recorded = Signal()
+refund_recorded = Signal()
+subscription_state_changed = Signal()
+
+__all__ = [
+    "entitlement_extended", "entitlement_granted", "entitlement_revoked", "payment_recorded", "refund_recorded",
+    "send_on_commit", "subscription_state_changed",
+]
+
+
+def announce_outcome(outcome) -> None:
+    """Send `payment_recorded` or `refund_recorded` for an event recorded (processed or failed) now."""
+    from telegram_payments.payments.events import Outcome
+
+    event = outcome.event
+    if outcome.status == Outcome.DUPLICATE or not (event.is_payment or event.is_refund):
+        return
+    send_on_commit(
+        payment_recorded if event.is_payment else refund_recorded,
+        sender=type(event),
+        event=event,
+        status=outcome.status.value,
+        user_id=int(event.customer_id) if str(event.customer_id).isdigit() else None,
+        entitlement_type=event.entitlement_type,
+        amount=event.amount_cents,
+        currency=event.currency,
+        charge_id=event.telegram_payment_charge_id,
+        source=event.source,
+    )
