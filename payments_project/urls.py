@@ -12,6 +12,8 @@ admin.site.site_header = "Stars payments"
 admin.site.site_title = "Stars payments"
 admin.site.index_title = "Support desk"
 admin.site.site_url = "/"
+# Its index leads with the support desk (At a glance, failing events), as the app's own index page does.
+admin.site.index_template = "admin/telegram_payments/index.html"
 # DRF's own token page lists every full key; the app's "Service tokens" page shows a key once.
 admin.site.unregister(TokenProxy)
 

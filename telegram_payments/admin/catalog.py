@@ -9,6 +9,7 @@ from telegram_payments.reads.money import amount_text
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
+    change_list_template = "telegram_payments/admin/change_list.html"
     """Editable with the usual add/change permissions. Past events and invoices keep the price they had:
     events store the amount paid and invoices the price at issue, never a reference to this row's price."""
 

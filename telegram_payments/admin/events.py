@@ -320,6 +320,3 @@ class RefundEventAdmin(StripeEventAdmin):
     def has_module_permission(self, request):
         return self.has_view_permission(request) or super().has_module_permission(request)
 
-
-# The admin's index links to the "At a glance" page this admin serves.
-admin.site.index_template = "admin/telegram_payments/index.html"

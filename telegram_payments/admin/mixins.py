@@ -177,3 +177,4 @@ class ReadOnlyAdmin(ReadOnlyAdminMixin, RedactedFieldsMixin, admin.ModelAdmin):
     # Its breadcrumbs name the object redacted too. An admin with its own change form extends this one
     # (admin/redacted_change_form.html).
     change_form_template = "telegram_payments/admin/redacted_change_form.html"
+    change_list_template = "telegram_payments/admin/change_list.html"
