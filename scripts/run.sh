@@ -11,6 +11,7 @@ export DEBUG=${DEBUG:-1}
 export TELEGRAM_WEBHOOK_SECRET=${TELEGRAM_WEBHOOK_SECRET:-dev-webhook-secret}
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py loaddata demo_catalog demo_subscription
+.venv/bin/python manage.py create_support_groups
 .venv/bin/python manage.py load_demo_history
 .venv/bin/python manage.py create_dev_admin --url "http://127.0.0.1:${PORT:-8000}/admin/"
 echo "Webhooks need the header X-Telegram-Bot-Api-Secret-Token: the value of TELEGRAM_WEBHOOK_SECRET (default dev-webhook-secret)."

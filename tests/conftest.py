@@ -1,4 +1,5 @@
 import json
+from io import StringIO
 from pathlib import Path
 
 import pytest
@@ -186,12 +187,10 @@ def answer_status(answer: dict) -> str:
 
 @pytest.fixture
 def staff_groups(db):
-    """The Support and Catalog managers groups, as their migration makes them (a test that empties the
-    database, transaction=True, removes them: this puts them back)."""
-    import importlib
+    """The Support and Catalog managers groups, as `manage.py create_support_groups` makes them."""
+    from django.core.management import call_command
 
-    from django.apps import apps
+    call_command("create_support_groups", stdout=StringIO())
     from django.contrib.auth.models import Group
 
-    importlib.import_module("telegram_payments.migrations.0015_staff_groups").create_groups(apps, None)
     return {group.name: group for group in Group.objects.filter(name__in=["Support", "Catalog managers"])}
