@@ -23,24 +23,19 @@ import time
 from django.conf import settings
 from django.http import HttpResponse
 from django.views.decorators.http import require_safe
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    disable_created_metrics,
-    generate_latest,
-    multiprocess,
-)
-from prometheus_client.core import GaugeMetricFamily
 
-from entitlements.metrics import OUTBOX_DELIVERIES
+from entitlements.metrics import OUTBOX_DELIVERIES, Counter, Histogram
+
+try:
+    import prometheus_client
+except ImportError:  # the `metrics` extra is not installed: counters count nothing, /metrics says so
+    prometheus_client = None
 from telegram_payments.conf import stars_settings
 
 logger = logging.getLogger(__name__)
 
-disable_created_metrics()  # no `*_created` series next to every counter: half the lines, no use here
+if prometheus_client is not None:
+    prometheus_client.disable_created_metrics()  # no `*_created` series beside every counter: no use here
 
 # --- what is exported ----------------------------------------------------------------------------
 
@@ -103,6 +98,7 @@ class DatabaseGauges:
 
     def collect(self):
         from django.db import DatabaseError
+        from prometheus_client.core import GaugeMetricFamily
 
         from entitlements.models import OutboxMessage
         from telegram_payments.reads.selectors import failed_waiting
@@ -242,6 +238,8 @@ class _Scrape:
 
 
 def scrape_registry():
+    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
+
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
@@ -263,4 +261,8 @@ def metrics_view(request):
             response["WWW-Authenticate"] = 'Bearer realm="metrics"'
             return response
         return HttpResponse("forbidden\n", status=403, content_type="text/plain")
-    return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)
+    if prometheus_client is None:
+        return HttpResponse("prometheus_client is not installed (pip install 'django-telegram-stars[metrics]')\n",
+                            status=501, content_type="text/plain")
+    return HttpResponse(prometheus_client.generate_latest(scrape_registry()),
+                        content_type=prometheus_client.CONTENT_TYPE_LATEST)
