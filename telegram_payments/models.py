@@ -5,6 +5,14 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from telegram_payments.telegram_api.limits import (
+    CHARGE_ID_LENGTH,
+    ENTITLEMENT_TYPE_LENGTH,
+    INVOICE_PAYLOAD_LENGTH,
+    ISSUED_PAYLOAD_LENGTH,
+    QUERY_ID_LENGTH,
+)
+
 PAYMENT_METHOD = "telegram_stars"
 STARS_CURRENCY = "XTR"
 EVENT_PAYMENT = "telegram_stars.successful_payment"
@@ -50,10 +58,10 @@ class StripeEvent(models.Model):
 
     source = models.CharField(max_length=20, choices=EventSource.choices)
     update_id = models.BigIntegerField(null=True, blank=True)  # not looked up: events key on the charge
-    telegram_payment_charge_id = models.CharField(max_length=255)  # indexed: see Meta.indexes
-    provider_payment_charge_id = models.CharField(max_length=255, blank=True, default="")
-    invoice_payload = models.CharField(max_length=255, blank=True, default="")
-    entitlement_type = models.CharField(max_length=100, blank=True, default="")
+    telegram_payment_charge_id = models.CharField(max_length=CHARGE_ID_LENGTH)  # indexed: see Meta.indexes
+    provider_payment_charge_id = models.CharField(max_length=CHARGE_ID_LENGTH, blank=True, default="")
+    invoice_payload = models.CharField(max_length=INVOICE_PAYLOAD_LENGTH, blank=True, default="")
+    entitlement_type = models.CharField(max_length=ENTITLEMENT_TYPE_LENGTH, blank=True, default="")
     subscription_expires_at = models.DateTimeField(null=True, blank=True)
     refund_reason = models.TextField(blank=True, default="")
     initiated_by = models.ForeignKey(  # indexed only where set: see Meta.indexes
@@ -135,7 +143,7 @@ class Customer(models.Model):
 class Product(models.Model):
     """The catalog: what the bot sells, for how many Stars, granting which entitlement for how long."""
 
-    entitlement_type = models.SlugField(max_length=100, unique=True)
+    entitlement_type = models.SlugField(max_length=ENTITLEMENT_TYPE_LENGTH, unique=True)
     title = models.CharField(max_length=32, help_text="Shown on the invoice (Telegram: 1-32 characters).")
     description = models.CharField(max_length=255, help_text="Shown on the invoice (1-255 characters).")
     price_stars = models.PositiveIntegerField()
@@ -173,7 +181,8 @@ class Invoice(models.Model):
     An invoice can be paid more than once (forwarded copies), so payments key on the charge id.
     """
 
-    payload = models.CharField(max_length=128, default=new_invoice_payload)  # unique: see Meta.constraints
+    # unique: see Meta.constraints
+    payload = models.CharField(max_length=ISSUED_PAYLOAD_LENGTH, default=new_invoice_payload)
     user_id = models.BigIntegerField(null=True, blank=True, help_text="Empty: anyone may pay (a link).")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="invoices")
     price_stars = models.PositiveIntegerField(help_text="The price when the invoice was issued.")
@@ -198,10 +207,10 @@ class PreCheckoutAnswer(models.Model):
     `query_id` is unique, so a redelivered query gets the answer recorded the first time.
     """
 
-    query_id = models.CharField(max_length=255)  # unique: see Meta.constraints
+    query_id = models.CharField(max_length=QUERY_ID_LENGTH)  # unique: see Meta.constraints
     update_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     user_id = models.BigIntegerField(help_text="Telegram user id of the buyer.")
-    invoice_payload = models.CharField(max_length=255, blank=True, default="")
+    invoice_payload = models.CharField(max_length=INVOICE_PAYLOAD_LENGTH, blank=True, default="")
     invoice = models.ForeignKey(
         Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="pre_checkout_answers"
     )
@@ -269,7 +278,7 @@ class Subscription(models.Model):
     """
 
     user_id = models.BigIntegerField(help_text="Telegram user id of the subscriber.")
-    invoice_payload = models.CharField(max_length=255, help_text="The invoice (link) subscribed to.")
+    invoice_payload = models.CharField(max_length=INVOICE_PAYLOAD_LENGTH, help_text="The invoice (link) subscribed to.")
     product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     state = models.CharField(max_length=20, choices=SubscriptionState.choices, default=SubscriptionState.RENEWING)
     source = models.CharField(max_length=20, choices=EventSource.choices, help_text="Who set the state.")

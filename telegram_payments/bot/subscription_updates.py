@@ -12,7 +12,7 @@ from telegram import User
 
 from telegram_payments.bot.results import UpdateResult
 from telegram_payments.conf import stars_settings
-from telegram_payments.models import EventSource
+from telegram_payments.models import EventSource, SubscriptionState
 from telegram_payments.payments.events import EventOutcome, Outcome
 from telegram_payments.payments.pipeline import handle_subscription_update
 from telegram_payments.payments.subscriptions import paid_until_text
@@ -38,7 +38,7 @@ class BotSubscriptionUpdated:
 
     user: User
     invoice_payload: str
-    state: str  # canceled | active | failed
+    state: str  # canceled | active | failed: what it means is read from the stored update (telegram_state)
 
     @classmethod
     def de_json(cls, data: dict) -> "BotSubscriptionUpdated":
@@ -52,22 +52,23 @@ def subscription_update(update: BotSubscriptionUpdated, *, update_id: int, data:
         update_id=update_id,
         user_id=update.user.id,
         invoice_payload=update.invoice_payload,
-        state=update.state,
         source=source,
         payload=data,
     )
     reply = None
-    if source == EventSource.TELEGRAM and stars_settings.THANK_BUYERS and update.state == "failed":
+    if source == EventSource.TELEGRAM and stars_settings.THANK_BUYERS:
         reply = _renewal_failed_reply(outcome, chat_id=update.user.id)
     return UpdateResult(outcome.status, "subscription", update_id, reply or outcome.answer(), outcome=outcome)
 
 
 def _renewal_failed_reply(outcome: EventOutcome, *, chat_id: int) -> dict | None:
-    """How to renew, for a failed renewal recorded now that set the subscription's state (else None)."""
+    """How to renew, for an update recorded now that set the subscription's state to "renewal failed"
+    (else None: another state, or a later update, a renewal that went through, already set it)."""
     if outcome.status != Outcome.PROCESSED or outcome.product is None:
         return None
     subscription = subscription_of(outcome.event)
-    if subscription is None or subscription.last_event_id != outcome.event_id:
-        return None  # a later update (a renewal that went through) already set the state
+    if (subscription is None or subscription.last_event_id != outcome.event_id
+            or subscription.state != SubscriptionState.RENEWAL_FAILED):
+        return None
     return text(chat_id, RENEWAL_FAILED_TEXT.format(title=outcome.product.title,
                                                     until=paid_until_text(subscription.paid_until)))

@@ -26,7 +26,16 @@ from telegram_payments.bot.results import UpdateResult, ignored
 from telegram_payments.bot.subscription_updates import SUBSCRIPTION_FIELDS, BotSubscriptionUpdated, subscription_update
 from telegram_payments.models import EventSource
 from telegram_payments.payments.events import Outcome
-from telegram_payments.telegram_api.limits import MAX_BIGINT, is_bigint, is_currency_code
+from telegram_payments.telegram_api.limits import (
+    CHARGE_ID_LENGTH,
+    INVOICE_PAYLOAD_LENGTH,
+    MAX_AMOUNT,
+    MAX_BIGINT,
+    QUERY_ID_LENGTH,
+    SUBSCRIPTION_STATE_LENGTH,
+    is_bigint,
+    is_currency_code,
+)
 
 # What `set_webhook` asks Telegram to deliver: exactly what this module handles.
 # (Payments and refunds arrive as `message` updates.)
@@ -122,20 +131,24 @@ def _essential_fields(kind: str, value):
 # a body that is not what Telegram sends (a list for a user id, a 300-character currency) is a 400.
 PAYMENT_FIELDS = {  # successful_payment / refunded_payment: field -> (check, what it must be)
     "currency": (is_currency_code, "a 3-letter currency code"),
-    "total_amount": (lambda v: _is_int(v, 1, 2**31 - 1), "a positive integer"),
-    "invoice_payload": (lambda v: isinstance(v, str) and len(v) <= 255, "a string of at most 255 characters"),
-    "telegram_payment_charge_id": (lambda v: isinstance(v, str) and 1 <= len(v) <= 255,
-                                   "a string of 1 to 255 characters"),
-    "provider_payment_charge_id": (lambda v: v is None or (isinstance(v, str) and len(v) <= 255),
-                                   "a string of at most 255 characters"),
+    "total_amount": (lambda v: _is_int(v, 1, MAX_AMOUNT), "a positive integer"),
+    "invoice_payload": (lambda v: isinstance(v, str) and len(v) <= INVOICE_PAYLOAD_LENGTH,
+                        f"a string of at most {INVOICE_PAYLOAD_LENGTH} characters"),
+    "telegram_payment_charge_id": (lambda v: isinstance(v, str) and 1 <= len(v) <= CHARGE_ID_LENGTH,
+                                   f"a string of 1 to {CHARGE_ID_LENGTH} characters"),
+    "provider_payment_charge_id": (lambda v: v is None or (isinstance(v, str) and len(v) <= CHARGE_ID_LENGTH),
+                                   f"a string of at most {CHARGE_ID_LENGTH} characters"),
     "subscription_expiration_date": (lambda v: _is_int(v, 0, 2**40), "a Unix time"),
 }
 SUBSCRIPTION_UPDATE_FIELDS = {  # a state we do not know is recorded as failed, not refused: Telegram would resend it
-    "invoice_payload": (lambda v: isinstance(v, str) and 1 <= len(v) <= 255, "a string of 1 to 255 characters"),
-    "state": (lambda v: isinstance(v, str) and 1 <= len(v) <= 32, "a string of 1 to 32 characters"),
+    "invoice_payload": (lambda v: isinstance(v, str) and 1 <= len(v) <= INVOICE_PAYLOAD_LENGTH,
+                        f"a string of 1 to {INVOICE_PAYLOAD_LENGTH} characters"),
+    "state": (lambda v: isinstance(v, str) and 1 <= len(v) <= SUBSCRIPTION_STATE_LENGTH,
+              f"a string of 1 to {SUBSCRIPTION_STATE_LENGTH} characters"),
 }
 PRE_CHECKOUT_FIELDS = {
-    "id": (lambda v: isinstance(v, str) and 1 <= len(v) <= 255, "a string of 1 to 255 characters"),
+    "id": (lambda v: isinstance(v, str) and 1 <= len(v) <= QUERY_ID_LENGTH,
+           f"a string of 1 to {QUERY_ID_LENGTH} characters"),
     **{k: PAYMENT_FIELDS[k] for k in ("currency", "total_amount", "invoice_payload")},
 }
 

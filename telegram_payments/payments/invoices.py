@@ -17,10 +17,11 @@ from telegram import LabeledPrice
 from entitlements.locks import lock_for_transaction
 from telegram_payments.models import STARS_CURRENCY, Invoice, InvoiceStatus, Product
 from telegram_payments.telegram_api.client import BotApiError, call_bot
+from telegram_payments.telegram_api.limits import SUBSCRIPTION_PERIOD
 
 logger = logging.getLogger(__name__)
 
-SUBSCRIPTION_PERIOD_SECONDS = 2592000  # 30 days: the only period Telegram accepts
+SUBSCRIPTION_PERIOD_SECONDS = int(SUBSCRIPTION_PERIOD.total_seconds())  # createInvoiceLink counts seconds
 MAX_START_PARAMETER_LENGTH = 64  # Telegram's limit for deep-link parameters
 # A buyer asking again within this time gets the invoice issued before (a redelivered /buy included).
 REUSE_OPEN_INVOICE_FOR = timedelta(minutes=10)

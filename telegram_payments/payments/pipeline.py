@@ -45,6 +45,7 @@ from telegram_payments.payments.events import (
     subscription_event_id,
 )
 from telegram_payments.payments.rules import apply_event, recorded_events
+from telegram_payments.payments.subscriptions import telegram_state
 from telegram_payments.signals import announce_outcome
 
 logger = logging.getLogger(__name__)
@@ -126,14 +127,14 @@ def handle_subscription_update(
     update_id: int,
     user_id: int,
     invoice_payload: str,
-    state: str,
     source: str,
     payload: dict,
 ) -> EventOutcome:
     """Record a subscription's change Telegram reports (`canceled`, `active`, `failed`) and set its
     state, once per update (a subscription update has no charge: its update is its identity).
 
-    `payload` is the whole Update: its `subscription.state` is what a replay applies again.
+    `payload` is the whole Update: its `subscription.state` is read from it, here and in a replay,
+    by the one reader (`subscriptions.telegram_state`).
     """
     outcome = _record_and_apply(StripeEvent(
         event_id=subscription_event_id(update_id),
@@ -146,7 +147,7 @@ def handle_subscription_update(
         payload=payload,
     ))
     if outcome.status == Outcome.PROCESSED:
-        record_subscription_update(state)
+        record_subscription_update(telegram_state(outcome.event))
     return outcome
 
 

@@ -30,10 +30,10 @@ from telegram_payments.models import (
 )
 from telegram_payments.payments.events import PaymentRejected, payment_event_id, refund_event_id
 from telegram_payments.payments.subscriptions import apply_subscription_update, note_subscription_payment
+from telegram_payments.telegram_api.limits import SUBSCRIPTION_PERIOD
 
 REFUNDED_FIRST_NOTE = "This charge was refunded before its payment arrived: nothing granted."
 NOT_OUR_INVOICE = "we could not match it to anything we sell"
-SUBSCRIPTION_PERIOD = timedelta(days=30)  # Telegram's only period for Star subscriptions
 # How far past one period from now Telegram's end of a subscription period may lie (clock skew, delays).
 SUBSCRIPTION_END_SLACK = timedelta(days=2)
 

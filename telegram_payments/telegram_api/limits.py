@@ -1,9 +1,24 @@
-"""Checks of single webhook fields shared by both routes (the relay serializers and the Update
-checks in `updates`): values PostgreSQL can store, and codes that stay what they are when normalised."""
+"""Field limits of Telegram's types as this service stores them, and checks of single fields: one
+place for the models' columns, the relay serializers (and so the schema) and the Update checks in
+`bot.updates`. Values PostgreSQL can store, and codes that stay what they are when normalised."""
 
 import re
+from datetime import timedelta
 
 MIN_BIGINT, MAX_BIGINT = -(2**63), 2**63 - 1
+MAX_AMOUNT = 2**31 - 1  # Stars in one payment: Telegram's Integer
+
+# Lengths of what we store (the columns are this long; Telegram's own limits are these or shorter).
+CHARGE_ID_LENGTH = 255  # telegram_payment_charge_id, provider_payment_charge_id
+INVOICE_PAYLOAD_LENGTH = 255  # as it arrives; the payloads we issue are at most 128 bytes (Telegram's limit)
+ISSUED_PAYLOAD_LENGTH = 128
+QUERY_ID_LENGTH = 255  # pre_checkout_query.id
+ENTITLEMENT_TYPE_LENGTH = 100
+REFUND_REASON_LENGTH = 1000  # the relay's refund_reason
+SUBSCRIPTION_STATE_LENGTH = 32  # BotSubscriptionUpdated.state as sent (one we do not know is recorded as failed)
+
+# Telegram's one period for Star subscriptions (createInvoiceLink's subscription_period, in seconds there).
+SUBSCRIPTION_PERIOD = timedelta(days=30)
 
 # Three ASCII letters, as Telegram sends them (XTR). ASCII only: `str.upper()` turns some other letters
 # into two ("ß" -> "SS"), and the stored code is upper-cased into a 3-character column.

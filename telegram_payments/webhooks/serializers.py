@@ -7,9 +7,15 @@ never refused and one it forbids never accepted (tests/test_api_fuzzing.py check
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from telegram_payments.telegram_api.limits import CURRENCY_PATTERN, MAX_BIGINT
-
-MAX_INT = 2**31 - 1
+from telegram_payments.telegram_api.limits import (
+    CHARGE_ID_LENGTH,
+    CURRENCY_PATTERN,
+    ENTITLEMENT_TYPE_LENGTH,
+    ISSUED_PAYLOAD_LENGTH,
+    MAX_AMOUNT,
+    MAX_BIGINT,
+    REFUND_REASON_LENGTH,
+)
 
 # The characters str.strip() removes (Python's whitespace), spelled out: `\s` means other things in
 # other regex engines, and the schema's patterns must read alike everywhere.
@@ -91,11 +97,11 @@ class UserIdField(StrictIntegerField):
         super().__init__(allow_digit_string=True, min_value=1, max_value=MAX_BIGINT, **kwargs)
 
 
-@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 255,
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": CHARGE_ID_LENGTH,
                       "description": "Taken as sent (not trimmed)."})
 class ChargeIdField(StrictCharField):
     def __init__(self, **kwargs):
-        super().__init__(max_length=255, allow_blank=False, trim_whitespace=False, **kwargs)
+        super().__init__(max_length=CHARGE_ID_LENGTH, allow_blank=False, trim_whitespace=False, **kwargs)
 
 
 @extend_schema_field({"type": "string", "pattern": "^[A-Za-z]{3}$", "example": "XTR",
@@ -108,18 +114,18 @@ class CurrencyField(serializers.RegexField):
 
 class SuccessfulPaymentRelaySerializer(serializers.Serializer):
     user_id = UserIdField()
-    entitlement_type = NonBlankCharField(max_length=100)
-    invoice_id = StrictCharField(max_length=128, required=False, allow_blank=True, default="")
+    entitlement_type = NonBlankCharField(max_length=ENTITLEMENT_TYPE_LENGTH)
+    invoice_id = StrictCharField(max_length=ISSUED_PAYLOAD_LENGTH, required=False, allow_blank=True, default="")
     telegram_payment_charge_id = ChargeIdField()
     provider_payment_charge_id = StrictCharField(
-        max_length=255, required=False, allow_blank=True, default=""
+        max_length=CHARGE_ID_LENGTH, required=False, allow_blank=True, default=""
     )
-    total_amount = StrictIntegerField(min_value=1, max_value=MAX_INT)
+    total_amount = StrictIntegerField(min_value=1, max_value=MAX_AMOUNT)
     currency = CurrencyField()
 
 
 class RefundRelaySerializer(serializers.Serializer):
     user_id = UserIdField()
-    entitlement_type = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
+    entitlement_type = StrictCharField(max_length=ENTITLEMENT_TYPE_LENGTH, required=False, allow_blank=True, default="")
     telegram_payment_charge_id = ChargeIdField()
-    refund_reason = StrictCharField(max_length=1000, required=False, allow_blank=True, default="")
+    refund_reason = StrictCharField(max_length=REFUND_REASON_LENGTH, required=False, allow_blank=True, default="")
