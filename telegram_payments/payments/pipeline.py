@@ -16,12 +16,14 @@ once:
 
 import logging
 import sys
+from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from entitlements.services import stack_lock
 from payments_project.locks import lock_for_transaction
 from payments_project.metrics import observe_outcome, record_subscription_update
 
@@ -64,9 +66,13 @@ def handle_successful_payment(
     provider_payment_charge_id: str = "",
     subscription_expires_at: datetime | None = None,
     update_id: int | None = None,
+    alongside: Callable[[], object] | None = None,
 ) -> EventOutcome:
-    """Record a successful payment and grant what was bought, once per charge id."""
-    return _record_and_apply(StripeEvent(
+    """Record a successful payment and grant what was bought, once per charge id.
+
+    `alongside`: the caller's own write, committed with the event unless it is a copy (the Update
+    route remembers the buyer: `bot.customers`)."""
+    return _record_and_apply(alongside, StripeEvent(
         event_id=payment_event_id(telegram_payment_charge_id),
         event_type=EVENT_PAYMENT,
         payment_method=PAYMENT_METHOD,
@@ -99,9 +105,11 @@ def handle_refund(
     provider_payment_charge_id: str = "",
     initiated_by=None,
     update_id: int | None = None,
+    alongside: Callable[[], object] | None = None,
 ) -> EventOutcome:
-    """Record a refund and revoke the grant of that charge at once, once per charge id."""
-    return _record_and_apply(StripeEvent(
+    """Record a refund and revoke the grant of that charge at once, once per charge id (`alongside`: as
+    for a payment)."""
+    return _record_and_apply(alongside, StripeEvent(
         event_id=refund_event_id(telegram_payment_charge_id),
         event_type=EVENT_REFUND,
         payment_method=PAYMENT_METHOD,
@@ -135,7 +143,7 @@ def handle_subscription_update(
 
     `payload` is the whole Update: its `subscription.state` is what a replay applies again.
     """
-    outcome = _record_and_apply(StripeEvent(
+    outcome = _record_and_apply(None, StripeEvent(
         event_id=subscription_event_id(update_id),
         event_type=EVENT_SUBSCRIPTION,
         payment_method=PAYMENT_METHOD,
@@ -160,7 +168,7 @@ def replay_event(*, event: StripeEvent) -> EventOutcome:
         event = StripeEvent.objects.select_for_update().get(pk=event.pk)
         if event.status == EventStatus.PROCESSED:
             return EventOutcome(Outcome.DUPLICATE, event)
-        lock_for_transaction(event_lock(event))
+        lock_for_transaction(*event_locks(event))
         event.attempts += 1
         try:
             with transaction.atomic():
@@ -195,15 +203,29 @@ def event_lock(event: StripeEvent) -> str:
     return charge_lock(event.telegram_payment_charge_id)
 
 
-def _record_and_apply(new_event: StripeEvent) -> EventOutcome:
+def event_locks(event: StripeEvent) -> tuple[str, ...]:
+    """The locks an event is applied under, taken in one statement: `event_lock`, then for a payment
+    or a refund the stack lock of its user (`entitlements.services.stack_lock`), which its grant or
+    revoke would otherwise take later on its own."""
+    if event.event_type in (EVENT_PAYMENT, EVENT_REFUND):
+        try:
+            return event_lock(event), stack_lock(int(event.customer_id))
+        except ValueError:  # not a user id: the payment fails before any grant (there is nothing to revoke)
+            pass
+    return (event_lock(event),)
+
+
+def _record_and_apply(alongside: Callable[[], object] | None, new_event: StripeEvent) -> EventOutcome:
     try:
         with transaction.atomic():
-            lock_for_transaction(event_lock(new_event))
+            lock_for_transaction(*event_locks(new_event))
             # Under the lock, so a copy racing this one finds it stored once it commits.
             recorded = recorded_events(new_event)
-            if (existing := recorded.get(new_event.event_id)) is not None:
-                return EventOutcome(Outcome.DUPLICATE, existing)
+            if new_event.event_id in recorded.event_ids:
+                return _existing_duplicate(new_event.event_id, recorded.events.get(new_event.event_id))
             new_event.attempts = 1
+            if alongside is not None:
+                alongside()
             applied = apply_event(new_event, recorded)
             _mark_processed(new_event)
             # The unique event id stays the guard: a failed row recorded meanwhile outside this lock
@@ -216,10 +238,11 @@ def _record_and_apply(new_event: StripeEvent) -> EventOutcome:
         raise
     except Exception as exc:
         logger.warning("event %s failed: %s", new_event.event_id, describe(exc))
-        return _record_failure(new_event, exc)
+        return _record_failure(new_event, exc, alongside)
 
 
-def _record_failure(event: StripeEvent, exc: Exception) -> EventOutcome:
+def _record_failure(event: StripeEvent, exc: Exception, alongside: Callable[[], object] | None = None
+                    ) -> EventOutcome:
     event.pk = None
     event.status = EventStatus.FAILED
     event.error = describe(exc)
@@ -228,6 +251,8 @@ def _record_failure(event: StripeEvent, exc: Exception) -> EventOutcome:
     try:
         with transaction.atomic():
             event.save(force_insert=True)
+            if alongside is not None:  # rolled back with the effect: written again with the failed row
+                alongside()
             if _to_refund_automatically(event, exc):
                 AutoRefund.objects.create(payment=event, reason=event.error, buyer_reason=exc.buyer_reason)
     except IntegrityError:
@@ -246,9 +271,9 @@ def find_event(event_id: str) -> StripeEvent | None:
     return StripeEvent.objects.filter(event_id=event_id).defer("payload").first()
 
 
-def _existing_duplicate(event_id: str) -> EventOutcome:
-    """The stored event a unique violation said exists, as a duplicate."""
-    existing = find_event(event_id)
+def _existing_duplicate(event_id: str, existing: StripeEvent | None = None) -> EventOutcome:
+    """The stored event a unique violation (or the read under the lock) said exists, as a duplicate."""
+    existing = existing or find_event(event_id)
     if existing is None:
         # Inside `except IntegrityError`: the violation was not on event_id, a real integrity
         # problem, re-raised. Otherwise the event was reported stored and is gone (pruned?).
