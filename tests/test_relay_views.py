@@ -207,9 +207,8 @@ def test_wrong_content_type_is_415_and_nothing_stored(post_json, catalog):
 def test_a_duplicate_delivery_costs_few_queries(post_json, catalog, django_assert_max_num_queries):
     post_json(PAY_URL, payment_body())
     redeliveries.forget_all()  # as in a worker that did not answer the first copy (test_redeliveries.py)
-    # Under the charge's lock (a savepoint and the lock here), the product read with "is the charge's payment
-    # recorded?", then that event for the answer (tests/test_statement_counts.py lists them).
-    with django_assert_max_num_queries(5):
+    # Under the charge's lock (a savepoint and the lock here), the recorded events of the charge.
+    with django_assert_max_num_queries(4):
         response = post_json(PAY_URL, payment_body())
     assert response.json()["status"] == "duplicate"
     assert StripeEvent.objects.count() == Entitlement.objects.count() == 1

@@ -44,7 +44,8 @@ def test_a_new_relay_payment(post_json, catalog, django_assert_num_queries):
     expected = [
         "SAVEPOINT",  # the pipeline's transaction
         *locks(),  # the charge's lock and the buyer's grant-stack lock, in one statement
-        "SELECT",  # the product, with whether the charge's payment or refund is recorded (a copy? refunded first?)
+        "SELECT",  # what is recorded for the charge: a copy? refunded first?
+        "SELECT",  # the product
         "SELECT",  # the buyer's current end of that product: where the grant stacks
         "INSERT",  # the grant
         "INSERT",  # the event
@@ -74,8 +75,9 @@ def test_a_new_payment_update(post_json, catalog, django_assert_num_queries, fir
     expected = [
         "SAVEPOINT",
         *locks(),
-        "SELECT",  # the invoice and its product, with whether the charge's payment or refund is recorded
+        "SELECT",  # what is recorded for the charge: a copy? refunded first?
         "INSERT",  # the sender, as Telegram shows them now (INSERT ... ON CONFLICT DO UPDATE)
+        "SELECT",  # the invoice and its product
         *(["UPDATE"] if first_payment else []),  # the invoice marked paid
         "SELECT",  # the buyer's current end
         "INSERT",  # the grant
@@ -113,14 +115,12 @@ def test_a_refund(post_json, catalog, django_assert_num_queries):
 
 
 def test_a_copy_with_other_bytes(post_json, catalog, django_assert_num_queries):
-    """Not answered from memory (other bytes): the recorded payment is found under the lock, and read
-    for the answer."""
+    """Not answered from memory (other bytes): the recorded payment is found under the lock."""
     assert post_json(RELAY_PAY_URL, relay_payment("count-copy")).json()["status"] == "processed"
     expected = [
         "SAVEPOINT",
         *locks(),
-        "SELECT",  # the product, with "the charge's payment is recorded": a copy
-        "SELECT",  # the stored event, for the answer
+        "SELECT",  # what is recorded for the charge: the payment, a copy
         "RELEASE",
     ]
     with django_assert_num_queries(len(expected)) as captured:

@@ -221,8 +221,8 @@ def _record_and_apply(alongside: Callable[[], object] | None, new_event: StripeE
             lock_for_transaction(*event_locks(new_event))
             # Under the lock, so a copy racing this one finds it stored once it commits.
             recorded = recorded_events(new_event)
-            if new_event.event_id in recorded.event_ids:
-                return _existing_duplicate(new_event.event_id, recorded.events.get(new_event.event_id))
+            if (existing := recorded.get(new_event.event_id)) is not None:
+                return EventOutcome(Outcome.DUPLICATE, existing)
             new_event.attempts = 1
             if alongside is not None:
                 alongside()
@@ -271,9 +271,9 @@ def find_event(event_id: str) -> StripeEvent | None:
     return StripeEvent.objects.filter(event_id=event_id).defer("payload").first()
 
 
-def _existing_duplicate(event_id: str, existing: StripeEvent | None = None) -> EventOutcome:
-    """The stored event a unique violation (or the read under the lock) said exists, as a duplicate."""
-    existing = existing or find_event(event_id)
+def _existing_duplicate(event_id: str) -> EventOutcome:
+    """The stored event a unique violation said exists, as a duplicate."""
+    existing = find_event(event_id)
     if existing is None:
         # Inside `except IntegrityError`: the violation was not on event_id, a real integrity
         # problem, re-raised. Otherwise the event was reported stored and is gone (pruned?).

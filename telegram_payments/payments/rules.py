@@ -12,14 +12,12 @@ entitlements app's business (`entitlements.services`).
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Exists
 from django.utils import timezone
 
 from entitlements import wording
 from entitlements.models import Entitlement
 from entitlements.services import grant_entitlement, revoke_entitlement
-
-from ..models import (
+from telegram_payments.models import (
     EVENT_PAYMENT,
     EVENT_REFUND,
     EVENT_SUBSCRIPTION,
@@ -30,8 +28,8 @@ from ..models import (
     Product,
     StripeEvent,
 )
-from .events import PaymentRejected, payment_event_id, refund_event_id
-from .subscriptions import apply_subscription_update, note_subscription_payment
+from telegram_payments.payments.events import PaymentRejected, payment_event_id, refund_event_id
+from telegram_payments.payments.subscriptions import apply_subscription_update, note_subscription_payment
 
 REFUNDED_FIRST_NOTE = "This charge was refunded before its payment arrived: nothing granted."
 NOT_OUR_INVOICE = "we could not match it to anything we sell"
@@ -48,64 +46,22 @@ class Applied:
     grant: Entitlement | None = None
 
 
-@dataclass(frozen=True)
-class Recorded:
-    """What is recorded for an event's charge, read once by the pipeline under the event's lock: it
-    answers "a copy?" and "refunded first?" at once.
-
-    `event_ids`: which of the charge's event ids (its payment's, its refund's) are stored, the event's
-    own included. `events`: those events, for a refund or a subscription update (a payment needs only
-    their ids). A payment's catalog entry (`invoice`, `product`) is read in the same query; when there
-    is none the payment fails, and a copy of a payment stored before fails on its unique event id.
-    """
-
-    event_ids: frozenset[str]
-    events: dict[str, StripeEvent]
-    invoice: Invoice | None = None
-    product: Product | None = None
-
-
-def recorded_events(event: StripeEvent) -> Recorded:
-    """What is recorded for this event's charge (its payment and its refund), or for the event alone
-    when it has no charge; for a payment, with its catalog entry. One query (two for a payment naming an
-    invoice we did not issue and a product)."""
-    if event.event_type == EVENT_PAYMENT:
-        return _payment_recorded(event)
-    if event.event_type == EVENT_REFUND:
+def recorded_events(event: StripeEvent) -> dict[str, StripeEvent]:
+    """{event id: event} of what is recorded for this event's charge (its payment and its refund, the
+    event itself included if stored), or for the event alone when it has no charge. One query, made
+    by the pipeline under the event's lock: it answers "a copy?" and "refunded first?" at once."""
+    if event.event_type in (EVENT_PAYMENT, EVENT_REFUND):
         charge = event.telegram_payment_charge_id
         ids = [payment_event_id(charge), refund_event_id(charge)]
     else:
         ids = [event.event_id]
-    events = {found.event_id: found for found in StripeEvent.objects.filter(event_id__in=ids).defer("payload")}
-    return Recorded(frozenset(events), events)
+    return {found.event_id: found for found in StripeEvent.objects.filter(event_id__in=ids).defer("payload")}
 
 
-def _payment_recorded(event: StripeEvent) -> Recorded:
-    """The invoice (with its product) or the product a payment names, each annotated with whether its
-    charge's payment and refund are recorded."""
-    charge = event.telegram_payment_charge_id
-    stored = {
-        "paid_before": Exists(StripeEvent.objects.filter(event_id=payment_event_id(charge))),
-        "refunded_before": Exists(StripeEvent.objects.filter(event_id=refund_event_id(charge))),
-    }
-    invoice = product = None
-    if event.invoice_payload:
-        invoice = Invoice.objects.select_related("product").annotate(**stored).filter(
-            payload=event.invoice_payload).first()
-    found = invoice
-    if invoice is None and event.entitlement_type:
-        product = found = Product.objects.annotate(**stored).filter(entitlement_type=event.entitlement_type).first()
-    if found is None:
-        return Recorded(frozenset(), {})
-    ids = {payment_event_id(charge): found.paid_before, refund_event_id(charge): found.refunded_before}
-    return Recorded(frozenset(i for i, stored in ids.items() if stored), {}, invoice,
-                    invoice.product if invoice is not None else product)
-
-
-def apply_event(event: StripeEvent, recorded: Recorded) -> Applied:
+def apply_event(event: StripeEvent, recorded: dict[str, StripeEvent]) -> Applied:
     """Apply a payment's or a refund's effect, filling in the event's derived fields and note.
 
-    `recorded`: `recorded_events(event)`, read under the event's lock (`pipeline.event_locks`)."""
+    `recorded`: `recorded_events(event)`, read under the event's locks (`pipeline.event_locks`)."""
     if event.event_type == EVENT_PAYMENT:
         return apply_payment(event, recorded)
     if event.event_type == EVENT_REFUND:
@@ -116,13 +72,15 @@ def apply_event(event: StripeEvent, recorded: Recorded) -> Applied:
     raise PaymentRejected(f"unknown event type {event.event_type!r}")
 
 
-def apply_payment(event: StripeEvent, recorded: Recorded) -> Applied:
+def apply_payment(event: StripeEvent, recorded: dict[str, StripeEvent]) -> Applied:
     """Check the payment against our invoice and catalog, mark the invoice paid and grant the product.
 
     A payment whose charge was refunded first (the refund arrived earlier) grants nothing.
     """
-    invoice = recorded.invoice
-    product = _product_paid_for(event, invoice, recorded.product)
+    invoice = None
+    if event.invoice_payload:
+        invoice = Invoice.objects.select_related("product").filter(payload=event.invoice_payload).first()
+    product = _product_paid_for(event, invoice)
     event.entitlement_type = product.entitlement_type
     _check_payment(event, invoice, product)
 
@@ -130,13 +88,13 @@ def apply_payment(event: StripeEvent, recorded: Recorded) -> Applied:
         invoice.status = InvoiceStatus.PAID
         invoice.paid_at = timezone.now()
         invoice.save(update_fields=["status", "paid_at"])
-    if refund_event_id(event.telegram_payment_charge_id) in recorded.event_ids:
+    if refund_event_id(event.telegram_payment_charge_id) in recorded:
         event.note = REFUNDED_FIRST_NOTE
         return Applied(product)
 
     duration, expires_at = _term(event, product)
     # savepoint=False: a failed grant fails the pipeline's whole transaction, which it rolls back.
-    # locked=True: the pipeline took the user's stack lock with the charge's (`pipeline.event_locks`).
+    # locked=True: the pipeline took the buyer's stack lock with the charge's (`pipeline.event_locks`).
     grant = grant_entitlement(
         user_id=int(event.customer_id),
         entitlement_type=product.entitlement_type,
@@ -152,7 +110,7 @@ def apply_payment(event: StripeEvent, recorded: Recorded) -> Applied:
     return Applied(product, grant)
 
 
-def _product_paid_for(event: StripeEvent, invoice: Invoice | None, product: Product | None) -> Product:
+def _product_paid_for(event: StripeEvent, invoice: Invoice | None) -> Product:
     """The invoice's product, or (relay route, no invoice of ours) the one of the event's type."""
     if invoice is not None:
         product = invoice.product
@@ -161,9 +119,11 @@ def _product_paid_for(event: StripeEvent, invoice: Invoice | None, product: Prod
     elif not event.entitlement_type:
         raise PaymentRejected(f"unknown invoice {event.invoice_payload!r} and no entitlement_type given",
                               unfulfillable=True, buyer_reason=NOT_OUR_INVOICE)
-    elif product is None:
-        raise PaymentRejected(f"unknown product {event.entitlement_type!r}",
-                              unfulfillable=True, buyer_reason=NOT_OUR_INVOICE)
+    else:
+        product = Product.objects.filter(entitlement_type=event.entitlement_type).first()
+        if product is None:
+            raise PaymentRejected(f"unknown product {event.entitlement_type!r}",
+                                  unfulfillable=True, buyer_reason=NOT_OUR_INVOICE)
     # A renewal of a subscription we issued is honoured after its product went off sale: Telegram
     # keeps charging subscribers until they cancel, and they must get what they paid for.
     renewal = invoice is not None and event.subscription_expires_at is not None and product.is_subscription
@@ -203,14 +163,14 @@ def _term(event: StripeEvent, product: Product) -> tuple[timedelta | None, datet
     return (timedelta(days=product.duration_days) if product.duration_days else None), None
 
 
-def apply_refund(event: StripeEvent, recorded: Recorded) -> None:
+def apply_refund(event: StripeEvent, recorded: dict[str, StripeEvent]) -> None:
     """Revoke the grant of the refunded charge, and complete the refund's record from its payment.
 
     A refund of a charge we never saw is still recorded; its payment, if it arrives, grants nothing.
     The refund is recorded under the payment's user whatever user the refund named.
     """
     payment_id = payment_event_id(event.telegram_payment_charge_id)
-    payment = recorded.events.get(payment_id)
+    payment = recorded.get(payment_id)
     mismatch = ""
     if payment is not None:
         if payment.customer_id != event.customer_id:
