@@ -13,9 +13,11 @@ from entitlements.models import Entitlement
 from entitlements.signals import entitlement_extended, entitlement_granted, entitlement_revoked, send_on_commit
 
 
-def _lock_user_type(user_id: int, entitlement_type: str) -> None:
-    # Two grants of one type for one user must not both read the same "current end".
-    lock_for_transaction(f"entitlement:{user_id}:{entitlement_type}")
+def stack_lock(user_id: int) -> str:
+    """The lock that orders a user's grants and revokes: two grants for one user must not both read
+    the same "current end". A caller that takes it with its own locks (`lock_for_transaction(mine,
+    stack_lock(user))`, one statement) passes `locked=True` below."""
+    return f"entitlement:{user_id}"
 
 
 def grant_entitlement(
@@ -27,6 +29,7 @@ def grant_entitlement(
     expires_at: datetime | None = None,
     now: datetime | None = None,
     savepoint: bool = True,
+    locked: bool = False,
 ) -> Entitlement:
     """Grant `entitlement_type` to `user_id` for the event `event_id`.
 
@@ -37,10 +40,12 @@ def grant_entitlement(
     `savepoint=False`, for a caller whose transaction must roll back as a whole if this fails
     (the payment pipeline): no savepoint, and an error here breaks the caller's transaction.
     With the default, a caller may catch the error (a second grant for one event: IntegrityError) and go on.
+    `locked=True`: the caller holds `stack_lock(user_id)` in this transaction already.
     """
     now = now or timezone.now()
     with transaction.atomic(savepoint=savepoint):
-        _lock_user_type(user_id, entitlement_type)
+        if not locked:
+            lock_for_transaction(stack_lock(user_id))
         starts_at = now
         current_end = _current_end(user_id, entitlement_type, now) if duration or expires_at else None
         if duration is not None:
@@ -76,16 +81,20 @@ def _current_end(user_id: int, entitlement_type: str, now: datetime) -> datetime
 
 
 def revoke_entitlement(
-    *, entitlement: Entitlement, reason: str, now: datetime | None = None, savepoint: bool = True
+    *, entitlement: Entitlement, reason: str, now: datetime | None = None, savepoint: bool = True,
+    locked: bool = False,
 ) -> Entitlement:
     """Revoke one grant at once. Grants stacked behind it move up by the time it had left.
 
     Revoking twice is a no-op that keeps the first reason. `savepoint`: as in `grant_entitlement`.
+    `locked=True`: the caller holds `stack_lock(entitlement.user_id)` in this transaction and read
+    `entitlement` in it with `select_for_update()`, so it is not read again.
     """
     now = now or timezone.now()
     with transaction.atomic(savepoint=savepoint):
-        _lock_user_type(entitlement.user_id, entitlement.entitlement_type)
-        entitlement = Entitlement.objects.select_for_update().get(pk=entitlement.pk)
+        if not locked:
+            lock_for_transaction(stack_lock(entitlement.user_id))
+            entitlement = Entitlement.objects.select_for_update().get(pk=entitlement.pk)
         if entitlement.revoked_at:
             return entitlement
         entitlement.revoked_at = now

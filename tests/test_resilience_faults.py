@@ -61,7 +61,7 @@ def test_database_killed_mid_payment_is_503_nothing_written_and_the_retry_succee
     charge = f"killed-{where}"
     # at_charge_lock: waiting on the per-charge lock, the first statement of the transaction;
     # inside_grant: the invoice is already marked paid in the transaction, the grant waits on its lock.
-    lock = f"charge:{charge}" if where == "at_charge_lock" else f"entitlement:{USER}:premium_monthly"
+    lock = f"charge:{charge}" if where == "at_charge_lock" else f"entitlement:{USER}"
     url, body = live_server.url + pay.path, pay.body(charge, USER)
     with admin_connection() as admin:
         status, answer = send_while_locked(admin, lock, url, body, webhook_secret)
@@ -90,7 +90,7 @@ def test_database_killed_mid_refund_is_503_grant_kept_and_the_retry_revokes(
     assert post(live_server.url + pay.path, pay.body(charge, USER), webhook_secret)[0] == 200
     url, body = live_server.url + refund.path, refund.body(charge, USER)
     with admin_connection() as admin:  # the revoke waits on the user's lock, inside the refund's transaction
-        status, answer = send_while_locked(admin, f"entitlement:{USER}:premium_monthly", url, body, webhook_secret)
+        status, answer = send_while_locked(admin, f"entitlement:{USER}", url, body, webhook_secret)
     assert (status, answer) == (503, DB_UNAVAILABLE)
     assert StripeEvent.objects.count() == 1  # only the payment
     assert has_entitlement(USER, "premium_monthly")

@@ -51,12 +51,16 @@ class PaymentMessage:
         return None
 
 
-def payment_message(message: PaymentMessage, *, update_id: int, data: dict, source: str) -> UpdateResult:
+def payment_message(message: PaymentMessage, *, update_id: int, data: dict, source: str,
+                    remember=None) -> UpdateResult:
+    """Hand the payment or refund to the pipeline; `remember` (the sender's upsert) is written in its
+    transaction."""
     handle = _successful_payment if message.kind == "successful_payment" else _refunded_payment
-    return handle(message, update_id=update_id, data=data, source=source)
+    return handle(message, update_id=update_id, data=data, source=source, remember=remember)
 
 
-def _successful_payment(message: PaymentMessage, *, update_id: int, data: dict, source: str) -> UpdateResult:
+def _successful_payment(message: PaymentMessage, *, update_id: int, data: dict, source: str,
+                        remember=None) -> UpdateResult:
     payment = message.payment
     buyer = message.from_id if message.from_id is not None else message.chat_id
     outcome = handle_successful_payment(
@@ -70,6 +74,7 @@ def _successful_payment(message: PaymentMessage, *, update_id: int, data: dict, 
         source=source,
         payload=data,
         update_id=update_id,
+        alongside=remember,
     )
     reply = None
     if source == EventSource.TELEGRAM and stars_settings.THANK_BUYERS:
@@ -90,7 +95,8 @@ def _is_renewal(payment: SuccessfulPayment) -> bool:
     return bool(payment.is_recurring) and not payment.is_first_recurring
 
 
-def _refunded_payment(message: PaymentMessage, *, update_id: int, data: dict, source: str) -> UpdateResult:
+def _refunded_payment(message: PaymentMessage, *, update_id: int, data: dict, source: str,
+                      remember=None) -> UpdateResult:
     refund = message.payment
     outcome = handle_refund(
         user_id=message.chat_id,  # `from` is the bot itself
@@ -102,5 +108,6 @@ def _refunded_payment(message: PaymentMessage, *, update_id: int, data: dict, so
         source=source,
         payload=data,
         update_id=update_id,
+        alongside=remember,
     )
     return UpdateResult(outcome.status, "refunded_payment", update_id, outcome.answer(), outcome=outcome)

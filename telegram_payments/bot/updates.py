@@ -20,7 +20,7 @@ from telegram import Update
 
 from telegram_payments.bot.commands import BUY_CALLBACK_PREFIX, buy_button, command, guarded
 from telegram_payments.bot.customers import remember
-from telegram_payments.bot.payments import PaymentMessage, payment_message
+from telegram_payments.bot.payments import PAYMENT_KINDS, PaymentMessage, payment_message
 from telegram_payments.bot.precheckout import answer_pre_checkout, recorded_answer
 from telegram_payments.bot.results import UpdateResult, ignored
 from telegram_payments.bot.subscription_updates import SUBSCRIPTION_FIELDS, BotSubscriptionUpdated, subscription_update
@@ -80,14 +80,17 @@ def process_update(data: dict, *, source: str = EventSource.TELEGRAM) -> UpdateR
             if "subscription" in essentials else None
     except Exception as exc:  # PTB raises KeyError/TypeError/ValueError on missing or mistyped fields
         raise InvalidUpdate(f"Not a Bot API Update: {type(exc).__name__}: {exc}") from None
-    result = _route(update, subscription, data, source)
-    # Who sent it, as they are now: not from a replay (old news) nor a redelivery (seen already).
-    if source == EventSource.TELEGRAM and result.status != Outcome.DUPLICATE:
-        remember(update)
+    # Who sent it, as they are now: not from a replay (old news) nor a redelivery (seen already). A payment
+    # or a refund writes it in its own transaction (unless it is a copy); anything else here.
+    sender = (lambda: remember(update)) if source == EventSource.TELEGRAM else None
+    result = _route(update, subscription, data, source, sender)
+    if sender is not None and result.status != Outcome.DUPLICATE and result.kind not in PAYMENT_KINDS:
+        sender()
     return result
 
 
-def _route(update: Update, subscription: "BotSubscriptionUpdated | None", data: dict, source: str) -> UpdateResult:
+def _route(update: Update, subscription: "BotSubscriptionUpdated | None", data: dict, source: str,
+           sender=None) -> UpdateResult:
     update_id = update.update_id
     if subscription is not None:
         return subscription_update(subscription, update_id=update_id, data=data, source=source)
@@ -98,7 +101,7 @@ def _route(update: Update, subscription: "BotSubscriptionUpdated | None", data: 
     message = update.message
     if message is not None:
         if (payment := PaymentMessage.of(message)) is not None:
-            return payment_message(payment, update_id=update_id, data=data, source=source)
+            return payment_message(payment, update_id=update_id, data=data, source=source, remember=sender)
         if message.text and message.text.startswith("/") and source == EventSource.TELEGRAM:
             return guarded(command, message, update_id=update_id, kind="command")
     query = update.callback_query

@@ -16,12 +16,14 @@ once:
 
 import logging
 import sys
+from collections.abc import Callable
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from entitlements.locks import lock_for_transaction
+from entitlements.services import stack_lock
 from telegram_payments.conf import stars_settings
 from telegram_payments.metrics import observe_outcome, record_subscription_update
 from telegram_payments.models import (
@@ -65,9 +67,13 @@ def handle_successful_payment(
     provider_payment_charge_id: str = "",
     subscription_expires_at: datetime | None = None,
     update_id: int | None = None,
+    alongside: Callable[[], object] | None = None,
 ) -> EventOutcome:
-    """Record a successful payment and grant what was bought, once per charge id."""
-    return _record_and_apply(StripeEvent(
+    """Record a successful payment and grant what was bought, once per charge id.
+
+    `alongside`: the caller's own write, committed with the event unless it is a copy (the Update
+    route remembers the buyer: `bot.customers`)."""
+    return _record_and_apply(alongside, StripeEvent(
         event_id=payment_event_id(telegram_payment_charge_id),
         event_type=EVENT_PAYMENT,
         payment_method=PAYMENT_METHOD,
@@ -100,9 +106,11 @@ def handle_refund(
     provider_payment_charge_id: str = "",
     initiated_by=None,
     update_id: int | None = None,
+    alongside: Callable[[], object] | None = None,
 ) -> EventOutcome:
-    """Record a refund and revoke the grant of that charge at once, once per charge id."""
-    return _record_and_apply(StripeEvent(
+    """Record a refund and revoke the grant of that charge at once, once per charge id (`alongside`: as
+    for a payment)."""
+    return _record_and_apply(alongside, StripeEvent(
         event_id=refund_event_id(telegram_payment_charge_id),
         event_type=EVENT_REFUND,
         payment_method=PAYMENT_METHOD,
@@ -136,7 +144,7 @@ def handle_subscription_update(
     `payload` is the whole Update: its `subscription.state` is read from it, here and in a replay,
     by the one reader (`subscriptions.telegram_state`).
     """
-    outcome = _record_and_apply(StripeEvent(
+    outcome = _record_and_apply(None, StripeEvent(
         event_id=subscription_event_id(update_id),
         event_type=EVENT_SUBSCRIPTION,
         payment_method=PAYMENT_METHOD,
@@ -161,7 +169,7 @@ def replay_event(*, event: StripeEvent) -> EventOutcome:
         event = StripeEvent.objects.select_for_update().get(pk=event.pk)
         if event.status == EventStatus.PROCESSED:
             return EventOutcome(Outcome.DUPLICATE, event)
-        lock_for_transaction(event_lock(event))
+        lock_for_transaction(*event_locks(event))
         event.attempts += 1
         try:
             with transaction.atomic():
@@ -198,21 +206,35 @@ def event_lock(event: StripeEvent) -> str:
     return charge_lock(event.telegram_payment_charge_id)
 
 
-def _record_and_apply(new_event: StripeEvent) -> EventOutcome:
-    outcome = _store_and_apply(new_event)
+def event_locks(event: StripeEvent) -> tuple[str, ...]:
+    """The locks an event is applied under, taken in one statement: `event_lock`, then for a payment
+    or a refund the stack lock of its user (`entitlements.services.stack_lock`), which its grant or
+    revoke would otherwise take later on its own."""
+    if event.event_type in (EVENT_PAYMENT, EVENT_REFUND):
+        try:
+            return event_lock(event), stack_lock(int(event.customer_id))
+        except ValueError:  # not a user id: the payment fails before any grant (there is nothing to revoke)
+            pass
+    return (event_lock(event),)
+
+
+def _record_and_apply(alongside: Callable[[], object] | None, new_event: StripeEvent) -> EventOutcome:
+    outcome = _store_and_apply(alongside, new_event)
     announce_outcome(outcome)  # payment_recorded / refund_recorded, once this commits
     return outcome
 
 
-def _store_and_apply(new_event: StripeEvent) -> EventOutcome:
+def _store_and_apply(alongside: Callable[[], object] | None, new_event: StripeEvent) -> EventOutcome:
     try:
         with transaction.atomic():
-            lock_for_transaction(event_lock(new_event))
+            lock_for_transaction(*event_locks(new_event))
             # Under the lock, so a copy racing this one finds it stored once it commits.
             recorded = recorded_events(new_event)
             if (existing := recorded.get(new_event.event_id)) is not None:
                 return EventOutcome(Outcome.DUPLICATE, existing)
             new_event.attempts = 1
+            if alongside is not None:
+                alongside()
             applied = apply_event(new_event, recorded)
             _mark_processed(new_event)
             # The unique event id stays the guard: a failed row recorded meanwhile outside this lock
@@ -225,10 +247,11 @@ def _store_and_apply(new_event: StripeEvent) -> EventOutcome:
         raise
     except Exception as exc:
         logger.warning("event %s failed: %s", new_event.event_id, describe(exc))
-        return _record_failure(new_event, exc)
+        return _record_failure(new_event, exc, alongside)
 
 
-def _record_failure(event: StripeEvent, exc: Exception) -> EventOutcome:
+def _record_failure(event: StripeEvent, exc: Exception, alongside: Callable[[], object] | None = None
+                    ) -> EventOutcome:
     event.pk = None
     event.status = EventStatus.FAILED
     event.error = describe(exc)
@@ -237,6 +260,8 @@ def _record_failure(event: StripeEvent, exc: Exception) -> EventOutcome:
     try:
         with transaction.atomic():
             event.save(force_insert=True)
+            if alongside is not None:  # rolled back with the effect: written again with the failed row
+                alongside()
             if _to_refund_automatically(event, exc):
                 AutoRefund.objects.create(payment=event, reason=event.error, buyer_reason=exc.buyer_reason)
     except IntegrityError:

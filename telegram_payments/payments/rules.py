@@ -61,7 +61,7 @@ def recorded_events(event: StripeEvent) -> dict[str, StripeEvent]:
 def apply_event(event: StripeEvent, recorded: dict[str, StripeEvent]) -> Applied:
     """Apply a payment's or a refund's effect, filling in the event's derived fields and note.
 
-    `recorded`: `recorded_events(event)`, read under the event's lock."""
+    `recorded`: `recorded_events(event)`, read under the event's locks (`pipeline.event_locks`)."""
     if event.event_type == EVENT_PAYMENT:
         return apply_payment(event, recorded)
     if event.event_type == EVENT_REFUND:
@@ -94,6 +94,7 @@ def apply_payment(event: StripeEvent, recorded: dict[str, StripeEvent]) -> Appli
 
     duration, expires_at = _term(event, product)
     # savepoint=False: a failed grant fails the pipeline's whole transaction, which it rolls back.
+    # locked=True: the pipeline took the buyer's stack lock with the charge's (`pipeline.event_locks`).
     grant = grant_entitlement(
         user_id=int(event.customer_id),
         entitlement_type=product.entitlement_type,
@@ -101,6 +102,7 @@ def apply_payment(event: StripeEvent, recorded: dict[str, StripeEvent]) -> Appli
         duration=duration,
         expires_at=expires_at,
         savepoint=False,
+        locked=True,
     )
     event.note = f"{wording.granted(grant)}."
     if invoice is not None and event.subscription_expires_at is not None:
@@ -177,7 +179,11 @@ def apply_refund(event: StripeEvent, recorded: dict[str, StripeEvent]) -> None:
         event.amount_cents = event.amount_cents or payment.amount_cents
         event.entitlement_type = event.entitlement_type or payment.entitlement_type
         event.invoice_payload = event.invoice_payload or payment.invoice_payload
-    grant = Entitlement.objects.filter(event_id=payment_id).first()
+    # The pipeline holds the stack lock of the user the refund named: the grant is then read once, locked,
+    # and the revoke reads it no more. A grant of another user's is revoked under that user's lock.
+    locked = not mismatch
+    grant = (Entitlement.objects.select_for_update() if locked else Entitlement.objects).filter(
+        event_id=payment_id).first()
     if grant is None:
         event.note = (
             "No payment recorded for this charge yet: nothing to revoke; a later payment grants nothing."
@@ -186,5 +192,5 @@ def apply_refund(event: StripeEvent, recorded: dict[str, StripeEvent]) -> None:
         ) + mismatch
         return
     reason = f"refund ({EventSource(event.source).label})" + (f": {event.refund_reason}" if event.refund_reason else "")
-    revoke_entitlement(entitlement=grant, reason=reason, savepoint=False)
+    revoke_entitlement(entitlement=grant, reason=reason, savepoint=False, locked=locked)
     event.note = f"Revoked {grant.entitlement_type} of {grant.user_id}.{mismatch}"
