@@ -25,6 +25,22 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def load_env_file(path: Path) -> None:
+    """`NAME=value` lines of a development settings file into the environment, never over a variable
+    already set (blank lines and `#` comments skipped)."""
+    for line in path.read_text().splitlines():
+        name, sep, value = line.strip().partition("=")
+        if sep and name and not name.startswith("#"):
+            os.environ.setdefault(name.strip(), value.strip())
+
+
+# Development: `./scripts/run.sh` writes its settings (DEBUG, the webhook secret, the Bot API
+# stand-in) to .env.dev, so that every `manage.py` command finds them. A server has no such file
+# (`verify_deployment` fails while DEBUG is on); ENV_FILE names another file, or "" for none.
+ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env.dev"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    load_env_file(Path(ENV_FILE))
+
 DEBUG = env_bool("DEBUG", False)
 
 min_secret_key_length = 50  # as Django's deployment check (security.W009) asks

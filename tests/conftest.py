@@ -6,7 +6,7 @@ import pytest
 from django.core.servers.basehttp import WSGIServer
 from django.db import connection
 
-from tests.fakebotapi import start_fake_bot_api, stop_fake_bot_api
+from telegram_payments.devtools.botapi import start_fake_bot_api, stop_fake_bot_api
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -3,6 +3,7 @@
 
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -77,6 +78,12 @@ def test_dev_admin_refuses_without_debug(settings):
     assert not get_user_model().objects.exists()
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_run_sh_loads_the_demo_and_prints_the_login_before_the_server(tmp_path):
     """scripts/run.sh on a copy of the project, with a .venv whose pip does nothing and whose python runs
     everything but `runserver`, which only reports where it would listen."""
@@ -97,8 +104,10 @@ def test_run_sh_loads_the_demo_and_prints_the_login_before_the_server(tmp_path):
     for script in venv_bin.iterdir():
         script.chmod(script.stat().st_mode | stat.S_IEXEC)
     env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DEBUG", "SECRET_KEY", "TELEGRAM_WEBHOOK_SECRET"}}
-    env.update(PORT="8123", DATABASE_URL=f"sqlite:///{project / 'db.sqlite3'}")
+           if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DEBUG", "SECRET_KEY", "TELEGRAM_WEBHOOK_SECRET",
+                        "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_BASE_URL", "ENV_FILE"}}
+    bot_api_port = free_port()
+    env.update(PORT="8123", DATABASE_URL=f"sqlite:///{project / 'db.sqlite3'}", BOT_API_PORT=str(bot_api_port))
 
     def run():
         result = subprocess.run(["bash", "scripts/run.sh"], cwd=project, env=env, capture_output=True, text=True,
@@ -113,3 +122,12 @@ def test_run_sh_loads_the_demo_and_prints_the_login_before_the_server(tmp_path):
     second = run()
     assert "already loaded, nothing added" in second and "password '" not in second
     assert second.rstrip().endswith("RUNSERVER 127.0.0.1:8123")
+
+    # Any later manage.py command finds the development settings run.sh wrote, without DEBUG=1 typed.
+    settings_file = (project / ".env.dev").read_text()
+    assert "DEBUG=1" in settings_file and f"TELEGRAM_API_BASE_URL=http://127.0.0.1:{bot_api_port}" in settings_file
+    check = subprocess.run([sys.executable, "manage.py", "changepassword", "--help"], cwd=project, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stderr[-2000:]
+    with socket.socket() as s:  # the stand-in stopped with the script
+        s.bind(("127.0.0.1", bot_api_port))

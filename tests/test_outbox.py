@@ -22,7 +22,7 @@ from django.utils import timezone
 from entitlements import outbox
 from entitlements.models import DeliveryAttempt, Entitlement, OutboxMessage
 from entitlements.services import grant_entitlement, revoke_entitlement
-from tests import loopback
+from telegram_payments.devtools import botapi
 
 SECRET = "outbox-signing-secret-0123456789"
 PAY_URL = "/webhook/telegram/successful_payment"
@@ -55,7 +55,7 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
-        self.thread = loopback.serve_in_thread(self.server)
+        self.thread = botapi.serve_in_thread(self.server)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/entitlements"
 
     def handle(self, request, body):
@@ -89,7 +89,7 @@ class Receiver:
         return [r for r in self.requests if r[2] == 200]
 
     def stop(self):
-        loopback.stop(self.server, self.thread)
+        botapi.stop(self.server, self.thread)
 
 
 @pytest.fixture

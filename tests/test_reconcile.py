@@ -10,12 +10,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from entitlements.models import Entitlement
+from telegram_payments.devtools.botapi import star_payment, star_refund, star_withdrawal
 from telegram_payments.models import EventSource, EventStatus, Invoice, StripeEvent
 from telegram_payments.payments.events import payment_event_id, refund_event_id
 from telegram_payments.payments.pipeline import handle_successful_payment
 from telegram_payments.reconcile import MISSING_PAYMENT, MISSING_REFUND, ONLY_HERE, reconcile_stars
 from tests.factories import InvoiceFactory
-from tests.fakebotapi import star_payment, star_refund, star_withdrawal
 
 pytestmark = pytest.mark.django_db
 

@@ -1,9 +1,13 @@
-"""A small fake Telegram Bot API server on loopback, for tests.
+"""A small stand-in for the Telegram Bot API on loopback: the tests' fake, and development's
+(`manage.py dev_bot_api`, DEBUG only), so that nothing but production ever calls Telegram.
 
 It speaks the real wire format (POST /bot<token>/<method>, form or JSON parameters, answers
-`{"ok": true, "result": ...}` or `{"ok": false, "error_code": ..., "description": ...}`), records
-every call, and can be told to answer a method with a result, a Bot API error, an HTTP 500, or
-a delay. Only the bot token it was started with is accepted.
+`{"ok": true, "result": ...}` or `{"ok": false, "error_code": ..., "description": ...}`), answers
+every method this service calls, records every call, and can be told to answer a method with a
+result, a Bot API error, an HTTP 500, or a delay. Only the bot token it was started with is accepted.
+With `keeps_ledger`, it also keeps the bot's Star transactions as Telegram would: a payment the
+developer simulates (`recordStarPayment`, not a Bot API method) adds one, `refundStarPayment` adds
+its refund, and `getStarTransactions` / `getMyStarBalance` read them.
 """
 
 import json
@@ -11,9 +15,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import BaseServer
 from urllib.parse import parse_qs
-
-from tests import loopback
 
 BOT_USER = {"id": 123456789, "is_bot": True, "first_name": "Stars Test Bot", "username": "stars_test_bot"}
 
@@ -59,6 +62,7 @@ class FakeBotApi:
     star_transactions: list[dict] = field(default_factory=list)
     star_balance: dict | None = None  # getMyStarBalance's StarAmount; None: the sum of `star_transactions`
     webhook: dict = field(default_factory=dict)
+    keeps_ledger: bool = False
     _message_id: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -120,10 +124,32 @@ class FakeBotApi:
             return {"transactions": self.star_transactions[offset: offset + limit]}
         if method == "getMyStarBalance":
             return self.star_balance if self.star_balance is not None else star_amount(self.star_transactions)
+        if method == "refundStarPayment" and self.keeps_ledger:
+            return self._refund(params)
+        if method == "recordStarPayment" and self.keeps_ledger:
+            payment = star_payment(str(params["charge_id"]), user_id=int(params["user_id"]),
+                                   amount=int(params["amount"]), invoice_payload=params.get("invoice_payload"))
+            with self._lock:
+                self.star_transactions.append(payment)
+            return True
         if method in {"refundStarPayment", "answerPreCheckoutQuery", "editUserStarSubscription",
                       "answerCallbackQuery", "deleteMessage"}:
             return True
         raise LookupError(method)
+
+    def _refund(self, params: dict):
+        """refundStarPayment against the ledger: the charge must be a payment of that user, refunded once."""
+        charge, user_id = str(params.get("telegram_payment_charge_id", "")), int(params.get("user_id", 0))
+        with self._lock:
+            payment = next((t for t in self.star_transactions if t["id"] == charge and "source" in t
+                            and t["source"].get("user", {}).get("id") == user_id), None)
+            if payment is None:
+                raise BotApiRefusal(400, "Bad Request: CHARGE_NOT_FOUND")
+            if any(t["id"] == charge and "receiver" in t for t in self.star_transactions):
+                raise BotApiRefusal(400, "Bad Request: CHARGE_ALREADY_REFUNDED")
+            self.star_transactions.append(star_refund(charge, user_id=user_id, amount=payment["amount"],
+                                                      invoice_payload=payment["source"].get("invoice_payload")))
+        return True
 
     def answer(self, method: str, params: dict) -> tuple[int, dict, Scripted | None]:
         self.calls.append(Call(method, params))
@@ -146,12 +172,23 @@ class FakeBotApi:
             return 200, {"ok": True, "result": scripted.result}, scripted
         try:
             return 200, {"ok": True, "result": self._default_result(method, params)}, None
+        except BotApiRefusal as refusal:
+            return refusal.code, {"ok": False, "error_code": refusal.code, "description": refusal.description}, None
         except LookupError:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}, None
 
 
-def start_fake_bot_api(token: str) -> FakeBotApi:
-    fake = FakeBotApi(token=token)
+class BotApiRefusal(Exception):
+    def __init__(self, code: int, description: str):
+        super().__init__(description)
+        self.code, self.description = code, description
+
+
+def start_fake_bot_api(token: str, *, host: str = "127.0.0.1", port: int = 0, keeps_ledger: bool = False,
+                       on_call=None) -> FakeBotApi:
+    """Serve a stand-in for `token` on `host:port` (0: any free port) in a thread; `on_call(Call)` is
+    told of each call."""
+    fake = FakeBotApi(token=token, keeps_ledger=keeps_ledger)
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):  # keep test output clean
@@ -166,6 +203,8 @@ def start_fake_bot_api(token: str) -> FakeBotApi:
             method = self.path[len(prefix):]
             params = _decode_params(self.headers.get("Content-Type", ""), body)
             status, payload, _ = fake.answer(method, params)
+            if on_call is not None:
+                on_call(fake.calls[-1], status)
             self._send(status, payload)
 
         do_GET = do_POST
@@ -178,15 +217,33 @@ def start_fake_bot_api(token: str) -> FakeBotApi:
             self.end_headers()
             self.wfile.write(data)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
     fake.server = server
-    fake.thread = loopback.serve_in_thread(server)
+    fake.thread = serve_in_thread(server)
     return fake
 
 
 def stop_fake_bot_api(fake: FakeBotApi) -> None:
-    loopback.stop(fake.server, fake.thread)
+    stop(fake.server, fake.thread)
+
+
+# serve_forever() checks for a shutdown request once per poll interval (half a second by default),
+# so a short interval lets stop() return at once instead of making every teardown wait.
+POLL_INTERVAL = 0.01  # seconds
+
+
+def serve_in_thread(server: BaseServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": POLL_INTERVAL}, daemon=True)
+    thread.start()
+    return thread
+
+
+def stop(server: BaseServer, thread: threading.Thread) -> None:
+    """Stop accepting, close the listening socket, and wait for the serving thread to end."""
+    server.shutdown()
+    server.server_close()
+    thread.join()
 
 
 def star_amount(transactions: list[dict]) -> dict:
