@@ -99,7 +99,8 @@ class ChargeIdField(StrictCharField):
 
 
 @extend_schema_field({"type": "string", "pattern": "^[A-Za-z]{3}$", "example": "XTR",
-                      "description": "A 3-letter currency code (XTR for Stars), as sent: no whitespace around it."})
+                      "description": "A 3-letter currency code, as sent (no whitespace around it). Only exactly XTR "
+                                     "(Telegram Stars) pays: any other code, xtr included, is stored as failed."})
 class CurrencyField(serializers.RegexField):
     def __init__(self, **kwargs):
         super().__init__(CURRENCY_PATTERN, trim_whitespace=False,

@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from entitlements.models import Entitlement
-from telegram_payments.models import Invoice, PreCheckoutAnswer, StripeEvent
+from telegram_payments.models import EventStatus, Invoice, PreCheckoutAnswer, StripeEvent
 from telegram_payments.validation import is_bigint, is_currency_code, user_id_from
 from tests.conftest import answer_status, load_update
 
@@ -102,8 +102,19 @@ def test_a_relay_payment_with_an_odd_currency_is_400_naming_it(post_json, curren
     assert nothing_stored()
 
 
-@pytest.mark.parametrize("currency", ["XTR", "xtr"])
-def test_ordinary_currency_codes_still_pass_on_both_routes(post_json, currency):
-    assert post_json(RELAY_PAY_URL, relay_body(currency=currency)).json()["status"] == "processed"
-    assert answer_status(post_json(URL, payment_update(currency=currency)).json()) in {"processed", "duplicate"}
+def test_xtr_is_the_only_currency_that_pays_on_both_routes(post_json):
+    assert post_json(RELAY_PAY_URL, relay_body(currency="XTR")).json()["status"] == "processed"
+    assert answer_status(post_json(URL, payment_update(currency="XTR")).json()) in {"processed", "duplicate"}
     assert StripeEvent.objects.count() == 2
+
+
+@pytest.mark.parametrize("currency", ["xtr", "Xtr", "USD"])
+def test_any_other_3_letter_code_is_a_failed_payment_on_both_routes(post_json, currency):
+    """One rule (validation.is_stars_currency), as the README and the schema state it: a 3-letter code
+    that is not exactly XTR is no Stars payment, recorded as failed, granting nothing."""
+    relay = post_json(RELAY_PAY_URL, relay_body(currency=currency, telegram_payment_charge_id=f"relay-{currency}"))
+    assert relay.status_code == 200 and relay.json()["status"] == "failed"
+    post_json(URL, payment_update(currency=currency))
+    failed = StripeEvent.objects.filter(status=EventStatus.FAILED)
+    assert failed.count() == 2 and all(e.currency == currency and "is not XTR" in e.error for e in failed)
+    assert not Entitlement.objects.exists()

@@ -8,8 +8,9 @@ from telegram import PreCheckoutQuery
 
 from payments_project.metrics import record_pre_checkout_answer
 
-from ..models import STARS_CURRENCY, Invoice, InvoiceStatus, PreCheckoutAnswer
+from ..models import Invoice, InvoiceStatus, PreCheckoutAnswer
 from ..payments.events import Outcome
+from ..validation import is_stars_currency
 from .results import Reply, UpdateResult
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def decline_reason(*, invoice: Invoice | None, user_id: int, currency: str, tota
         return "invoice_expired"
     if not invoice.product.is_active:
         return "product_inactive"
-    if currency != STARS_CURRENCY:
+    if not is_stars_currency(currency):
         return "wrong_currency"
     if total_amount != invoice.price_stars:
         return "wrong_amount"

@@ -72,7 +72,7 @@ def handle_successful_payment(
         payment_method=PAYMENT_METHOD,
         customer_id=str(user_id),
         amount_cents=total_amount,
-        currency=currency.upper(),
+        currency=currency,  # as sent: the rules check it (validation.is_stars_currency)
         source=source,
         update_id=update_id,
         telegram_payment_charge_id=telegram_payment_charge_id,
@@ -107,7 +107,7 @@ def handle_refund(
         payment_method=PAYMENT_METHOD,
         customer_id=str(user_id),
         amount_cents=total_amount,
-        currency=(currency or STARS_CURRENCY).upper(),
+        currency=currency or STARS_CURRENCY,
         source=source,
         update_id=update_id,
         telegram_payment_charge_id=telegram_payment_charge_id,

@@ -29,6 +29,7 @@ from ..models import (
     Product,
     StripeEvent,
 )
+from ..validation import is_stars_currency
 from .events import PaymentRejected, payment_event_id, refund_event_id
 from .subscriptions import apply_subscription_update, note_subscription_payment
 
@@ -133,7 +134,7 @@ def _product_paid_for(event: StripeEvent, invoice: Invoice | None) -> Product:
 
 
 def _check_payment(event: StripeEvent, invoice: Invoice | None, product: Product) -> None:
-    if event.currency != STARS_CURRENCY:
+    if not is_stars_currency(event.currency):
         raise PaymentRejected(f"currency {event.currency} is not {STARS_CURRENCY} (Telegram Stars)")
     price = invoice.price_stars if invoice else product.price_stars
     if event.amount_cents is None or event.amount_cents < price:
