@@ -70,6 +70,8 @@ WEBHOOK_RESPONSES = {
     403: error_response("TELEGRAM_IP_ALLOWLIST is on and the request comes from outside TELEGRAM_IP_RANGES.",
                         "forbidden_source"),
     404: error_response("No such URL.", "not_found", detail="No such URL."),
+    411: error_response("A chunked body (Transfer-Encoding: chunked): send it with a Content-Length header.",
+                        "length_required"),
     413: error_response("Body over WEBHOOK_MAX_BODY_BYTES.", "body_too_large"),
     415: error_response("Not application/json, or a charset other than UTF-8, UTF-16 or UTF-32.",
                         "unsupported_media_type"),
