@@ -32,7 +32,8 @@ class BotApiUpdateSerializer(serializers.Serializer):
     """A Bot API Update (https://core.telegram.org/bots/api#update): update_id is required of every
     update. message, callback_query, pre_checkout_query and subscription are read as the Bot API
     defines them, and a field of theirs that is not what Telegram sends (a chat without an integer id,
-    text that is not a string, a currency that is not 3 letters, an amount outside 1..2^31-1) is a 400.
+    a user id (sender, buyer, subscriber) outside 1..2^63-1, text that is not a string, a currency
+    that is not 3 letters, an amount outside 1..2^31-1) is a 400.
     Other update kinds are acknowledged and not stored. Other fields are allowed."""
 
     update_id = serializers.IntegerField(min_value=MIN_BIGINT, max_value=MAX_BIGINT,
