@@ -88,6 +88,11 @@ BOT_API_CALLS = Counter(
     "Calls to the Telegram Bot API, by method and result (ok, error, transient_error, not_configured).",
     ["method", "result"],
 )
+LIMITER_CACHE_ERRORS = Counter(
+    "telegram_stars_auth_limiter_cache_errors",
+    "Failed-secret limiter reads or writes the cache (CACHE_URL) refused: while it rises, wrong secrets are "
+    "answered 401 but not limited (429).",
+)
 OUTBOX_DELIVERIES = Counter(
     "entitlements_outbox_delivery_attempts",
     "Attempts to deliver an outbox message to ENTITLEMENTS_SERVICE_URL, by result (delivered, failed).",

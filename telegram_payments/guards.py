@@ -6,6 +6,7 @@ import functools
 import ipaddress
 import logging
 import math
+import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -13,6 +14,8 @@ from django.utils.http import parse_header_parameters
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.utils import json
+
+from payments_project.metrics import LIMITER_CACHE_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -174,12 +177,30 @@ def failure_key(ip: str) -> str:
     return f"webhook-auth-failures:{address}"
 
 
+# While the cache is away the limiter counts nothing; that is said once a minute per process, not per request.
+LIMITER_WARNING_INTERVAL = 60.0
+_last_limiter_warning: float | None = None
+
+
+def limiter_cache_failed(exc: Exception) -> None:
+    """A cache error in the limiter: counted (`telegram_stars_auth_limiter_cache_errors`) every time,
+    logged at most once per LIMITER_WARNING_INTERVAL. The request goes on unlimited (401, not 500);
+    /readyz reports the cache as degraded meanwhile."""
+    global _last_limiter_warning
+    LIMITER_CACHE_ERRORS.inc()
+    now = time.monotonic()
+    if _last_limiter_warning is None or now - _last_limiter_warning >= LIMITER_WARNING_INTERVAL:
+        _last_limiter_warning = now
+        logger.warning("auth-failure limiter: cache unavailable (%s): failed secret checks are not limited "
+                       "until it answers again", type(exc).__name__)
+
+
 def auth_failures(ip: str) -> int:
     """Failures counted for `ip` in the current window (0 when the cache cannot be reached)."""
     try:
         return cache.get(failure_key(ip), 0)
     except Exception as exc:  # a cache outage must not turn a 401 into a 500
-        logger.warning("auth-failure limiter: cache unavailable: %s", type(exc).__name__)
+        limiter_cache_failed(exc)
         return 0
 
 
@@ -196,5 +217,5 @@ def count_auth_failure(ip: str) -> int:
             cache.set(key, 1, timeout=window)
             return 1
     except Exception as exc:
-        logger.warning("auth-failure limiter: cache unavailable: %s", type(exc).__name__)
+        limiter_cache_failed(exc)
         return 0
