@@ -41,23 +41,43 @@ def _reject_non_finite(text: str) -> float:
     return value
 
 
+def _is_storable_text(text: str) -> bool:
+    """No NUL and no lone surrogate: text PostgreSQL can store."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def storable_key(key: str) -> str:
+    """An object key as stored: NUL and lone surrogates written as their JSON escapes (`\\u0000`),
+    as text. The schema (OpenAPI 3.0) cannot restrict key names, so such a key is accepted; no key we
+    read can hold them, so nothing we act on changes."""
+    if _is_storable_text(key):
+        return key
+    return "".join(f"\\u{ord(c):04x}" if c == "\x00" or 0xD800 <= ord(c) <= 0xDFFF else c for c in key)
+
+
 def _check_storable(value) -> None:
-    """Depth within MAX_JSON_DEPTH, and no string PostgreSQL cannot store (NUL, lone surrogates)."""
+    """Depth within MAX_JSON_DEPTH, and no string value PostgreSQL cannot store (NUL, lone
+    surrogates: ValueError); keys holding them are escaped in place (`storable_key`)."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
             if "\x00" in item:
                 raise ValueError("strings must not contain NUL (\\u0000)")
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError("strings must be valid Unicode (lone surrogate escape)") from None
+            if not _is_storable_text(item):
+                raise ValueError("strings must be valid Unicode (lone surrogate escape)")
         elif isinstance(item, (dict, list)):
             if depth > MAX_JSON_DEPTH:
                 raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
             if isinstance(item, dict):
-                stack.extend((key, depth) for key in item)
+                for key in [key for key in item if not _is_storable_text(key)]:
+                    item.setdefault(storable_key(key), item.pop(key))
                 stack.extend((child, depth + 1) for child in item.values())
             else:
                 stack.extend((child, depth + 1) for child in item)

@@ -107,7 +107,14 @@ class CurrencyField(serializers.RegexField):
                          error_messages={"invalid": "Must be a 3-letter currency code, e.g. XTR."}, **kwargs)
 
 
-class SuccessfulPaymentRelaySerializer(serializers.Serializer):
+class WebhookBodySerializer(serializers.Serializer):
+    """A webhook's request body: its schema also says what undeclared keys may hold
+    (`schema.WebhookBodyExtension`): any JSON the webhook can store as sent."""
+
+
+class SuccessfulPaymentRelaySerializer(WebhookBodySerializer):
+    """A successful Stars payment in the relay format (other keys are stored with the body, unread)."""
+
     user_id = UserIdField()
     entitlement_type = NonBlankCharField(max_length=100)
     invoice_id = StrictCharField(max_length=128, required=False, allow_blank=True, default="")
@@ -119,7 +126,9 @@ class SuccessfulPaymentRelaySerializer(serializers.Serializer):
     currency = CurrencyField()
 
 
-class RefundRelaySerializer(serializers.Serializer):
+class RefundRelaySerializer(WebhookBodySerializer):
+    """A refunded Stars payment in the relay format (other keys are stored with the body, unread)."""
+
     user_id = UserIdField()
     entitlement_type = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
     telegram_payment_charge_id = ChargeIdField()
