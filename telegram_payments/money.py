@@ -29,9 +29,28 @@ def amount_text(amount, currency: str = "XTR", *, sign: str = "") -> str:
     return f"{prefix}{amount:,} {redact(currency)}"
 
 
+def signed_thousands(value) -> str:
+    """12500 -> "12,500", -250 -> "−250" (a real minus sign); None -> "—"."""
+    if value is None:
+        return "—"
+    return f"{MINUS if value < 0 else ''}{abs(value):,}"
+
+
 def stars(value) -> str:
     """Whole Stars as "12,500 XTR"; None -> "—"."""
     return amount_text(value)
+
+
+def stars_out(value) -> str:
+    """Stars that went back (refunds), as "−250 XTR" ("0 XTR" for none); None -> "—"."""
+    return amount_text(value, sign="minus")
+
+
+def signed_stars(value) -> str:
+    """A balance of Stars (net): "2,350 XTR", or "−250 XTR" below zero; None -> "—"."""
+    if value is None:
+        return "—"
+    return amount_text(abs(value), sign="minus" if value < 0 else "")
 
 
 def nanostars_number(nanostars: int | None) -> str:

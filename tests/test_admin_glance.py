@@ -45,7 +45,7 @@ def test_gross_refunded_and_net_beside_the_previous_period(admin_client, catalog
     paid("old", 250, days_ago=40)  # the previous 30 days
     refunded("old", days_ago=35, stars=250)
     paid("older", 999, days_ago=65)  # before both periods
-    paid("failed", 500, days_ago=1, status=EventStatus.FAILED)  # not revenue
+    paid("failed", 500, days_ago=1, status=EventStatus.FAILED)  # Telegram took these Stars too
     paid("dollars", 500, days_ago=1, currency="USD")  # not Stars
 
     response = admin_client.get(GLANCE)
@@ -53,21 +53,23 @@ def test_gross_refunded_and_net_beside_the_previous_period(admin_client, catalog
     stats = response.context["stats"]
     current, previous = stats["current"], stats["previous"]
     assert (current.gross, current.refunded, current.net, current.payments, current.refunds) == (
-        12750, 250, 12500, 3, 1)
+        13250, 250, 13000, 4, 1)
+    assert (current.failed_gross, current.failed_payments) == (500, 1)
     assert (previous.gross, previous.refunded, previous.net, previous.payments, previous.refunds) == (
         250, 250, 0, 1, 1)
     today = stats["days"][-1]
     assert len(stats["days"]) == 30 and today.day == timezone.localdate()
     yesterday = stats["days"][-2]
-    assert (yesterday.gross, yesterday.refunded, yesterday.net) == (10000, 250, 9750)
+    assert (yesterday.gross, yesterday.refunded, yesterday.net) == (10500, 250, 10250)
 
     html = response.content.decode()
-    assert "12,500" in html and "12,750 XTR" in html  # thousands separators
+    assert "13,000" in html and "13,250 XTR" in html  # thousands separators
+    assert "of which 500 XTR in failed payments (1)" in html
     assert "⭐" not in html  # no emoji font needed
     assert 'id="period-comparison"' in html
 
 
-def test_a_refund_of_a_charge_never_recorded_counts_nowhere(admin_client, catalog):
+def test_a_refund_of_a_charge_never_recorded_counts_apart_and_in_net(admin_client, catalog):
     for n in range(4):
         paid(f"p{n}", 250, days_ago=1)
     refunded("p0", days_ago=1, stars=250)
@@ -75,17 +77,18 @@ def test_a_refund_of_a_charge_never_recorded_counts_nowhere(admin_client, catalo
     handle_refund(user_id=5, telegram_payment_charge_id="never_seen", source=EventSource.TELEGRAM, payload={},
                   total_amount=700)
     refunded("never_seen_either", days_ago=2)
-    # ... and of a payment that failed here (never counted as revenue).
+    # ... and of a payment that failed here: received (Telegram took it) and refunded.
     paid("failed_here", 250, days_ago=1, status=EventStatus.FAILED)
     refunded("failed_here", days_ago=1, stars=250)
 
     stats = admin_client.get(GLANCE).context["stats"]
     current = stats["current"]
-    assert (current.payments, current.refunds, current.refunded, current.net) == (4, 1, 250, 750)
-    assert current.refund_rate == 25.0 and stats["refund_rate"] == 25.0
-    assert stats["unmatched_refunds"] == 3
+    assert (current.payments, current.refunds, current.refunded, current.gross) == (5, 2, 500, 1250)
+    assert (current.unseen_refunds, current.unseen_refunded, current.net) == (2, 700, 50)
+    assert current.refund_rate == 40.0 and stats["refund_rate"] == 40.0
+    assert stats["unmatched_refunds"] == 2
     html = admin_client.get(GLANCE).content.decode()
-    assert "25.0%" in html and 'id="unmatched-refunds"' in html
+    assert "40.0%" in html and 'id="unmatched-refunds"' in html and "−700 XTR" in html
 
 
 def test_a_refund_recorded_before_its_payment_counts_once_the_payment_is_recorded(catalog):
@@ -124,12 +127,12 @@ def test_stars_in_the_21_day_hold_and_older(admin_client, catalog):
     paid("old", 4000, days_ago=30)
     paid("old_refunded", 700, days_ago=25)
     refunded("old_refunded", days_ago=2, stars=700)  # the refund is recent, its payment is not
-    refunded("never_seen", days_ago=1, stars=50)  # no payment here: neither figure
+    refunded("never_seen", days_ago=1, stars=50)  # no payment here: counted when it was made
 
     stats = admin_client.get(GLANCE).context["stats"]
-    assert (stats["in_hold"], stats["past_hold"]) == (1000, 4000)
+    assert (stats["in_hold"], stats["past_hold"]) == (950, 4000)
     html = admin_client.get(GLANCE).content.decode()
-    assert "21-day hold" in html and "1,000" in html and "4,000" in html
+    assert "21-day hold" in html and "950" in html and "4,000" in html
 
 
 def test_usd_estimate_at_the_configured_rate_is_labelled_an_estimate(admin_client, catalog, settings):

@@ -26,7 +26,6 @@ from ..customer_history import customer_history
 from ..customer_search import MAX_TERM, find_customers
 from ..manual import ManualActionRefused, grant_manually, revoke_manually
 from ..models import REPLAYABLE_STATUSES, Customer, Product, StripeEvent
-from ..money import amount_text
 from ..payments.events import Outcome
 from ..payments.refunds import refund_problem
 from ..validation import user_id_from
@@ -132,7 +131,7 @@ class CustomerAdmin(ReadOnlyAdmin):
             "access": [{"type": a.entitlement_type, "until": wording.until(a.expires_at)} for a in history.access],
             "subscriptions": subscriptions,
             "rows": timeline(history, actions_for=actions_for),
-            "net": amount_text(abs(net := history.totals["net_stars"]), sign="minus" if net < 0 else ""),
+            "money": history.totals["money"],
             "can_grant": user.has_perm(GRANT_PERMISSION),
             "can_revoke": user.has_perm(REVOKE_PERMISSION),
             "grant_url": reverse("admin:telegram_payments_customer_grant", args=[user_id]),
