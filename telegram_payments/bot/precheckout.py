@@ -51,9 +51,15 @@ def decline_reason(*, invoice: Invoice | None, user_id: int, currency: str, tota
         return "wrong_amount"
     if invoice.user_id is not None and invoice.user_id != user_id:
         return "wrong_buyer"
-    if invoice.status == InvoiceStatus.PAID:
+    if invoice.status == InvoiceStatus.PAID and not may_be_paid_again(invoice):
         return "already_paid"
     return None
+
+
+def may_be_paid_again(invoice: Invoice) -> bool:
+    """Whether a paid invoice takes another payment: an invoice link for anyone (no user) does, one
+    buyer after another; an invoice issued to one user is paid once."""
+    return invoice.user_id is None
 
 
 def answer_pre_checkout(query: PreCheckoutQuery, *, update_id: int, raw: dict) -> UpdateResult:
