@@ -121,7 +121,7 @@ class DatabaseGauges:
             return
         yield GaugeMetricFamily(
             "telegram_stars_failed_events_waiting",
-            "Events in status failed, waiting for staff to replay or refund them.",
+            "Failing events: failed and not ended (refunded, fulfilled by a staff grant or dismissed).",
             value=failed,
         )
         yield GaugeMetricFamily(

@@ -27,6 +27,7 @@ from .models import (
     Subscription,
 )
 from .revenue import money_totals
+from .selectors import ended_failure
 
 LIMIT = 200  # newest rows of each kind on the page; the lists in the admin hold the rest
 
@@ -84,7 +85,8 @@ def customer_history(user_id: int, *, now: datetime | None = None) -> CustomerHi
     now = now or timezone.now()
     events_of_user = StripeEvent.objects.filter(customer_id=str(user_id))
     events = list(
-        events_of_user.select_related("initiated_by").defer("payload")
+        events_of_user.select_related("initiated_by", "resolution", "resolution__grant_event",
+                                      "resolution__resolved_by").defer("payload", "resolution__grant_event__payload")
         .annotate(payload_reason=KT("payload__reason"))
         .order_by("-received_at", "-pk")[:LIMIT]
     )
@@ -126,7 +128,8 @@ def _subscription(subscription, payment, refunded_charges) -> SubscriptionRecord
 def totals(events) -> dict:
     """A customer's events counted (`events`, `failed`: failing ones) and their Stars (`money`, the
     `revenue.Totals` of the one rule At a glance adds up too), in two queries."""
-    figures = events.aggregate(events=Count("pk"), failed=Count("pk", filter=Q(status=EventStatus.FAILED)))
+    figures = events.aggregate(events=Count("pk"),
+                               failed=Count("pk", filter=Q(status=EventStatus.FAILED) & ~ended_failure()))
     figures["money"] = money_totals(events)
     return figures
 

@@ -24,7 +24,7 @@ from django.utils import timezone
 from entitlements.models import Entitlement
 
 from .models import EVENT_PAYMENT, EVENT_REFUND, REPLAYABLE_STATUSES, STARS_CURRENCY, EventStatus, Product, StripeEvent
-from .selectors import failed_waiting, refunded_failure
+from .selectors import ended_failure, failed_waiting
 
 PERIODS = (7, 30, 90)  # days a page may show
 DEFAULT_PERIOD = 30
@@ -208,10 +208,10 @@ def revenue(*, days: int = DEFAULT_PERIOD, now: datetime | None = None) -> Reven
 
 
 def waiting_counts() -> dict:
-    """Events waiting for staff: failed (a failed payment whose refund is recorded has ended), and
-    pending (maybe stuck)."""
+    """Events waiting for staff: failing (failed, not ended: `selectors.ended_failure`), and pending
+    (maybe stuck)."""
     return StripeEvent.objects.filter(status__in=REPLAYABLE_STATUSES).aggregate(
-        failed=Count("pk", filter=Q(status=EventStatus.FAILED) & ~refunded_failure()),
+        failed=Count("pk", filter=Q(status=EventStatus.FAILED) & ~ended_failure()),
         pending=Count("pk", filter=Q(status=EventStatus.PENDING)),
     )
 

@@ -167,4 +167,5 @@ def staff_groups(db):
     from django.contrib.auth.models import Group
 
     importlib.import_module("telegram_payments.migrations.0015_staff_groups").create_groups(apps, None)
+    importlib.import_module("telegram_payments.migrations.0016_failure_resolution").support_may_resolve(apps, None)
     return {group.name: group for group in Group.objects.filter(name__in=["Support", "Catalog managers"])}

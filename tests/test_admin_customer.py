@@ -238,7 +238,7 @@ def test_the_support_and_catalog_groups(staff_groups):
     support = set(Group.objects.get(name="Support").permissions.values_list("codename", flat=True))
     assert {"view_stripeevent", "change_stripeevent", "refund_payment", "manage_subscription", "grant_entitlement",
             "view_precheckoutanswer", "view_invoice", "view_product", "view_entitlement",
-            "change_entitlement"} <= support
+            "change_entitlement", "resolve_failure"} <= support
     assert not {"add_product", "change_product", "delete_product"} & support
     catalog = set(Group.objects.get(name="Catalog managers").permissions.values_list("codename", flat=True))
     assert catalog == {"view_product", "add_product", "change_product"}

@@ -14,6 +14,7 @@ from entitlements.models import Entitlement
 from payments_project.admin_mixins import badge
 from payments_project.redaction import redact
 
+from ..failures import resolution_of
 from ..models import (
     EVENT_PAYMENT,
     EVENT_REFUND,
@@ -21,6 +22,7 @@ from ..models import (
     AutoRefund,
     EventSource,
     EventStatus,
+    ResolutionKind,
     StripeEvent,
     Subscription,
     SubscriptionState,
@@ -97,11 +99,26 @@ def failure_reason(event: StripeEvent) -> str:
 
 
 def status_with_refund(event: StripeEvent, *, refunded: bool) -> str:
-    """The status badge, and a "refunded" badge on a payment whose refund is recorded."""
+    """The status badge, and how a payment ended since: a "refunded" badge when its refund is recorded,
+    "fulfilled" or "dismissed" when staff ended its failure (`failures`)."""
     label = status_label(event.status)
     if refunded and event.is_payment:
-        return format_html("{} {}", label, badge("refund", "refunded", "#6639ba"))
+        label = format_html("{} {}", label, badge("refund", "refunded", "#6639ba"))
+    resolution = resolution_of(event)
+    if resolution is not None:
+        label = format_html("{} {}", label, badge("resolution", resolution.kind,
+                                                  "#1a7f37" if resolution.kind == ResolutionKind.FULFILLED else None))
     return label
+
+
+def resolution_text(resolution) -> str:
+    """How staff ended a failed payment, in words: "fulfilled by a staff grant (manual:grant:...) by
+    sam: goodwill" or "dismissed by sam: settled by hand"."""
+    who = resolution.resolved_by.get_username() if resolution.resolved_by_id else "an operator"
+    what = resolution.get_kind_display()
+    if resolution.grant_event_id:
+        what += f" ({redact(resolution.grant_event.event_id)})"
+    return f"{what} by {redact(who)}, {when(resolution.resolved_at)}: {redact(resolution.reason)}"
 
 
 def status_label(status) -> str:

@@ -33,6 +33,7 @@ from ..models import (
     STARS_CURRENCY,
     AutoRefund,
     EventStatus,
+    FailureResolution,
     StripeEvent,
 )
 from .events import (
@@ -158,7 +159,8 @@ def replay_event(*, event: StripeEvent) -> EventOutcome:
     """
     with transaction.atomic():
         event = StripeEvent.objects.select_for_update().get(pk=event.pk)
-        if event.status == EventStatus.PROCESSED:
+        # Processed, or a failure staff ended (fulfilled by a grant, dismissed: `failures`): left alone.
+        if event.status == EventStatus.PROCESSED or FailureResolution.objects.filter(payment=event).exists():
             return EventOutcome(Outcome.DUPLICATE, event)
         lock_for_transaction(event_lock(event))
         event.attempts += 1
