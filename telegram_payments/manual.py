@@ -16,6 +16,7 @@ from entitlements import wording
 from entitlements.models import Entitlement
 from entitlements.services import grant_entitlement, revoke_entitlement
 
+from .bot.customers import note_event_user
 from .bot.notices import tell_delivered
 from .failures import ResolutionRefused, fulfil_failure, resolution_problem
 from .models import EventSource, EventStatus, Product, StripeEvent
@@ -56,6 +57,7 @@ def grant_manually(
                           {"days": days, **({"fulfils": fulfils.event_id} if fulfils is not None else {})})
     with transaction.atomic():
         event.save(force_insert=True)
+        note_event_user(event)
         grant = grant_entitlement(
             user_id=user_id,
             entitlement_type=entitlement_type,

@@ -25,6 +25,7 @@ from django.utils import timezone
 from payments_project.locks import lock_for_transaction
 from payments_project.metrics import observe_outcome, record_subscription_update
 
+from ..bot.customers import note_event_user
 from ..models import (
     EVENT_PAYMENT,
     EVENT_REFUND,
@@ -211,6 +212,7 @@ def _record_and_apply(new_event: StripeEvent) -> EventOutcome:
             # The unique event id stays the guard: a failed row recorded meanwhile outside this lock
             # (a failure is recorded after its rollback) makes this insert a duplicate.
             new_event.save(force_insert=True)
+            note_event_user(new_event)  # every user with an event is a customer
         return EventOutcome(Outcome.PROCESSED, new_event, applied.product, granted=applied.grant is not None)
     except IntegrityError:
         return _existing_duplicate(new_event.event_id)
@@ -230,6 +232,7 @@ def _record_failure(event: StripeEvent, exc: Exception) -> EventOutcome:
     try:
         with transaction.atomic():
             event.save(force_insert=True)
+            note_event_user(event)
             if _to_refund_automatically(event, exc):
                 AutoRefund.objects.create(payment=event, reason=event.error, buyer_reason=exc.buyer_reason)
     except IntegrityError:
