@@ -58,7 +58,7 @@ def nanostars_number(nanostars: int | None) -> str:
     if nanostars is None:
         return "—"
     whole, fraction = divmod(abs(nanostars), NANOSTARS_PER_STAR)
-    sign = "-" if nanostars < 0 else ""
+    sign = MINUS if nanostars < 0 else ""
     text = f"{sign}{whole:,}"
     if fraction:
         text += f".{fraction:09d}".rstrip("0")
@@ -75,5 +75,5 @@ def usd_estimate(whole_stars: int | None) -> str:
     if whole_stars is None:
         return "—"
     amount = (Decimal(whole_stars) * settings.STARS_USD_RATE).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    sign = "-" if amount < 0 else ""
+    sign = MINUS if amount < 0 else ""
     return f"≈ {sign}${abs(amount):,.2f}"

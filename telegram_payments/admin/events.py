@@ -216,10 +216,17 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
             path("<int:object_id>/replay/", wrap(self.replay_view), name="telegram_payments_stripeevent_replay"),
         ] + super().get_urls()
 
+    # The page titles say what the rows are (Django's would read "Select audit event to view").
+    list_title = "Payments & refunds"
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": self.list_title, **(extra_context or {})})
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
         event = self.get_object(request, object_id)
         if event is not None:
+            extra_context.setdefault("title", formatting.kind(event).capitalize())
             extra_context.update(self.action_urls(request, event))
             if (event.status == EventStatus.FAILED and self.has_replay_permission(request)
                     and resolution_of(event) is None):
@@ -325,6 +332,7 @@ class RefundEventAdmin(StripeEventAdmin):
                     "charge_id", "payment_link"]
     list_display_links = ["received"]
     list_filter = ["source", "status", "entitlement_type"]
+    list_title = "Refunds"
     actions = ["export_csv"]
     change_list_template = None
 

@@ -9,4 +9,5 @@ admin.site.site_header = "Stars payments"
 admin.site.site_title = "Stars payments"
 admin.site.index_title = "Support desk"
 admin.site.site_url = "/"
+admin.site.empty_value_display = "—"  # an empty value reads the same on every page (money.thousands, amount_text)
 check_admin_input(admin.site)
