@@ -153,12 +153,19 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
 
-def revenue(*, days: int = DEFAULT_PERIOD, now: datetime | None = None) -> Revenue:
-    """The last `days` days (today included, in the current time zone) and the `days` before them."""
+def revenue(*, days: int = DEFAULT_PERIOD, now: datetime | None = None, first_day: date | None = None,
+            last_day: date | None = None, previous_first_day: date | None = None) -> Revenue:
+    """The last `days` days (today included, in the current time zone) and the `days` before them; or
+    `first_day` to `last_day` (both included) beside the span from `previous_first_day` (default: as
+    many days just before) up to `first_day`."""
     now = now or timezone.now()
-    today = timezone.localdate(now)
-    first_day = today - timedelta(days=days - 1)
-    previous_first_day = first_day - timedelta(days=days)
+    if first_day is None or last_day is None:
+        last_day = timezone.localdate(now)
+        first_day = last_day - timedelta(days=days - 1)
+    days = (last_day - first_day).days + 1
+    today = last_day  # the last day shown
+    if previous_first_day is None:
+        previous_first_day = first_day - timedelta(days=days)
 
     rows = (
         money_events()

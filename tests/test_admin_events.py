@@ -339,7 +339,8 @@ def test_glance_page_is_linked_from_the_index_and_shows_the_figures(admin_client
         ("premium_monthly", 1), ("premium_yearly", 1),
     }
     html = response.content.decode()
-    assert html.count('<svg class="bar-chart"') == 2 and html.count("<rect") == 60
+    # Two charts, each drawn wide and narrow (a phone's width shows the narrow one: glance.html's CSS).
+    assert html.count('<svg class="bar-chart"') == 4 and html.count("<rect") == 120
     assert 'data-value="3250"' in html  # today's bar
     assert "25.0%" in html
     assert "cdn" not in html.lower() and "<script" not in html.split("</head>")[1]

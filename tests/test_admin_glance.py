@@ -2,7 +2,9 @@
 period), the USD estimate, Telegram's 21-day hold, the stored Star balance and its refresh, a fixed
 number of queries."""
 
-from datetime import timedelta
+import csv
+import io
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -250,3 +252,72 @@ def test_refresh_without_a_bot_token_is_an_error_not_a_crash(settings):
     settings.TELEGRAM_BOT_TOKEN = ""
     balance, asked = refresh_star_balance()
     assert asked and balance.error == "TELEGRAM_BOT_TOKEN is not set" and balance.nanostars is None
+
+
+# --- any span: a from/to range, a calendar month; the figures as CSV --------------------------------
+def test_a_from_to_range_beside_as_many_days_before(admin_client, catalog):
+    today = timezone.localdate()
+    paid("in-range", 300, days_ago=10)
+    paid("before", 120, days_ago=20)
+    paid("outside", 999, days_ago=40)
+    first, last = today - timedelta(days=14), today - timedelta(days=5)
+    response = admin_client.get(GLANCE, {"from": first.isoformat(), "to": last.isoformat()})
+    assert response.status_code == 200
+    stats = response.context["stats"]
+    assert (stats["first_day"], stats["today"], len(stats["days"])) == (first, last, 10)
+    assert (stats["current"].gross, stats["previous"].gross) == (300, 120)
+    assert f"compared with {first - timedelta(days=10)} to {first - timedelta(days=1)}" in response.content.decode()
+
+
+def test_a_calendar_month_beside_the_month_before(admin_client, catalog):
+    today = timezone.localdate()
+    first = today.replace(day=1)
+    previous = (first - timedelta(days=1)).replace(day=1)
+    StripeEventFactory(telegram_payment_charge_id="this-month", amount_cents=400,
+                       received_at=timezone.make_aware(datetime.combine(first, time(12))))
+    StripeEventFactory(telegram_payment_charge_id="last-month", amount_cents=80,
+                       received_at=timezone.make_aware(datetime.combine(previous, time(12))))
+    response = admin_client.get(GLANCE, {"month": f"{first:%Y-%m}"})
+    stats = response.context["stats"]
+    assert (stats["first_day"], stats["today"]) == (first, today)
+    assert (stats["current"].gross, stats["previous"].gross) == (400, 80)
+    assert stats["span"].previous_first_day == previous
+    html = admin_client.get(GLANCE).content.decode()
+    assert f'href="?month={first:%Y-%m}"' in html and f'href="?month={previous:%Y-%m}"' in html
+
+
+@pytest.mark.parametrize("query, reason", [
+    ({"from": "2026-02-30", "to": "2026-03-01"}, "from and to must both be dates"),
+    ({"from": "2026-03-02", "to": "2026-03-01"}, "from must be on or before to"),
+    ({"from": "2020-01-01", "to": "2022-01-01"}, "at most 366 days"),
+    ({"from": "2026-01-01"}, "from and to must both be dates"),
+    ({"month": "2026-13"}, "month must be"),
+    ({"month": "9999-01"}, "month must be"),
+    ({"days": "8"}, "days must be one of"),
+])
+def test_a_span_that_cannot_be_shown_is_a_400_with_its_reason(admin_client, query, reason):
+    for url in (GLANCE, GLANCE + "figures.csv"):
+        response = admin_client.get(url, query)
+        assert response.status_code == 400 and response.content.decode().startswith("invalid_period: ")
+        assert reason in response.content.decode()
+
+
+def test_the_figures_shown_as_csv(admin_client, catalog):
+    paid("csv-1", 2500, days_ago=1, product="premium_yearly")
+    paid("csv-2", 250, days_ago=1)
+    refunded("csv-2", days_ago=0, stars=250)
+    paid("csv-failed", 100, days_ago=0, status=EventStatus.FAILED)
+    refunded("csv-unseen", days_ago=0, stars=70)
+    html = admin_client.get(GLANCE, {"days": "7"}).content.decode()
+    assert 'href="/admin/telegram_payments/stripeevent/at-a-glance/figures.csv?days=7"' in html
+    response = admin_client.get(GLANCE + "figures.csv", {"days": "7"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][:4] == ["section", "label", "payments", "received"]
+    period = rows[1]
+    assert period[0] == "period" and period[2:] == ["3", "2850", "100", "1", "-250", "1", "-70", "2530"]
+    assert [r[0] for r in rows].count("day") == 7
+    products = {r[1]: r for r in rows if r[0] == "product"}
+    assert products["premium_yearly"][9] == "2500"
+    stats = admin_client.get(GLANCE, {"days": "7"}).context["stats"]
+    assert int(period[9]) == stats["current"].net  # the same figures as the page

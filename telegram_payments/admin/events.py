@@ -205,6 +205,7 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("at-a-glance/", wrap(self.glance_view), name="telegram_payments_glance"),
+            path("at-a-glance/figures.csv", wrap(self.glance_csv_view), name="telegram_payments_glance_csv"),
             path("at-a-glance/refresh-balance/", wrap(self.refresh_balance_view),
                  name="telegram_payments_refresh_balance"),
             path("export/", wrap(self.export_view), name="telegram_payments_stripeevent_export"),
@@ -247,6 +248,12 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         return glance.glance(request, admin_context=self.admin_site.each_context(request), opts=self.opts)
+
+    def glance_csv_view(self, request):
+        """The figures At a glance shows, for the same span, as CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return glance.glance_csv(request)
 
     @method_decorator(require_POST)
     def refresh_balance_view(self, request):
