@@ -10,6 +10,8 @@ open ones are replayed.
 
 from django.db import transaction
 
+from entitlements.models import Entitlement
+
 from .models import EVENT_PAYMENT, EVENT_REFUND, EventStatus, FailureResolution, ResolutionKind, StripeEvent
 from .payments.events import refund_event_id
 
@@ -38,6 +40,16 @@ def resolution_of(event: StripeEvent) -> FailureResolution | None:
         return event.resolution
     except FailureResolution.DoesNotExist:
         return None
+
+
+def fulfilling_grant(payment: StripeEvent):
+    """The entitlement (not revoked) of the staff grant that fulfilled this failed payment, or None: what
+    a refund of the payment takes back (`rules.apply_refund`), as it would the payment's own grant."""
+    grant_event_id = (FailureResolution.objects.filter(payment_id=payment.pk, kind=ResolutionKind.FULFILLED)
+                      .values_list("grant_event__event_id", flat=True).first())
+    if grant_event_id is None:
+        return None
+    return Entitlement.objects.filter(event_id=grant_event_id, revoked_at__isnull=True).first()
 
 
 def resolution_problem(event: StripeEvent, *, refunded: bool | None = None) -> str | None:

@@ -166,3 +166,19 @@ def test_the_metric_counts_only_open_failures(catalog):
     ended = failed_payment("stxM2")
     call_command("dismiss_failure", ended.event_id, "--reason", "test", stdout=StringIO())
     assert failing_gauge() == 1
+
+
+def test_a_refund_of_a_fulfilled_payment_takes_back_the_grant_that_fulfilled_it(catalog, fake_bot_api,
+                                                                               django_user_model):
+    """Refunding a failed payment a staff grant fulfilled revokes that grant, as a refund revokes a
+    payment's own grant (rules.apply_refund): the buyer cannot keep both the Stars and the product."""
+    from telegram_payments.payments.refunds import refund_payment
+
+    failed = failed_payment("stxFULREF")
+    call_command("grant_entitlement", str(USER), "premium_monthly", "--reason", "close enough",
+                 "--fulfils", failed.event_id, stdout=StringIO())
+    grant = Entitlement.objects.get(user_id=USER)
+    assert grant.revoked_at is None
+    refund_payment(event=failed, staff_user=make_staff(django_user_model, "ivy"), reason="changed their mind")
+    grant.refresh_from_db()
+    assert grant.revoked_at is not None and "refund" in grant.revoke_reason

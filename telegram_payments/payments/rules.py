@@ -18,6 +18,7 @@ from entitlements import wording
 from entitlements.models import Entitlement
 from entitlements.services import grant_entitlement, revoke_entitlement
 
+from ..failures import fulfilling_grant
 from ..models import (
     EVENT_PAYMENT,
     EVENT_REFUND,
@@ -180,6 +181,8 @@ def apply_refund(event: StripeEvent, recorded: dict[str, StripeEvent]) -> None:
         event.entitlement_type = event.entitlement_type or payment.entitlement_type
         event.invoice_payload = event.invoice_payload or payment.invoice_payload
     grant = Entitlement.objects.filter(event_id=payment_id).first()
+    if grant is None and payment is not None:  # a failed payment a staff grant fulfilled: that grant
+        grant = fulfilling_grant(payment)
     if grant is None:
         event.note = (
             "No payment recorded for this charge yet: nothing to revoke; a later payment grants nothing."
