@@ -4,6 +4,8 @@
   database outage does not make an orchestrator restart every app server.
 * `GET /readyz`: this server can do its work: the database answers and every migration in the code
   is applied. 503 otherwise, so a load balancer sends no webhook to a server that would fail it.
+  The cache (CACHE_URL: the failed-secret limiter's counts) unreachable is `"status": "degraded"`
+  with 200: payments go on, but wrong secrets are not limited until it answers again.
 
 Both (and /metrics) are answered by a middleware placed before Django's host check, because load balancers
 usually probe by IP address (`Host: 10.0.0.5:8000`), which ALLOWED_HOSTS would reject with a 400.
@@ -12,6 +14,7 @@ They reveal nothing but "ok" or what is wrong, in JSON.
 
 import logging
 
+from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
@@ -63,7 +66,18 @@ def readyz(request):
         checks["migrations"] = f"{unapplied} unapplied"
         return JsonResponse({"status": "unavailable", "checks": checks}, status=503)
     checks["migrations"] = "ok"
-    return JsonResponse({"status": "ok", "checks": checks})
+    checks["cache"] = _cache_check()
+    return JsonResponse({"status": "ok" if checks["cache"] == "ok" else "degraded", "checks": checks})
+
+
+def _cache_check() -> str:
+    """"ok" when the shared cache answers a read, else "unavailable" (the limiter is not limiting)."""
+    try:
+        cache.get("readyz-probe")
+    except Exception as exc:  # any backend error: Redis away, refused, timed out
+        logger.warning("readyz: cache unavailable: %s", type(exc).__name__)
+        return "unavailable"
+    return "ok"
 
 
 def _metrics(request):

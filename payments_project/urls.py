@@ -6,6 +6,7 @@ from rest_framework.authtoken.models import TokenProxy
 
 from payments_project import health, home
 from telegram_payments import metrics
+from telegram_payments.admin.mixins import check_admin_input
 
 # This project is the Stars service, so its admin is named for it (an app never renames the site).
 admin.site.site_header = "Stars payments"
@@ -14,6 +15,9 @@ admin.site.index_title = "Support desk"
 admin.site.site_url = "/"
 # Its index leads with the support desk (At a glance, failing events), as the app's own index page does.
 admin.site.index_template = "admin/telegram_payments/index.html"
+admin.site.empty_value_display = "—"  # an empty value reads the same on every page, the apps' included
+# No page of this admin takes a NUL in a search, filter or form (the apps' pages refuse it anyway).
+check_admin_input(admin.site)
 # DRF's own token page lists every full key; the app's "Service tokens" page shows a key once.
 admin.site.unregister(TokenProxy)
 

@@ -86,6 +86,11 @@ BOT_API_CALLS = Counter(
     "Calls to the Telegram Bot API, by method and result (ok, error, transient_error, not_configured).",
     ["method", "result"],
 )
+LIMITER_CACHE_ERRORS = Counter(
+    "telegram_stars_auth_limiter_cache_errors",
+    "Failed-secret limiter reads or writes the cache (CACHE_URL) refused: while it rises, wrong secrets are "
+    "answered 401 but not limited (429).",
+)
 OUTBOX_DELIVERIES = OUTBOX_DELIVERIES  # counted by entitlements.outbox, defined there
 
 
@@ -111,7 +116,7 @@ class DatabaseGauges:
             return
         yield GaugeMetricFamily(
             "telegram_stars_failed_events_waiting",
-            "Events in status failed, waiting for staff to replay or refund them.",
+            "Failing events: failed and not ended (refunded, fulfilled by a staff grant or dismissed).",
             value=failed,
         )
         yield GaugeMetricFamily(

@@ -99,6 +99,7 @@ class StripeEvent(models.Model):
             ("refund_payment", "Can refund a Telegram Stars payment"),
             ("manage_subscription", "Can stop or resume a Star subscription's renewals"),
             ("grant_entitlement", "Can grant or extend an entitlement by hand"),
+            ("resolve_failure", "Can dismiss a failed payment with a reason"),
         ]
 
     def __str__(self):
@@ -120,7 +121,7 @@ class StripeEvent(models.Model):
 class Customer(models.Model):
     """A Telegram user as last seen in their Updates: for the support desk's customer page.
 
-    One upsert per live Update that carries a user (`bot.customers.remember`); never a Bot API call.
+    One upsert per live Update that carries a user (`payments.customers.remember`); never a Bot API call.
     """
 
     user_id = models.BigIntegerField()  # unique: see Meta.constraints
@@ -346,3 +347,35 @@ class AutoRefund(models.Model):
 
     def __str__(self):
         return f"auto refund of {self.payment_id}"
+
+
+class ResolutionKind(models.TextChoices):
+    FULFILLED = "fulfilled", "fulfilled by a staff grant"
+    DISMISSED = "dismissed", "dismissed"
+
+
+class FailureResolution(models.Model):
+    """How a failed payment ended when it was not refunded: fulfilled by a staff grant (`grant_event`,
+    its manual audit event) or dismissed, each with who and why (`telegram_payments.payments.failures`). A
+    failed payment with neither this nor a recorded refund is open: it counts as failing."""
+
+    payment = models.OneToOneField(StripeEvent, on_delete=models.PROTECT, related_name="resolution")
+    kind = models.CharField(max_length=10, choices=ResolutionKind.choices)
+    grant_event = models.ForeignKey(StripeEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                    help_text="The staff grant that fulfilled it.")
+    reason = models.TextField()
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    resolved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "telegram_failure_resolutions"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="dismissed", grant_event__isnull=True)
+                | Q(kind="fulfilled", grant_event__isnull=False),
+                name="failure_resolution_grant_iff_fulfilled"),
+        ]
+
+    def __str__(self):
+        return f"{self.payment_id} {self.kind}"

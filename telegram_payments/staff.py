@@ -1,6 +1,6 @@
 """The two staff roles as groups, for a project that wants them (`manage.py create_support_groups`):
-Support (look at everything, refund, replay, grant, revoke, stop or resume renewals, export; not
-edit the catalog) and Catalog managers (view, add and change products).
+Support (look at everything, refund, replay, grant, revoke, dismiss a failed payment, stop or resume
+renewals, export; not edit the catalog) and Catalog managers (view, add and change products).
 
 A project that has its own roles gives these permissions its own way; the app creates no group by itself.
 """
@@ -10,8 +10,8 @@ from django.contrib.auth.models import Group, Permission
 SUPPORT = {
     "telegram_payments": [
         "view_stripeevent", "change_stripeevent", "refund_payment", "manage_subscription", "grant_entitlement",
-        "view_refundevent", "view_customer", "view_invoice", "view_precheckoutanswer", "view_product",
-        "view_subscription",
+        "resolve_failure", "view_refundevent", "view_customer", "view_invoice", "view_precheckoutanswer",
+        "view_product", "view_subscription",
     ],
     "entitlements": ["view_entitlement", "change_entitlement", "view_outboxmessage", "view_deliveryattempt"],
 }

@@ -330,16 +330,19 @@ def test_glance_page_is_linked_from_the_index_and_shows_the_figures(admin_client
     response = admin_client.get(glance_url)
     assert response.status_code == 200
     stats = response.context["stats"]
-    assert stats["stars_total"] == 3000 and stats["payments_total"] == 3
-    assert stats["refunds_total"] == 1 and round(stats["refund_rate"], 1) == 33.3
+    # The failed payment (250 XTR) was paid too: received, of which in failed payments (revenue.money_events).
+    assert stats["stars_total"] == 3250 and stats["payments_total"] == 4
+    assert stats["current"].failed_gross == 250
+    assert stats["refunds_total"] == 1 and round(stats["refund_rate"], 1) == 25.0
     assert stats["failed_waiting"] == 1
     assert {(r["entitlement_type"], r["count"]) for r in stats["active_entitlements"]} == {
         ("premium_monthly", 1), ("premium_yearly", 1),
     }
     html = response.content.decode()
-    assert html.count('<svg class="bar-chart"') == 2 and html.count("<rect") == 60
-    assert 'data-value="3000"' in html  # today's bar
-    assert "33.3%" in html
+    # Two charts, each drawn wide and narrow (a phone's width shows the narrow one: glance.html's CSS).
+    assert html.count('<svg class="bar-chart"') == 4 and html.count("<rect") == 120
+    assert 'data-value="3250"' in html  # today's bar
+    assert "25.0%" in html
     assert "cdn" not in html.lower() and "<script" not in html.split("</head>")[1]
 
 
@@ -411,9 +414,9 @@ def test_glance_counts_only_the_last_30_days(admin_client):
     now = timezone.now()
     StripeEventFactory(amount_cents=111, received_at=now - timedelta(days=29))
     StripeEventFactory(amount_cents=999, received_at=now - timedelta(days=31))
-    StripeEventFactory(amount_cents=50, status=EventStatus.FAILED, error="x")  # failed: not revenue
+    StripeEventFactory(amount_cents=50, status=EventStatus.FAILED, error="x")  # failed: paid too, today
     stats = admin_client.get(reverse("admin:telegram_payments_glance")).context["stats"]
-    assert stats["stars_total"] == 111 and stats["payments_total"] == 1
+    assert stats["stars_total"] == 161 and stats["payments_total"] == 2 and stats["current"].failed_gross == 50
     assert [d.stars for d in stats["days"]][0] == 111 and len(stats["days"]) == 30
 
 

@@ -2,7 +2,9 @@
 period), the USD estimate, Telegram's 21-day hold, the stored Star balance and its refresh, a fixed
 number of queries."""
 
-from datetime import timedelta
+import csv
+import io
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -45,7 +47,7 @@ def test_gross_refunded_and_net_beside_the_previous_period(admin_client, catalog
     paid("old", 250, days_ago=40)  # the previous 30 days
     refunded("old", days_ago=35, stars=250)
     paid("older", 999, days_ago=65)  # before both periods
-    paid("failed", 500, days_ago=1, status=EventStatus.FAILED)  # not revenue
+    paid("failed", 500, days_ago=1, status=EventStatus.FAILED)  # Telegram took these Stars too
     paid("dollars", 500, days_ago=1, currency="USD")  # not Stars
 
     response = admin_client.get(GLANCE)
@@ -53,21 +55,23 @@ def test_gross_refunded_and_net_beside_the_previous_period(admin_client, catalog
     stats = response.context["stats"]
     current, previous = stats["current"], stats["previous"]
     assert (current.gross, current.refunded, current.net, current.payments, current.refunds) == (
-        12750, 250, 12500, 3, 1)
+        13250, 250, 13000, 4, 1)
+    assert (current.failed_gross, current.failed_payments) == (500, 1)
     assert (previous.gross, previous.refunded, previous.net, previous.payments, previous.refunds) == (
         250, 250, 0, 1, 1)
     today = stats["days"][-1]
     assert len(stats["days"]) == 30 and today.day == timezone.localdate()
     yesterday = stats["days"][-2]
-    assert (yesterday.gross, yesterday.refunded, yesterday.net) == (10000, 250, 9750)
+    assert (yesterday.gross, yesterday.refunded, yesterday.net) == (10500, 250, 10250)
 
     html = response.content.decode()
-    assert "12,500" in html and "12,750 XTR" in html  # thousands separators
+    assert "13,000" in html and "13,250 XTR" in html  # thousands separators
+    assert "of which 500 XTR in failed payments (1)" in html
     assert "⭐" not in html  # no emoji font needed
     assert 'id="period-comparison"' in html
 
 
-def test_a_refund_of_a_charge_never_recorded_counts_nowhere(admin_client, catalog):
+def test_a_refund_of_a_charge_never_recorded_counts_apart_and_in_net(admin_client, catalog):
     for n in range(4):
         paid(f"p{n}", 250, days_ago=1)
     refunded("p0", days_ago=1, stars=250)
@@ -75,17 +79,18 @@ def test_a_refund_of_a_charge_never_recorded_counts_nowhere(admin_client, catalo
     handle_refund(user_id=5, telegram_payment_charge_id="never_seen", source=EventSource.TELEGRAM, payload={},
                   total_amount=700)
     refunded("never_seen_either", days_ago=2)
-    # ... and of a payment that failed here (never counted as revenue).
+    # ... and of a payment that failed here: received (Telegram took it) and refunded.
     paid("failed_here", 250, days_ago=1, status=EventStatus.FAILED)
     refunded("failed_here", days_ago=1, stars=250)
 
     stats = admin_client.get(GLANCE).context["stats"]
     current = stats["current"]
-    assert (current.payments, current.refunds, current.refunded, current.net) == (4, 1, 250, 750)
-    assert current.refund_rate == 25.0 and stats["refund_rate"] == 25.0
-    assert stats["unmatched_refunds"] == 3
+    assert (current.payments, current.refunds, current.refunded, current.gross) == (5, 2, 500, 1250)
+    assert (current.unseen_refunds, current.unseen_refunded, current.net) == (2, 700, 50)
+    assert current.refund_rate == 40.0 and stats["refund_rate"] == 40.0
+    assert stats["unmatched_refunds"] == 2
     html = admin_client.get(GLANCE).content.decode()
-    assert "25.0%" in html and 'id="unmatched-refunds"' in html
+    assert "40.0%" in html and 'id="unmatched-refunds"' in html and "−700 XTR" in html
 
 
 def test_a_refund_recorded_before_its_payment_counts_once_the_payment_is_recorded(catalog):
@@ -124,12 +129,12 @@ def test_stars_in_the_21_day_hold_and_older(admin_client, catalog):
     paid("old", 4000, days_ago=30)
     paid("old_refunded", 700, days_ago=25)
     refunded("old_refunded", days_ago=2, stars=700)  # the refund is recent, its payment is not
-    refunded("never_seen", days_ago=1, stars=50)  # no payment here: neither figure
+    refunded("never_seen", days_ago=1, stars=50)  # no payment here: counted when it was made
 
     stats = admin_client.get(GLANCE).context["stats"]
-    assert (stats["in_hold"], stats["past_hold"]) == (1000, 4000)
+    assert (stats["in_hold"], stats["past_hold"]) == (950, 4000)
     html = admin_client.get(GLANCE).content.decode()
-    assert "21-day hold" in html and "1,000" in html and "4,000" in html
+    assert "21-day hold" in html and "950" in html and "4,000" in html
 
 
 def test_usd_estimate_at_the_configured_rate_is_labelled_an_estimate(admin_client, catalog, stars):
@@ -247,3 +252,72 @@ def test_refresh_without_a_bot_token_is_an_error_not_a_crash(stars):
     stars.BOT_TOKEN = ""
     balance, asked = refresh_star_balance()
     assert asked and balance.error == "TELEGRAM_BOT_TOKEN is not set" and balance.nanostars is None
+
+
+# --- any span: a from/to range, a calendar month; the figures as CSV --------------------------------
+def test_a_from_to_range_beside_as_many_days_before(admin_client, catalog):
+    today = timezone.localdate()
+    paid("in-range", 300, days_ago=10)
+    paid("before", 120, days_ago=20)
+    paid("outside", 999, days_ago=40)
+    first, last = today - timedelta(days=14), today - timedelta(days=5)
+    response = admin_client.get(GLANCE, {"from": first.isoformat(), "to": last.isoformat()})
+    assert response.status_code == 200
+    stats = response.context["stats"]
+    assert (stats["first_day"], stats["today"], len(stats["days"])) == (first, last, 10)
+    assert (stats["current"].gross, stats["previous"].gross) == (300, 120)
+    assert f"compared with {first - timedelta(days=10)} to {first - timedelta(days=1)}" in response.content.decode()
+
+
+def test_a_calendar_month_beside_the_month_before(admin_client, catalog):
+    today = timezone.localdate()
+    first = today.replace(day=1)
+    previous = (first - timedelta(days=1)).replace(day=1)
+    StripeEventFactory(telegram_payment_charge_id="this-month", amount_cents=400,
+                       received_at=timezone.make_aware(datetime.combine(first, time(12))))
+    StripeEventFactory(telegram_payment_charge_id="last-month", amount_cents=80,
+                       received_at=timezone.make_aware(datetime.combine(previous, time(12))))
+    response = admin_client.get(GLANCE, {"month": f"{first:%Y-%m}"})
+    stats = response.context["stats"]
+    assert (stats["first_day"], stats["today"]) == (first, today)
+    assert (stats["current"].gross, stats["previous"].gross) == (400, 80)
+    assert stats["span"].previous_first_day == previous
+    html = admin_client.get(GLANCE).content.decode()
+    assert f'href="?month={first:%Y-%m}"' in html and f'href="?month={previous:%Y-%m}"' in html
+
+
+@pytest.mark.parametrize("query, reason", [
+    ({"from": "2026-02-30", "to": "2026-03-01"}, "from and to must both be dates"),
+    ({"from": "2026-03-02", "to": "2026-03-01"}, "from must be on or before to"),
+    ({"from": "2020-01-01", "to": "2022-01-01"}, "at most 366 days"),
+    ({"from": "2026-01-01"}, "from and to must both be dates"),
+    ({"month": "2026-13"}, "month must be"),
+    ({"month": "9999-01"}, "month must be"),
+    ({"days": "8"}, "days must be one of"),
+])
+def test_a_span_that_cannot_be_shown_is_a_400_with_its_reason(admin_client, query, reason):
+    for url in (GLANCE, GLANCE + "figures.csv"):
+        response = admin_client.get(url, query)
+        assert response.status_code == 400 and response.content.decode().startswith("invalid_period: ")
+        assert reason in response.content.decode()
+
+
+def test_the_figures_shown_as_csv(admin_client, catalog):
+    paid("csv-1", 2500, days_ago=1, product="premium_yearly")
+    paid("csv-2", 250, days_ago=1)
+    refunded("csv-2", days_ago=0, stars=250)
+    paid("csv-failed", 100, days_ago=0, status=EventStatus.FAILED)
+    refunded("csv-unseen", days_ago=0, stars=70)
+    html = admin_client.get(GLANCE, {"days": "7"}).content.decode()
+    assert 'href="/admin/telegram_payments/stripeevent/at-a-glance/figures.csv?days=7"' in html
+    response = admin_client.get(GLANCE + "figures.csv", {"days": "7"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][:4] == ["section", "label", "payments", "received"]
+    period = rows[1]
+    assert period[0] == "period" and period[2:] == ["3", "2850", "100", "1", "-250", "1", "-70", "2530"]
+    assert [r[0] for r in rows].count("day") == 7
+    products = {r[1]: r for r in rows if r[0] == "product"}
+    assert products["premium_yearly"][9] == "2500"
+    stats = admin_client.get(GLANCE, {"days": "7"}).context["stats"]
+    assert int(period[9]) == stats["current"].net  # the same figures as the page

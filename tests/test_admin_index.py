@@ -35,7 +35,7 @@ def test_the_index_shows_how_many_events_are_failing_and_links_to_them(admin_cli
     StripeEventFactory(status=EventStatus.PENDING)
     StripeEventFactory()
     html = admin_client.get("/admin/").content.decode()
-    failed_list = reverse("admin:telegram_payments_stripeevent_changelist") + "?status__exact=2"
+    failed_list = reverse("admin:telegram_payments_stripeevent_changelist") + "?failing=yes"
     assert f'<a href="{failed_list}" id="failing-link">' in html
     assert 'id="failing-count" class="failing">3<' in html
     listed = admin_client.get(failed_list)

@@ -146,9 +146,18 @@ def support_day_in_the_browser(page, base: str, tmp_path):
     # Read the chart.
     page.goto(f"{base}/admin/")
     page.click("#glance-link")
-    expect(page.locator("svg.bar-chart")).to_have_count(2)
+    expect(page.locator("svg.bar-chart:visible")).to_have_count(2)  # the wide ones
     expect(page.locator("#figure-refunds")).to_contain_text("1")
     page.screenshot(path=tmp_path / "5-at-a-glance.png", full_page=True)
+    # At a phone's width the charts drawn for it show, and their labels stay readable (9 px and more).
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(page.locator(".chart-narrow svg.bar-chart:visible")).to_have_count(2)
+    smallest = page.evaluate("""() => Math.min(...[...document.querySelectorAll('.chart-narrow svg text')]
+        .map(t => t.getBoundingClientRect().height).filter(h => h > 0))""")
+    assert smallest >= 9, smallest
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=tmp_path / "5-at-a-glance-390.png", full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 900})
     page.goto(f"{base}/admin/telegram_payments/stripeevent/")
     page.screenshot(path=tmp_path / "6-audit-list.png", full_page=True)
     page.goto(f"{base}/admin/telegram_payments/refundevent/")

@@ -41,8 +41,8 @@ def test_the_latest_name_wins_and_there_is_one_row_per_user(catalog):
 
 
 def test_one_statement_per_update(catalog, fake_bot_api, django_assert_num_queries):
-    from telegram_payments.bot import customers
     from telegram_payments.bot.updates import Update
+    from telegram_payments.payments import customers
 
     update = Update.de_json(load_update("callback_query"), None)
     with django_assert_num_queries(1):
@@ -71,6 +71,6 @@ def test_an_odd_name_is_stored_as_text_or_dropped_never_an_error(catalog, first_
 
 def test_a_nul_in_a_name_is_dropped():
     # The webhook refuses a NUL anywhere in a body; a replayed or relayed text must not break the upsert.
-    from telegram_payments.bot.customers import _text
+    from telegram_payments.payments.customers import _text
 
     assert _text("Ada\x00Lovelace") == "AdaLovelace" and _text("\ud800x") == "?x"

@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from entitlements.models import Entitlement
-from telegram_payments.models import Invoice, PreCheckoutAnswer, StripeEvent
+from telegram_payments.models import EventStatus, Invoice, PreCheckoutAnswer, StripeEvent
 from telegram_payments.telegram_api.limits import is_bigint, is_currency_code, user_id_from
 from tests.conftest import answer_status, load_update
 
@@ -102,8 +102,59 @@ def test_a_relay_payment_with_an_odd_currency_is_400_naming_it(post_json, curren
     assert nothing_stored()
 
 
-@pytest.mark.parametrize("currency", ["XTR", "xtr"])
-def test_ordinary_currency_codes_still_pass_on_both_routes(post_json, currency):
-    assert post_json(RELAY_PAY_URL, relay_body(currency=currency)).json()["status"] == "processed"
-    assert answer_status(post_json(URL, payment_update(currency=currency)).json()) in {"processed", "duplicate"}
+def test_xtr_is_the_only_currency_that_pays_on_both_routes(post_json):
+    assert post_json(RELAY_PAY_URL, relay_body(currency="XTR")).json()["status"] == "processed"
+    assert answer_status(post_json(URL, payment_update(currency="XTR")).json()) in {"processed", "duplicate"}
     assert StripeEvent.objects.count() == 2
+
+
+@pytest.mark.parametrize("currency", ["xtr", "Xtr", "USD"])
+def test_any_other_3_letter_code_is_a_failed_payment_on_both_routes(post_json, currency):
+    """One rule (validation.is_stars_currency), as the README and the schema state it: a 3-letter code
+    that is not exactly XTR is no Stars payment, recorded as failed, granting nothing."""
+    relay = post_json(RELAY_PAY_URL, relay_body(currency=currency, telegram_payment_charge_id=f"relay-{currency}"))
+    assert relay.status_code == 200 and relay.json()["status"] == "failed"
+    post_json(URL, payment_update(currency=currency))
+    failed = StripeEvent.objects.filter(status=EventStatus.FAILED)
+    assert failed.count() == 2 and all(e.currency == currency and "is not XTR" in e.error for e in failed)
+    assert not Entitlement.objects.exists()
+
+
+BAD_USER_IDS = [-5, 0, 2**63]
+
+
+def _with_user(name: str, user_id: int) -> dict:
+    """Fixture update `name` with its user (sender, buyer or subscriber) set to `user_id`."""
+    data = copy.deepcopy(load_update(name))
+    for kind in ("message", "pre_checkout_query", "callback_query"):
+        if kind in data:
+            data[kind]["from"]["id"] = user_id
+            if "chat" in data[kind]:
+                data[kind]["chat"]["id"] = user_id
+    if "subscription" in data:
+        data["subscription"]["user"]["id"] = user_id
+    return data
+
+
+@pytest.mark.parametrize("user_id", BAD_USER_IDS)
+@pytest.mark.parametrize("name", ["successful_payment", "refunded_payment", "subscription_canceled",
+                                  "pre_checkout_query", "command", "callback_query"])
+def test_a_user_id_below_1_or_past_bigint_is_a_400_on_every_update_kind(post_json, name, user_id):
+    """One user-id range (validation.user_id_from) on every route: the relay refuses these ids, and so
+    does every Update that carries a user (a subscription update with user -5 was stored as failed)."""
+    response = post_json(URL, _with_user(name, user_id))
+    assert response.status_code == 400, (name, response.content[:200])
+    assert any(field.endswith(".id") for field in response.json()["errors"])
+    assert nothing_stored()
+
+
+@pytest.mark.parametrize("user_id", BAD_USER_IDS)
+def test_the_relay_refuses_the_same_user_ids(post_json, user_id):
+    assert list(post_json(RELAY_PAY_URL, relay_body(user_id=user_id)).json()["errors"]) == ["user_id"]
+    assert nothing_stored()
+
+
+def test_a_group_chat_keeps_its_negative_id_for_commands(post_json):
+    data = copy.deepcopy(load_update("command"))
+    data["message"]["chat"] = {"id": -1001234567890, "type": "supergroup", "title": "A group"}
+    assert post_json(URL, data).status_code == 200

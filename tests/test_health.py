@@ -25,7 +25,7 @@ def test_healthz_answers_without_touching_the_database(client):
 def test_readyz_ok_when_database_answers_and_migrations_are_applied(client):
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "migrations": "ok"}}
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "migrations": "ok", "cache": "ok"}}
     assert response["Content-Type"] == "application/json"
 
 

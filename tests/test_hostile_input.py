@@ -312,3 +312,13 @@ def test_the_413_limit_only_applies_after_the_secret_check(post_json, endpoint):
     # An unauthenticated client learns nothing about the body limit, and cannot make us read big bodies.
     response = post_json(endpoint.url, b"x" * (64 * 1024 + 1), secret="wrong")
     assert response.status_code == 401
+
+
+@endpoint_param
+def test_a_key_with_nul_or_a_lone_surrogate_is_stored_escaped(post_json, catalog, endpoint):
+    """The schema (OpenAPI 3.0) cannot restrict key names, so the server takes what it allows: such a
+    key, which nothing reads, is stored with NUL and lone surrogates written as their escapes."""
+    valid = json.dumps(endpoint.valid_body("odd-keys"))[:-1]
+    response = post_json(endpoint.url, f'{valid}, "a\\u0000b": {{"\\udc00": 1}}}}')
+    assert response.status_code == 200, response.content
+    assert StripeEvent.objects.get().payload["a\\u0000b"] == {"\\udc00": 1}

@@ -139,3 +139,29 @@ def test_with_redis_failures_counted_by_another_process_count_here(send, catalog
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=60)
     assert send(ip="198.51.100.88", secret="guess").status_code == 429
     assert send(ip="198.51.100.89", secret="guess").status_code == 401
+
+
+def test_a_cache_outage_is_counted_logged_once_a_minute_and_readyz_says_degraded(send, catalog, limit, settings,
+                                                                                caplog, client):
+    """With Redis unreachable the limiter stops limiting: a metric rises with every miss, one log line
+    says so (not one per request), and /readyz reports the cache degraded (200: payments go on)."""
+    from prometheus_client import REGISTRY
+
+    from telegram_payments.webhooks import guards
+
+    guards._last_limiter_warning = None
+    settings.CACHES = {"default": cache_from_url("redis://127.0.0.1:9/0", key_prefix="closed")}  # nothing listens
+    metric = "telegram_stars_auth_limiter_cache_errors_total"
+    before = REGISTRY.get_sample_value(metric) or 0
+    for _ in range(5):
+        assert send(ip="198.51.100.31", secret="guess").status_code == 401
+    assert REGISTRY.get_sample_value(metric) - before >= 5
+    warnings = [r for r in caplog.records if "limiter: cache unavailable" in r.getMessage()]
+    assert len(warnings) == 1 and "not limited" in warnings[0].getMessage()
+    guards._last_limiter_warning -= guards.LIMITER_WARNING_INTERVAL  # a minute later: said again
+    send(ip="198.51.100.31", secret="guess")
+    assert len([r for r in caplog.records if "limiter: cache unavailable" in r.getMessage()]) == 2
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "degraded", "checks": {"database": "ok", "migrations": "ok",
+                                                            "cache": "unavailable"}}

@@ -85,7 +85,7 @@ def test_rejected_webhooks_log_one_line_with_the_reason_and_no_secret(post_json,
     assert "a-wrong-secret-guess-0000" not in output
 
 
-def test_bot_api_failures_leave_no_token_in_logs_even_with_httpx_debug(fake_bot_api, settings, stars, log_lines):
+def test_bot_api_failures_leave_no_token_in_logs_even_with_httpx_debug(fake_bot_api, stars, log_lines):
     logger = logging.getLogger("telegram_payments.refunds")
     httpx_logger = logging.getLogger("httpx")
     old_level = httpx_logger.level
@@ -116,7 +116,7 @@ def test_bot_api_failures_leave_no_token_in_logs_even_with_httpx_debug(fake_bot_
     assert stars.BOT_TOKEN.split(":")[1] not in output
 
 
-def test_even_code_that_logs_a_secret_outright_is_scrubbed(settings, stars, log_lines):
+def test_even_code_that_logs_a_secret_outright_is_scrubbed(stars, log_lines):
     logger = logging.getLogger("some.careless.module")
     try:
         raise RuntimeError(f"token={stars.BOT_TOKEN} secret={stars.WEBHOOK_SECRET}")

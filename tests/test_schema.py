@@ -46,7 +46,7 @@ def test_webhooks_document_the_secret_header_and_every_answer(tmp_path):
     call_command("spectacular", "--file", str(target))
     operation = yaml.safe_load(target.read_text())["paths"]["/webhook/telegram/successful_payment"]["post"]
     assert {p["name"] for p in operation["parameters"] if p["in"] == "header"} == {"X-Telegram-Bot-Api-Secret-Token"}
-    assert set(operation["responses"]) == {"200", "400", "401", "403", "404", "413", "415", "429", "503"}
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "404", "411", "413", "415", "429", "503"}
     assert operation["requestBody"]["required"] is True
 
 

@@ -49,6 +49,7 @@ def test_a_new_relay_payment(post_json, catalog, django_assert_num_queries):
         "SELECT",  # the buyer's current end of that product: where the grant stacks
         "INSERT",  # the grant
         "INSERT",  # the event
+        "INSERT",  # its user as a customer, if new (ON CONFLICT DO NOTHING: every user with an event is one)
         "RELEASE",
     ]
     with django_assert_num_queries(len(expected)) as captured:
@@ -76,12 +77,12 @@ def test_a_new_payment_update(post_json, catalog, django_assert_num_queries, fir
         "SAVEPOINT",
         *locks(),
         "SELECT",  # what is recorded for the charge: a copy? refunded first?
-        "INSERT",  # the sender, as Telegram shows them now (INSERT ... ON CONFLICT DO UPDATE)
         "SELECT",  # the invoice and its product
         *(["UPDATE"] if first_payment else []),  # the invoice marked paid
         "SELECT",  # the buyer's current end
         "INSERT",  # the grant
         "INSERT",  # the event
+        "INSERT",  # the sender, as Telegram shows them now (INSERT ... ON CONFLICT DO UPDATE)
         "RELEASE",
     ]
     with django_assert_num_queries(len(expected)) as captured:
@@ -103,6 +104,7 @@ def test_a_refund(post_json, catalog, django_assert_num_queries):
         "UPDATE",  # the grant revoked
         "SELECT",  # grants stacked behind it, to move up
         "INSERT",  # the event
+        "INSERT",  # its user as a customer, if new
         "RELEASE",
     ]
     with django_assert_num_queries(len(expected)) as captured:

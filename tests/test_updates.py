@@ -5,6 +5,7 @@ services and view are the real ones.
 """
 
 import copy
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from django.utils import timezone
 from entitlements.models import Entitlement
 from entitlements.selectors import current_access
 from telegram_payments.bot.payments import NOT_DELIVERED_TEXT, RENEWED_TEXT, THANKS_TEXT
-from telegram_payments.bot.updates import process_update
+from telegram_payments.bot.updates import UNREADABLE_UPDATE, process_update
 from telegram_payments.models import EventSource, EventStatus, Invoice, InvoiceStatus, PreCheckoutAnswer, StripeEvent
 from telegram_payments.payments.pipeline import handle_refund
 from tests.conftest import answer_status, load_update
@@ -470,3 +471,19 @@ def test_a_missing_buyer_is_400_not_a_crash(post_json, invoice, name, path):
     assert response.status_code == 400
     assert f"{path[0]}.{path[1]}.id" in response.json()["errors"]
     assert nothing_stored()
+
+
+@pytest.mark.parametrize("message", [
+    {"message_id": 1, "date": 1, "chat": {"id": 5, "type": "private"}, "from": {"id": 5}, "text": "/status"},
+    {"message_id": 1, "date": 1, "chat": {"id": 5}, "text": "/status"},
+    {"message_id": 1, "chat": {"id": 5, "type": "private"}, "text": "/status"},
+])
+def test_an_unreadable_update_is_a_400_in_our_words_and_the_exception_is_logged(post_json, caplog, message):
+    """The library's exception (`TypeError: User.__init__() missing 2 required positional arguments`)
+    goes to the log, never into the answer."""
+    response = post_json(URL, {"update_id": 9001, "message": message})
+    assert response.status_code == 400
+    text = json.dumps(response.json())
+    assert response.json()["errors"] == {"body": [UNREADABLE_UPDATE]}
+    assert not any(word in text for word in ("Error", "__init__", "positional", "argument"))
+    assert any("not readable" in r.getMessage() and "Error" in r.getMessage() for r in caplog.records)

@@ -4,9 +4,10 @@ import copy
 
 import pytest
 
+from entitlements.models import Entitlement
 from telegram_payments.bot.precheckout import DECLINE_MESSAGES
 from telegram_payments.bot.updates import process_update
-from telegram_payments.models import InvoiceStatus, PreCheckoutAnswer, StripeEvent
+from telegram_payments.models import EventStatus, InvoiceStatus, PreCheckoutAnswer, StripeEvent
 from tests.conftest import load_update
 from tests.factories import InvoiceFactory
 
@@ -79,8 +80,9 @@ def test_product_no_longer_on_sale_is_declined(post_json, invoice, catalog):
     decline(post_json, pre_checkout(), "product_inactive")
 
 
-def test_currency_other_than_stars_is_declined(post_json, invoice):
-    decline(post_json, pre_checkout(currency="USD"), "wrong_currency")
+@pytest.mark.parametrize("currency", ["USD", "xtr"])  # exactly XTR, as payments (validation.is_stars_currency)
+def test_currency_other_than_stars_is_declined(post_json, invoice, currency):
+    decline(post_json, pre_checkout(currency=currency), "wrong_currency")
 
 
 @pytest.mark.parametrize("amount", [249, 251, 1])
@@ -99,7 +101,7 @@ def test_buyer_other_than_the_invoice_user_is_declined(post_json, invoice):
     assert answer.user_id == 777000222
 
 
-def test_invoice_already_paid_is_declined(post_json, invoice):
+def test_invoice_already_paid_is_declined(post_json, invoice):  # issued to one user: paid once
     invoice.status = InvoiceStatus.PAID
     invoice.save()
     decline(post_json, pre_checkout(), "already_paid")
@@ -135,3 +137,23 @@ def test_answers_are_visible_read_only_in_the_admin(client, post_json, invoice, 
     page = client.get(f"/admin/telegram_payments/precheckoutanswer/{answer.pk}/change/")
     assert page.status_code == 200 and b"Save" not in page.content
     assert client.get("/admin/telegram_payments/precheckoutanswer/add/").status_code == 403
+
+
+def test_two_buyers_pay_one_shared_link(post_json, catalog):
+    """A shared invoice link ("anyone may pay") is marked paid by its first payment; the second buyer's
+    pre-checkout is approved too (it was declined "already paid") and their payment grants."""
+    link = InvoiceFactory(payload="inv_shared_link", user_id=None, product=catalog["premium_monthly"])
+    for n, buyer in enumerate((700001, 700002)):
+        query = pre_checkout(user_id=buyer, id=f"link-query-{n}", invoice_payload=link.payload)
+        query["update_id"] += n
+        assert post_json(URL, query).json()["ok"] is True, buyer
+        payment = copy.deepcopy(load_update("successful_payment"))
+        payment["update_id"] += 10 + n
+        payment["message"]["from"]["id"] = payment["message"]["chat"]["id"] = buyer
+        payment["message"]["successful_payment"].update(invoice_payload=link.payload,
+                                                        telegram_payment_charge_id=f"link-charge-{n}")
+        assert post_json(URL, payment).status_code == 200
+        link.refresh_from_db()
+        assert link.status == InvoiceStatus.PAID
+    assert set(Entitlement.objects.values_list("user_id", flat=True)) == {700001, 700002}
+    assert StripeEvent.objects.filter(status=EventStatus.PROCESSED).count() == 2

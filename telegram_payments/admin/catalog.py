@@ -2,14 +2,13 @@
 
 from django.contrib import admin
 
-from telegram_payments.admin.mixins import ReadOnlyAdmin, customer_link
+from telegram_payments.admin.mixins import ReadOnlyAdmin, StarsAdminMixin, customer_link
 from telegram_payments.models import Invoice, PreCheckoutAnswer, Product
 from telegram_payments.reads.money import amount_text
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
-    change_list_template = "telegram_payments/admin/change_list.html"
+class ProductAdmin(StarsAdminMixin, admin.ModelAdmin):
     """Editable with the usual add/change permissions. Past events and invoices keep the price they had:
     events store the amount paid and invoices the price at issue, never a reference to this row's price."""
 

@@ -21,17 +21,17 @@ from entitlements.models import Entitlement
 from telegram_payments.admin import formatting
 from telegram_payments.admin.confirmations import can_manage_subscription, can_refund, subscription_problem
 from telegram_payments.admin.events import REPLAY_PERMISSION
-from telegram_payments.admin.forms import GrantForm, ReplayForm, RevokeTypeForm
+from telegram_payments.admin.forms import DismissForm, GrantForm, ReplayForm, RevokeTypeForm
 from telegram_payments.admin.mixins import ReadOnlyAdmin, badge, customer_link
 from telegram_payments.admin.timeline import Action, timeline
 from telegram_payments.models import REPLAYABLE_STATUSES, Customer, Product, StripeEvent
 from telegram_payments.payments.events import Outcome
+from telegram_payments.payments.failures import ResolutionRefused, dismiss_failure, resolution_of, resolution_problem
 from telegram_payments.payments.manual import ManualActionRefused, grant_manually, revoke_manually
 from telegram_payments.payments.notices import replay_and_thank
 from telegram_payments.payments.refunds import refund_problem
 from telegram_payments.reads.customer_history import customer_history
 from telegram_payments.reads.customer_search import MAX_TERM, find_customers
-from telegram_payments.reads.money import amount_text
 from telegram_payments.redaction import redact
 from telegram_payments.telegram_api.limits import user_id_from
 
@@ -39,6 +39,8 @@ VIEW_PERMISSION = "telegram_payments.view_stripeevent"
 GRANT_PERMISSION = "telegram_payments.grant_entitlement"
 # Revoking is what the entitlements admin's Revoke needs too: the change permission on entitlements.
 REVOKE_PERMISSION = "entitlements.change_entitlement"
+# Ending a failed payment without a grant or a refund has a permission of its own.
+RESOLVE_PERMISSION = "telegram_payments.resolve_failure"
 
 
 def subscription_state_text(record) -> str:
@@ -93,6 +95,8 @@ class CustomerAdmin(ReadOnlyAdmin):
             path("<int:user_id>/revoke/", wrap(self.revoke_view), name="telegram_payments_customer_revoke"),
             path("<int:user_id>/replay/<int:event_pk>/", wrap(self.replay_view),
                  name="telegram_payments_customer_replay"),
+            path("<int:user_id>/dismiss/<int:event_pk>/", wrap(self.dismiss_view),
+                 name="telegram_payments_customer_dismiss"),
         ] + super().get_urls()
 
     # --- the page ---
@@ -101,16 +105,26 @@ class CustomerAdmin(ReadOnlyAdmin):
         history = customer_history(user_id)
         user = request.user
         page_url = reverse("admin:telegram_payments_customer", args=[user_id])
+        grant_url = reverse("admin:telegram_payments_customer_grant", args=[user_id])
 
         def actions_for(event: StripeEvent) -> list[Action]:
             actions = []
             refunded = event.telegram_payment_charge_id in history.refunded_charges
-            if event.status in REPLAYABLE_STATUSES and not refunded and user.has_perm(REPLAY_PERMISSION):
+            resolved = resolution_of(event) is not None
+            if (event.status in REPLAYABLE_STATUSES and not refunded and not resolved
+                    and user.has_perm(REPLAY_PERMISSION)):
                 actions.append(Action("Replay…", reverse("admin:telegram_payments_customer_replay",
                                                          args=[user_id, event.pk]), "replay-action"))
             if can_refund(user) and offers_refund(event, history.refunded_charges):
                 url = reverse("admin:telegram_payments_stripeevent_refund", args=[event.pk])
                 actions.append(Action("Refund…", f"{url}?{urlencode({'next': page_url})}", "refund-action"))
+            if resolution_problem(event, refunded=refunded) is None:  # an open failed payment
+                if user.has_perm(GRANT_PERMISSION):
+                    query = urlencode({"fulfils": event.pk, "type": event.entitlement_type})
+                    actions.append(Action("Fulfil by a grant…", f"{grant_url}?{query}", "fulfil-action"))
+                if user.has_perm(RESOLVE_PERMISSION):
+                    actions.append(Action("Dismiss…", reverse("admin:telegram_payments_customer_dismiss",
+                                                              args=[user_id, event.pk]), "dismiss-action"))
             return actions
 
         subscriptions = [{
@@ -131,7 +145,7 @@ class CustomerAdmin(ReadOnlyAdmin):
             "access": [{"type": a.entitlement_type, "until": wording.until(a.expires_at)} for a in history.access],
             "subscriptions": subscriptions,
             "rows": timeline(history, actions_for=actions_for),
-            "net": amount_text(abs(net := history.totals["net_stars"]), sign="minus" if net < 0 else ""),
+            "money": history.totals["money"],
             "can_grant": user.has_perm(GRANT_PERMISSION),
             "can_revoke": user.has_perm(REVOKE_PERMISSION),
             "grant_url": reverse("admin:telegram_payments_customer_grant", args=[user_id]),
@@ -160,27 +174,64 @@ class CustomerAdmin(ReadOnlyAdmin):
 
     # --- actions ---
     def grant_view(self, request, user_id):
-        """GET: a confirmation with the entitlement, days and a reason. POST: grant (stacking after what
-        the user has of that type), recorded as a manual audit event."""
+        """GET: a confirmation with the entitlement, days and a reason (`?fulfils=<pk>`: for that open
+        failed payment, whose product is chosen). POST: grant (stacking after what the user has of that
+        type), recorded as a manual audit event; the failed payment it fulfils ends, linked to it."""
         self._check(request, GRANT_PERMISSION, user_id=user_id)
-        products = [(p.entitlement_type, f"{p.title} ({p.entitlement_type})")
-                    for p in Product.objects.order_by("entitlement_type")]
-        form = GrantForm(request.POST or None, entitlement_types=products,
-                         initial={"entitlement_type": request.GET.get("type", "")})
+        products = list(Product.objects.order_by("entitlement_type"))
+        fulfils = self._fulfilled_payment(request, user_id)
+        initial_type = fulfils.entitlement_type if fulfils is not None else request.GET.get("type", "")
+        form = GrantForm(request.POST or None, products=products,
+                         initial={"entitlement_type": initial_type, "fulfils": fulfils.pk if fulfils else None})
         page_url = reverse("admin:telegram_payments_customer", args=[user_id])
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
                 outcome = grant_manually(user_id=user_id, entitlement_type=data["entitlement_type"],
                                          days=data["days"], reason=data["reason"], operator=request.user,
-                                         operator_name=request.user.get_username())
+                                         operator_name=request.user.get_username(), fulfils=fulfils)
             except ManualActionRefused as exc:
                 messages.warning(request, f"Not granted: {exc}.")
             else:
                 self.log_addition(request, outcome.event, f"Granted from the customer page: {data['reason']}")
-                messages.success(request, f"{wording.granted(outcome.entitlements[0])}.")
+                done = f" It fulfils {redact(fulfils.event_id)}." if fulfils is not None else ""
+                messages.success(request, f"{wording.granted(outcome.entitlements[0])}.{done}")
                 return redirect(page_url)
-        return self._confirmation(request, "grant.html", "Grant or extend an entitlement?", user_id, form)
+        return self._confirmation(request, "grant.html", "Grant or extend an entitlement?", user_id, form,
+                                  fulfils=fulfils)
+
+    def dismiss_view(self, request, user_id, event_pk):
+        """GET: a confirmation showing the failed payment and a reason field. POST: end it as dismissed
+        (no grant, no refund), with your name and reason; it no longer counts as failing."""
+        self._check(request, RESOLVE_PERMISSION, user_id=user_id)
+        event = get_object_or_404(StripeEvent.objects.defer("payload"), pk=event_pk, customer_id=str(user_id))
+        page_url = reverse("admin:telegram_payments_customer", args=[user_id])
+        if (problem := resolution_problem(event)) is not None:
+            messages.warning(request, f"Not dismissed: {problem}.")
+            return redirect(page_url)
+        form = DismissForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            try:
+                dismiss_failure(payment=event, reason=reason, operator=request.user)
+            except ResolutionRefused as exc:
+                messages.warning(request, f"Not dismissed: {exc}.")
+            else:
+                self.log_change(request, event, f"Dismissed: {reason}")
+                messages.success(request, f"Dismissed {redact(event.event_id)}: it no longer counts as failing.")
+            return redirect(page_url)
+        return self._confirmation(request, "dismiss.html", "Dismiss this failed payment?", user_id, form, event=event)
+
+    @staticmethod
+    def _fulfilled_payment(request, user_id: int) -> StripeEvent | None:
+        """The failed payment a grant is to fulfil (`fulfils`, in the query or the form), if it is this
+        user's; 404 for one that is not (an id guessed or from another page)."""
+        raw = request.POST.get("fulfils") or request.GET.get("fulfils") or ""
+        if not raw:
+            return None
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+            raise Http404("No such payment.")
+        return get_object_or_404(StripeEvent.objects.defer("payload"), pk=int(raw), customer_id=str(user_id))
 
     def revoke_view(self, request, user_id):
         """GET: a confirmation with the type and a reason. POST: revoke every running or waiting grant of
@@ -214,6 +265,9 @@ class CustomerAdmin(ReadOnlyAdmin):
         page_url = reverse("admin:telegram_payments_customer", args=[user_id])
         if event.status not in REPLAYABLE_STATUSES:
             messages.warning(request, "This event is already processed: there is nothing to replay.")
+            return redirect(page_url)
+        if (resolution := resolution_of(event)) is not None:
+            messages.warning(request, f"This payment has ended ({resolution.kind}): there is nothing to replay.")
             return redirect(page_url)
         form = ReplayForm(request.POST or None)
         if request.method == "POST" and form.is_valid():

@@ -18,7 +18,14 @@ from django.utils.html import format_html
 from rest_framework.authtoken.admin import TokenAdmin
 
 from entitlements.models import DeliveryAttempt, Entitlement, OutboxMessage, ServiceToken
-from telegram_payments.admin.mixins import ReadOnlyAdmin, ReadOnlyAdminMixin, badge, customer_link, reason_field
+from telegram_payments.admin.mixins import (
+    ReadOnlyAdmin,
+    ReadOnlyAdminMixin,
+    StarsAdminMixin,
+    badge,
+    customer_link,
+    reason_field,
+)
 from telegram_payments.payments.manual import ManualActionRefused, revoke_manually
 from telegram_payments.redaction import redact
 
@@ -179,7 +186,7 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ServiceToken)
-class ServiceTokenAdmin(TokenAdmin):
+class ServiceTokenAdmin(StarsAdminMixin, TokenAdmin):
     list_display = ("key_start", "user", "created")
 
     @admin.display(description="key")

@@ -25,8 +25,9 @@ from telegram_payments.models import (
     StripeEvent,
 )
 from telegram_payments.payments.events import Outcome
+from telegram_payments.payments.failures import resolution_of, resolution_problem
 from telegram_payments.payments.notices import replay_and_thank
-from telegram_payments.reads.selectors import subscription_of
+from telegram_payments.reads.selectors import ended_failure, resolved_failure, subscription_of
 from telegram_payments.redaction import redact
 
 # Replaying changes an event's status, so it takes the model's change permission (the admin never
@@ -56,6 +57,24 @@ class RefundedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class FailingFilter(admin.SimpleListFilter):
+    """Failed events still failing (open: what the index and At a glance count), or ended since
+    (refunded, fulfilled by a staff grant, dismissed: `selectors.ended_failure`)."""
+
+    title = "failing"
+    parameter_name = "failing"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes (open)"), ("ended", "No longer (refunded, fulfilled or dismissed)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(status=EventStatus.FAILED).exclude(ended_failure())
+        if self.value() == "ended":
+            return queryset.filter(ended_failure())
+        return queryset
+
+
 @admin.register(StripeEvent)
 class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
     """The audit trail. Superusers cannot edit it either: an audit trail is never edited by hand."""
@@ -64,13 +83,13 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
     list_display = ["status_column", "amount", "product", "user_id", "received", "kind", "failure_reason",
                     "charge_id"]
     list_display_links = ["received", "kind"]
-    list_filter = ["status", RefundedFilter, "event_type", "payment_method", "currency", "entitlement_type",
-                   "source"]
+    list_filter = ["status", FailingFilter, RefundedFilter, "event_type", "payment_method", "currency",
+                   "entitlement_type", "source"]
     search_fields = ["=customer_id", "=event_id", "=telegram_payment_charge_id", "=provider_payment_charge_id",
                      "invoice_payload"]
     search_help_text = "Exact user id, event id or charge id; otherwise part of an invoice payload."
     date_hierarchy = "received_at"
-    list_select_related = ["initiated_by"]
+    list_select_related = ["initiated_by", "resolution"]
     list_per_page = 100
     ordering = ["-received_at", "-pk"]
     actions = ["replay_failed", "export_csv"]
@@ -78,7 +97,7 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
     change_form_template = "admin/telegram_payments/stripeevent/change_form.html"
     readonly_fields = ["customer", "status_badge", "amount", "initiator_column", "error_text", "pretty_payload",
                        "entitlement_link", "related_event_link", "auto_refund_status",
-                       "subscription_column"]
+                       "subscription_column", "resolution_column"]
 
     class Media:
         css = {"all": ["telegram_payments/admin/events.css"]}
@@ -91,7 +110,7 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
                                 "provider_payment_charge_id", "invoice_payload", "entitlement_type",
                                 "subscription_expires_at", "payment_method"]}),
         ("Origin", {"fields": ["initiator_column", "update_id", "refund_reason"]}),
-        ("Effect", {"fields": ["entitlement_link", "related_event_link", "auto_refund_status"]}),
+        ("Effect", {"fields": ["entitlement_link", "related_event_link", "auto_refund_status", "resolution_column"]}),
         ("Subscription", {"fields": ["subscription_column"]}),
         ("Payload as received", {"fields": ["pretty_payload"]}),
     ]
@@ -172,6 +191,11 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
     def auto_refund_status(self, obj):
         return formatting.auto_refund_state(obj)
 
+    @admin.display(description="ended")
+    def resolution_column(self, obj):
+        resolution = resolution_of(obj)
+        return formatting.resolution_text(resolution) if resolution is not None else "—"
+
     @admin.display(description="related event")
     def related_event_link(self, obj):
         return formatting.related_event_link(obj)
@@ -187,6 +211,7 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("at-a-glance/", wrap(self.glance_view), name="telegram_payments_glance"),
+            path("at-a-glance/figures.csv", wrap(self.glance_csv_view), name="telegram_payments_glance_csv"),
             path("at-a-glance/refresh-balance/", wrap(self.refresh_balance_view),
                  name="telegram_payments_refresh_balance"),
             path("export/", wrap(self.export_view), name="telegram_payments_stripeevent_export"),
@@ -198,13 +223,25 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
             path("<int:object_id>/replay/", wrap(self.replay_view), name="telegram_payments_stripeevent_replay"),
         ] + super().get_urls()
 
+    # The page titles say what the rows are (Django's would read "Select audit event to view").
+    list_title = "Payments & refunds"
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": self.list_title, **(extra_context or {})})
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
         event = self.get_object(request, object_id)
         if event is not None:
+            extra_context.setdefault("title", formatting.kind(event).capitalize())
             extra_context.update(self.action_urls(request, event))
-            if event.status == EventStatus.FAILED and self.has_replay_permission(request):
+            if (event.status == EventStatus.FAILED and self.has_replay_permission(request)
+                    and resolution_of(event) is None):
                 extra_context["replay_url"] = reverse("admin:telegram_payments_stripeevent_replay", args=[event.pk])
+            if (request.user.has_perm("telegram_payments.resolve_failure") and event.customer_id.isdigit()
+                    and resolution_problem(event) is None):
+                extra_context["dismiss_url"] = reverse("admin:telegram_payments_customer_dismiss",
+                                                       args=[int(event.customer_id), event.pk])
         return super().change_view(request, object_id, form_url, extra_context)
 
     def by_event_id_view(self, request, event_id):
@@ -217,6 +254,12 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         return glance.glance(request, admin_context=self.admin_site.each_context(request), opts=self.opts)
+
+    def glance_csv_view(self, request):
+        """The figures At a glance shows, for the same span, as CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return glance.glance_csv(request)
 
     @method_decorator(require_POST)
     def refresh_balance_view(self, request):
@@ -243,6 +286,8 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
         if event.status != EventStatus.FAILED:
             messages.warning(request,
                              f"This event is {event.get_status_display()}: only a failed event is replayed here.")
+        elif (resolution := resolution_of(event)) is not None:
+            messages.warning(request, f"This payment has ended ({resolution.kind}): there is nothing to replay.")
         else:
             outcome = self._replay(request, event)
             if outcome.status == Outcome.FAILED:
@@ -268,7 +313,9 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
         replayed = 0
         failing = []
         skipped = queryset.exclude(status__in=REPLAYABLE_STATUSES).count()
-        for event in queryset.filter(status__in=REPLAYABLE_STATUSES).order_by("received_at"):
+        replayable = queryset.filter(status__in=REPLAYABLE_STATUSES)
+        ended = replayable.filter(resolved_failure()).count()  # fulfilled or dismissed: never replayed
+        for event in replayable.exclude(resolved_failure()).order_by("received_at"):
             outcome = self._replay(request, event)
             if outcome.status == Outcome.FAILED:
                 failing.append(outcome.event)
@@ -277,6 +324,8 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
         message = f"Replayed {replayed}, still failing {len(failing)}"
         if skipped:
             message += f" ({skipped} already processed, left alone)"
+        if ended:
+            message += f" ({ended} fulfilled or dismissed, left alone)"
         if failing:
             named = "; ".join(f"{redact(e.event_id)}: {redact(e.error)}" for e in failing[:NAMED_FAILURES])
             more = f"; and {len(failing) - NAMED_FAILURES} more" if len(failing) > NAMED_FAILURES else ""
@@ -296,6 +345,7 @@ class RefundEventAdmin(StripeEventAdmin):
                     "charge_id", "payment_link"]
     list_display_links = ["received"]
     list_filter = ["source", "status", "entitlement_type"]
+    list_title = "Refunds"
     actions = ["export_csv"]
     change_list_template = None
 

@@ -19,11 +19,13 @@ from telegram_payments.models import (
     AutoRefund,
     EventSource,
     EventStatus,
+    ResolutionKind,
     StripeEvent,
     Subscription,
     SubscriptionState,
 )
 from telegram_payments.payments.events import payment_event_id, refund_event_id
+from telegram_payments.payments.failures import resolution_of
 from telegram_payments.payments.subscriptions import paid_until_text
 from telegram_payments.reads.money import amount_text
 from telegram_payments.redaction import redact
@@ -96,11 +98,26 @@ def failure_reason(event: StripeEvent) -> str:
 
 
 def status_with_refund(event: StripeEvent, *, refunded: bool) -> str:
-    """The status badge, and a "refunded" badge on a payment whose refund is recorded."""
+    """The status badge, and how a payment ended since: a "refunded" badge when its refund is recorded,
+    "fulfilled" or "dismissed" when staff ended its failure (`failures`)."""
     label = status_label(event.status)
     if refunded and event.is_payment:
-        return format_html("{} {}", label, badge("refund", "refunded", "#6639ba"))
+        label = format_html("{} {}", label, badge("refund", "refunded", "#6639ba"))
+    resolution = resolution_of(event)
+    if resolution is not None:
+        label = format_html("{} {}", label, badge("resolution", resolution.kind,
+                                                  "#1a7f37" if resolution.kind == ResolutionKind.FULFILLED else None))
     return label
+
+
+def resolution_text(resolution) -> str:
+    """How staff ended a failed payment, in words: "fulfilled by a staff grant (manual:grant:...) by
+    sam: goodwill" or "dismissed by sam: settled by hand"."""
+    who = resolution.resolved_by.get_username() if resolution.resolved_by_id else "an operator"
+    what = resolution.get_kind_display()
+    if resolution.grant_event_id:
+        what += f" ({redact(resolution.grant_event.event_id)})"
+    return f"{what} by {redact(who)}, {when(resolution.resolved_at)}: {redact(resolution.reason)}"
 
 
 def status_label(status) -> str:

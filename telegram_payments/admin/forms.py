@@ -4,6 +4,8 @@ revoke and replay; each with a required reason."""
 from django import forms
 
 from telegram_payments.admin.mixins import reason_field
+from telegram_payments.models import Product
+from telegram_payments.payments.manual import ManualActionRefused, grant_days
 
 
 class RefundForm(forms.Form):
@@ -23,18 +25,42 @@ class SubscriptionRenewalsForm(forms.Form):
 
 
 class GrantForm(forms.Form):
-    """Grant or extend an entitlement by hand (what `manage.py grant_entitlement` does)."""
+    """Grant or extend an entitlement by hand (what `manage.py grant_entitlement` does). No type is
+    chosen for the user, and Days is empty: the product's own period, or for life; days are taken only
+    by a product with a period (`manual.grant_days`, the rule the service applies too)."""
 
-    entitlement_type = forms.ChoiceField(label="Entitlement", help_text="From the catalog.")
+    entitlement_type = forms.ChoiceField(label="Entitlement", help_text="From the catalog, with its period.")
     days = forms.IntegerField(
-        min_value=1, max_value=3660, initial=30,
-        help_text="Stacks after what the user already has of this type: a running grant is extended.",
+        required=False, min_value=1, max_value=3660,
+        help_text="Empty: the product's period. Only a product with a period takes days; a grant stacks after "
+                  "what the user already has of this type (a running grant is extended).",
     )
+    fulfils = forms.IntegerField(required=False, widget=forms.HiddenInput)
     reason = reason_field("Why. Recorded on the grant's audit event with your name.")
 
-    def __init__(self, *args, entitlement_types: list[tuple[str, str]], **kwargs):
+    def __init__(self, *args, products: list[Product], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["entitlement_type"].choices = entitlement_types
+        self.products = {p.entitlement_type: p for p in products}
+        self.fields["entitlement_type"].choices = [("", "— choose —")] + [
+            (p.entitlement_type, f"{p.title} ({p.entitlement_type}): "
+                                 + (f"{p.duration_days} days" if p.duration_days else "for life"))
+            for p in products
+        ]
+
+    def clean(self):
+        data = super().clean()
+        product = self.products.get(data.get("entitlement_type"))
+        if product is not None and "days" in data:
+            try:
+                data["days"] = grant_days(product, data["days"])
+            except ManualActionRefused as exc:
+                self.add_error("days", str(exc))
+        return data
+
+
+class DismissForm(forms.Form):
+    reason = reason_field("Why this failed payment needs neither a grant nor a refund (e.g. settled by hand). "
+                          "Recorded on the payment with your name.")
 
 
 class RevokeTypeForm(forms.Form):

@@ -7,15 +7,19 @@ so the page works offline. Every figure comes from a fixed number of aggregate q
 "refresh now" button (a POST) is what asks.
 """
 
-from datetime import date
+import csv
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from django.contrib import messages
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
+from telegram_payments.admin.export import csv_cell
 from telegram_payments.conf import stars_settings
 from telegram_payments.reads import revenue
 from telegram_payments.reads.money import nanostars_as_stars
@@ -27,17 +31,91 @@ from telegram_payments.reconcile.balance import (
 )
 
 DAYS = revenue.DEFAULT_PERIOD
+MAX_SPAN_DAYS = 366  # a from/to range: at most a year of days on one page
+MONTHS_OFFERED = 3  # this month and the two before, as links
 
 
-def glance_stats(*, days: int = DAYS, now=None) -> dict:
-    """The figures of the page: the last `days` days (today included) and the `days` before them."""
+@dataclass(frozen=True)
+class Span:
+    """The days a page shows (`first_day` to `last_day`, both included) and the span it is set beside
+    (from `previous_first_day` to the day before `first_day`), with the query that asks for it."""
+
+    first_day: date
+    last_day: date
+    previous_first_day: date
+    label: str
+    query: dict = field(default_factory=dict)
+
+    @property
+    def days(self) -> int:
+        return (self.last_day - self.first_day).days + 1
+
+    @property
+    def previous_last_day(self) -> date:
+        return self.first_day - timedelta(days=1)
+
+
+def _month_start(day: date, back: int = 0) -> date:
+    """The first day of the month `back` months before `day`'s."""
+    months = day.year * 12 + day.month - 1 - back
+    return date(months // 12, months % 12 + 1, 1)
+
+
+def month_span(first: date, today: date) -> Span:
+    """A calendar month (up to today, if it is this month) beside the whole month before."""
+    last = min(_month_start(first, -1) - timedelta(days=1), today)
+    return Span(first, last, _month_start(first, 1), f"{first:%B %Y}", {"month": f"{first:%Y-%m}"})
+
+
+def span_from(params, today: date) -> Span | str:
+    """The span a request asks for, or why it cannot be shown (a 400's reason): `days` (7, 30 or 90,
+    the default 30), `month` (YYYY-MM, not after this month), or `from` and `to` (YYYY-MM-DD, at most
+    MAX_SPAN_DAYS days, `to` not after today). Each beside as many days just before; a month beside
+    the month before."""
+    if "month" in params:
+        try:
+            first = date.fromisoformat(params["month"] + "-01") if len(params["month"]) == 7 else None
+        except ValueError:
+            first = None
+        if first is None or first > today:
+            return "month must be a month up to this one, as YYYY-MM"
+        return month_span(first, today)
+    if "from" in params or "to" in params:
+        try:
+            first, last = date.fromisoformat(params.get("from", "")), date.fromisoformat(params.get("to", ""))
+        except ValueError:
+            return "from and to must both be dates, as YYYY-MM-DD"
+        if first > last or last > today:
+            return "from must be on or before to, and to not after today"
+        if (last - first).days + 1 > MAX_SPAN_DAYS:
+            return f"a range spans at most {MAX_SPAN_DAYS} days"
+        days = (last - first).days + 1
+        return Span(first, last, first - timedelta(days=days), f"{first} to {last}",
+                    {"from": first.isoformat(), "to": last.isoformat()})
+    raw = params.get("days", str(DAYS))
+    if raw not in {str(d) for d in revenue.PERIODS}:
+        return f"days must be one of {', '.join(map(str, revenue.PERIODS))}"
+    days = int(raw)
+    first = today - timedelta(days=days - 1)
+    return Span(first, today, first - timedelta(days=days), f"last {days} days", {"days": raw})
+
+
+def glance_stats(*, days: int = DAYS, now=None, span: Span | None = None) -> dict:
+    """The figures of the page: `span` (default: the last `days` days, today included) and the span before."""
     now = now or timezone.now()
-    figures = revenue.revenue(days=days, now=now)
+    today = timezone.localdate(now)
+    if span is None:
+        span = span_from({"days": str(days)}, today)
+    figures = revenue.revenue(now=now, first_day=span.first_day, last_day=span.last_day,
+                              previous_first_day=span.previous_first_day)
     waiting = revenue.waiting_counts()
     current = figures.current
     return {
-        "period_days": days,
+        "span": span,
+        "calendar_today": today,
+        "period_days": span.days,
         "periods": revenue.PERIODS,
+        "months": [month_span(_month_start(today, back), today) for back in range(MONTHS_OFFERED)],
         "days": figures.days,
         "first_day": figures.first_day,
         "today": figures.today,
@@ -78,7 +156,8 @@ def bar_chart(values: list[tuple[date, int]], *, unit: str, colour: str, width=7
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = _nice_ceiling(max((v for _, v in values), default=0))
     slot = plot_w / max(len(values), 1)
-    label_every = 1 if len(values) <= 10 else 5 if len(values) <= 31 else 15
+    room = max(plot_w // 60, 2)  # labels that fit side by side, about 60 units each
+    label_every = next(n for n in (1, 2, 5, 7, 10, 15, 30, 61, 92) if len(values) <= room * n or n == 92)
     bars, labels = [], []
     for index, (day, value) in enumerate(values):
         bar_h = plot_h * value / top_value
@@ -99,27 +178,64 @@ def bar_chart(values: list[tuple[date, int]], *, unit: str, colour: str, width=7
             "label_y": height - 8, "bars": bars, "labels": labels, "grid": grid, "colour": colour, "unit": unit}
 
 
-def _period(request) -> int | None:
-    raw = request.GET.get("days", str(DAYS))
-    return int(raw) if raw in {str(d) for d in revenue.PERIODS} else None
+def _span(request) -> Span | HttpResponse:
+    span = span_from(request.GET, timezone.localdate())
+    if isinstance(span, str):
+        return HttpResponseBadRequest(f"invalid_period: {span}", content_type="text/plain; charset=utf-8")
+    return span
 
 
 def glance(request, *, admin_context: dict, opts):
-    days = _period(request)
-    if days is None:
-        return HttpResponseBadRequest(f"days must be one of {', '.join(map(str, revenue.PERIODS))}",
-                                      content_type="text/plain")
-    stats = glance_stats(days=days)
+    span = _span(request)
+    if isinstance(span, HttpResponse):
+        return span
+    stats = glance_stats(span=span)
+    stars = [(d.day, d.stars) for d in stats["days"]]
+    refunds = [(d.day, d.refunds) for d in stats["days"]]
     context = {
         **admin_context,
         "opts": opts,
         "title": "At a glance",
         "stats": stats,
-        "stars_chart": bar_chart([(d.day, d.stars) for d in stats["days"]], unit="XTR", colour="#2f81f7"),
-        "refunds_chart": bar_chart([(d.day, d.refunds) for d in stats["days"]], unit="refunds",
-                                   colour="#cf222e", height=160),
+        "stars_chart": bar_chart(stars, unit="XTR", colour="#2f81f7"),
+        "refunds_chart": bar_chart(refunds, unit="refunds", colour="#cf222e", height=160),
+        # The same charts drawn for a phone's width (shown below 600 px instead): readable at 390 px.
+        "stars_chart_narrow": bar_chart(stars, unit="XTR", colour="#2f81f7", width=360, height=200),
+        "refunds_chart_narrow": bar_chart(refunds, unit="refunds", colour="#cf222e", width=360, height=150),
+        "csv_query": urlencode(span.query),
     }
     return TemplateResponse(request, "admin/telegram_payments/glance.html", context)
+
+
+FIGURE_COLUMNS = ["section", "label", "payments", "received", "of which in failed payments", "refunds", "refunded",
+                  "refunds of payments never seen", "refunded, payment never seen", "net"]
+
+
+def glance_csv(request):
+    """The figures At a glance shows for the same span, as CSV: each day, the span and the one before,
+    each product. Stars as whole numbers, refunds as they reduce net (negative)."""
+    span = _span(request)
+    if isinstance(span, HttpResponse):
+        return span
+    stats = glance_stats(span=span)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (f'attachment; filename="at-a-glance-{span.first_day}-{span.last_day}.csv"')
+    writer = csv.writer(response)
+    writer.writerow(FIGURE_COLUMNS)
+
+    def row(section: str, label, figures) -> None:
+        # Labels through csv_cell (no cell read as a formula); the figures are integers, written as numbers.
+        writer.writerow([csv_cell(section), csv_cell(label)] + [int(value) for value in (
+            figures.payments, figures.gross, figures.failed_gross, figures.refunds, -figures.refunded,
+            figures.unseen_refunds, -figures.unseen_refunded, figures.net)])
+
+    row("period", f"{span.first_day} to {span.last_day}", stats["current"])
+    row("previous period", f"{span.previous_first_day} to {span.previous_last_day}", stats["previous"])
+    for day in stats["days"]:
+        row("day", day.day.isoformat(), day)
+    for product in stats["products"]:
+        row("product", product.entitlement_type or "—", product)
+    return response
 
 
 def refresh_balance(request):
@@ -137,5 +253,7 @@ def refresh_balance(request):
 
 
 def _keep_period(request) -> str:
-    days = request.POST.get("days", "")
-    return f"?days={days}" if days in {str(d) for d in revenue.PERIODS} else ""
+    """The page's span again after a refresh (the form posts the span's query back)."""
+    span = span_from(request.POST, timezone.localdate())
+    return f"?{urlencode(span.query)}" if not isinstance(span, str) and request.POST.keys() & {
+        "days", "month", "from", "to"} else ""

@@ -15,6 +15,7 @@ from entitlements import wording
 from telegram_payments.admin import formatting
 from telegram_payments.admin.mixins import badge
 from telegram_payments.models import EventStatus, Invoice, PreCheckoutAnswer, StripeEvent
+from telegram_payments.payments.failures import resolution_of
 from telegram_payments.payments.manual import EVENT_MANUAL_GRANT, EVENT_MANUAL_REVOKE
 from telegram_payments.reads.customer_history import LIMIT, CustomerHistory
 from telegram_payments.reads.money import amount_text
@@ -58,7 +59,7 @@ def timeline(history: CustomerHistory, *, actions_for) -> list[Row]:
 
 
 def event_row(event: StripeEvent, refunded_charges: set[str], actions: list[Action]) -> Row:
-    status = formatting.status_label(event.status)
+    status = formatting.status_with_refund(event, refunded=event.telegram_payment_charge_id in refunded_charges)
     url = reverse("admin:telegram_payments_stripeevent_change", args=[event.pk])
     who, why = formatting.initiator(event), redact(event.refund_reason or getattr(event, "payload_reason", "") or "")
     product = redact(event.entitlement_type) or "—"
@@ -73,6 +74,8 @@ def event_row(event: StripeEvent, refunded_charges: set[str], actions: list[Acti
             detail += f" · subscription paid {wording.until(event.subscription_expires_at)}"
         if refunded:
             detail += " · refunded"
+        if (resolution := resolution_of(event)) is not None:
+            detail += f" · {formatting.resolution_text(resolution)}"
         title = f"Payment for {product}" if counted else f"Payment for {product} ({event.get_status_display()})"
         sign = "plus" if counted else ""
         return Row(event.received_at, "payment" if counted else "failed", title,

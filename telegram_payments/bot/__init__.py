@@ -1,10 +1,11 @@
-"""Everything that talks with Telegram as a bot.
+"""What a Bot API Update means.
 
-* `client`: the one way this service calls the Bot API;
 * `updates`: `process_update`, the one entry point for a Bot API Update (webhook and replays);
 * `payments`: payment and refund messages, handed to the payment pipeline, and the buyer's thanks;
 * `precheckout`: answers to pre-checkout queries, checked against the invoice we issued;
+* `subscription_updates`: a user cancelled or re-enabled renewals, or a renewal failed;
 * `commands`: the chat commands (`/buy`, `/status`, ...) and the buy buttons;
-* `replies`: `sendMessage` replies, as a webhook answer or as a call;
-* `notices`: messages to a buyer sent once after staff acted (replay, grant) or a policy refund.
+* `results`: how an update went.
+
+The Bot API client and replies are in `telegram_api`; buyer notices and the customer rows in `payments`.
 """

@@ -8,8 +8,9 @@ from telegram import PreCheckoutQuery
 
 from telegram_payments.bot.results import Reply, UpdateResult
 from telegram_payments.metrics import record_pre_checkout_answer
-from telegram_payments.models import STARS_CURRENCY, Invoice, InvoiceStatus, PreCheckoutAnswer
+from telegram_payments.models import Invoice, InvoiceStatus, PreCheckoutAnswer
 from telegram_payments.payments.events import Outcome
+from telegram_payments.telegram_api.limits import is_stars_currency
 
 logger = logging.getLogger(__name__)
 
@@ -43,15 +44,21 @@ def decline_reason(*, invoice: Invoice | None, user_id: int, currency: str, tota
         return "invoice_expired"
     if not invoice.product.is_active:
         return "product_inactive"
-    if currency != STARS_CURRENCY:
+    if not is_stars_currency(currency):
         return "wrong_currency"
     if total_amount != invoice.price_stars:
         return "wrong_amount"
     if invoice.user_id is not None and invoice.user_id != user_id:
         return "wrong_buyer"
-    if invoice.status == InvoiceStatus.PAID:
+    if invoice.status == InvoiceStatus.PAID and not may_be_paid_again(invoice):
         return "already_paid"
     return None
+
+
+def may_be_paid_again(invoice: Invoice) -> bool:
+    """Whether a paid invoice takes another payment: an invoice link for anyone (no user) does, one
+    buyer after another; an invoice issued to one user is paid once."""
+    return invoice.user_id is None
 
 
 def answer_pre_checkout(query: PreCheckoutQuery, *, update_id: int, raw: dict) -> UpdateResult:

@@ -16,15 +16,17 @@ updates (`source=telegram`); a replay from another source records payments, refu
 updates and ignores the rest.
 """
 
+import logging
+
 from telegram import Update
 
 from telegram_payments.bot.commands import BUY_CALLBACK_PREFIX, buy_button, command, guarded
-from telegram_payments.bot.customers import remember
 from telegram_payments.bot.payments import PAYMENT_KINDS, PaymentMessage, payment_message
 from telegram_payments.bot.precheckout import answer_pre_checkout, recorded_answer
 from telegram_payments.bot.results import UpdateResult, ignored
 from telegram_payments.bot.subscription_updates import SUBSCRIPTION_FIELDS, BotSubscriptionUpdated, subscription_update
 from telegram_payments.models import EventSource
+from telegram_payments.payments.customers import remember
 from telegram_payments.payments.events import Outcome
 from telegram_payments.telegram_api.limits import (
     CHARGE_ID_LENGTH,
@@ -35,12 +37,19 @@ from telegram_payments.telegram_api.limits import (
     SUBSCRIPTION_STATE_LENGTH,
     is_bigint,
     is_currency_code,
+    is_user_id,
 )
+
+logger = logging.getLogger(__name__)
 
 # What `set_webhook` asks Telegram to deliver: exactly what this module handles.
 # (Payments and refunds arrive as `message` updates.)
 ALLOWED_UPDATES = ("message", "callback_query", "pre_checkout_query", "subscription")
 LIBRARY_KINDS = ("message", "callback_query", "pre_checkout_query")  # what Update.de_json reads
+
+
+UNREADABLE_UPDATE = ("Not a Bot API Update: a field the Bot API requires is missing, or one is not of the type "
+                     "it defines (see https://core.telegram.org/bots/api#update).")
 
 
 class InvalidUpdate(Exception):
@@ -79,7 +88,9 @@ def process_update(data: dict, *, source: str = EventSource.TELEGRAM) -> UpdateR
         subscription = BotSubscriptionUpdated.de_json(essentials["subscription"]) \
             if "subscription" in essentials else None
     except Exception as exc:  # PTB raises KeyError/TypeError/ValueError on missing or mistyped fields
-        raise InvalidUpdate(f"Not a Bot API Update: {type(exc).__name__}: {exc}") from None
+        # The library's words name its classes and arguments: they go to the log, ours to the sender.
+        logger.info("update %s not readable as a Bot API Update: %s: %s", update_id, type(exc).__name__, exc)
+        raise InvalidUpdate(UNREADABLE_UPDATE) from None
     # Who sent it, as they are now: not from a replay (old news) nor a redelivery (seen already). A payment
     # or a refund writes it in its own transaction (unless it is a copy); anything else here.
     sender = (lambda: remember(update)) if source == EventSource.TELEGRAM else None
@@ -170,11 +181,14 @@ def _check_field_types(essentials: dict) -> None:
             if name in obj and not is_valid(obj[name]):
                 raise InvalidUpdate(f"{path}.{name} must be {expected}.", field=f"{path}.{name}")
 
-    def check_id(obj, path: str, *, required: bool = False) -> None:
+    def check_id(obj, path: str, *, required: bool = False, user: bool = False) -> None:
+        """An object with an integer id; a user's (`user`: a sender, a buyer) within the user-id range."""
         if obj is None and not required:
             return
         if not (isinstance(obj, dict) and _is_int(obj.get("id"))):
             raise InvalidUpdate(f"{path} must be an object with an integer id.", field=f"{path}.id")
+        if user and not is_user_id(obj["id"]):
+            raise InvalidUpdate(f"{path}.id must be a Telegram user id (1 to 2^63-1).", field=f"{path}.id")
 
     def check_text(obj: dict, path: str, name: str) -> None:  # routing calls str methods on these
         if obj.get(name) is not None and not isinstance(obj[name], str):
@@ -183,22 +197,24 @@ def _check_field_types(essentials: dict) -> None:
     message = essentials.get("message")
     if isinstance(message, dict):
         # Telegram always sends the chat; a payment's buyer and a refund's owner are read from it.
-        check_id(message.get("chat"), "message.chat", required=True)
-        check_id(message.get("from"), "message.from")
+        # A group's chat id is negative, but a payment's chat is its buyer's private chat.
+        pays = any(message.get(kind) is not None for kind in ("successful_payment", "refunded_payment"))
+        check_id(message.get("chat"), "message.chat", required=True, user=pays)
+        check_id(message.get("from"), "message.from", user=True)
         check_text(message, "message", "text")
         for kind in ("successful_payment", "refunded_payment"):
             check(message.get(kind), f"message.{kind}", PAYMENT_FIELDS)
     query = essentials.get("pre_checkout_query")
     if isinstance(query, dict):
         check(query, "pre_checkout_query", PRE_CHECKOUT_FIELDS)
-        check_id(query.get("from"), "pre_checkout_query.from", required=True)
+        check_id(query.get("from"), "pre_checkout_query.from", required=True, user=True)
     subscription = essentials.get("subscription")
     if isinstance(subscription, dict):
         check(subscription, "subscription", SUBSCRIPTION_UPDATE_FIELDS)
-        check_id(subscription.get("user"), "subscription.user", required=True)
+        check_id(subscription.get("user"), "subscription.user", required=True, user=True)
     callback = essentials.get("callback_query")
     if isinstance(callback, dict):
-        check_id(callback.get("from"), "callback_query.from", required=True)
+        check_id(callback.get("from"), "callback_query.from", required=True, user=True)
         check_text(callback, "callback_query", "data")
         if isinstance(callback.get("message"), dict):
             check_id(callback["message"].get("chat"), "callback_query.message.chat", required=True)

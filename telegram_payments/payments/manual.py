@@ -2,7 +2,7 @@
 
 Each action writes one `StripeEvent` (`manual:grant:<uuid>` / `manual:revoke:<uuid>`, source
 `manual`) in the same transaction as its effect, so there is never an effect without its record.
-A grant is told to the buyer once, after it committed (`bot.notices`).
+A grant is told to the buyer once, after it committed (`payments.notices`).
 """
 
 import uuid
@@ -16,6 +16,8 @@ from entitlements import wording
 from entitlements.models import Entitlement
 from entitlements.services import grant_entitlement, revoke_entitlement
 from telegram_payments.models import EventSource, EventStatus, Product, StripeEvent
+from telegram_payments.payments.customers import note_event_user
+from telegram_payments.payments.failures import ResolutionRefused, fulfil_failure, resolution_problem
 from telegram_payments.payments.notices import tell_delivered
 
 EVENT_MANUAL_GRANT = "manual.grant"
@@ -34,23 +36,27 @@ class ManualOutcome:
 
 def grant_manually(
     *, user_id: int, entitlement_type: str, reason: str, days: int | None = None, operator=None,
-    operator_name: str = "",
+    operator_name: str = "", fulfils: StripeEvent | None = None,
 ) -> ManualOutcome:
-    """Grant `entitlement_type` to `user_id` for `days` (default: the product's duration; none: lifetime),
-    and tell the buyer (once, after the commit; a Bot API failure is logged, never raised).
+    """Grant `entitlement_type` to `user_id` for `days` (default: the product's duration; a product with
+    no duration is for life and takes no days), and tell the buyer (once, after the commit; a Bot API
+    failure is logged, never raised). `fulfils`: the user's open failed payment this grant delivers,
+    which then ends as fulfilled, linked to this grant (`failures.fulfil_failure`), in the same transaction.
 
     The type must be in the catalog (a typo must not create a grant nobody checks for).
     """
     reason = _required_reason(reason)
-    if days is not None and days < 1:
-        raise ManualActionRefused("days must be 1 or more")
     product = Product.objects.filter(entitlement_type=entitlement_type).first()
     if product is None:
         raise ManualActionRefused(f"unknown entitlement type {entitlement_type!r} (not in the catalog)")
-    days = days if days is not None else product.duration_days
-    event = _manual_event("grant", user_id, entitlement_type, reason, operator, operator_name, {"days": days})
+    days = grant_days(product, days)
+    if fulfils is not None and (problem := resolution_problem(fulfils)) is not None:
+        raise ManualActionRefused(problem)
+    event = _manual_event("grant", user_id, entitlement_type, reason, operator, operator_name,
+                          {"days": days, **({"fulfils": fulfils.event_id} if fulfils is not None else {})})
     with transaction.atomic():
         event.save(force_insert=True)
+        note_event_user(event)
         grant = grant_entitlement(
             user_id=user_id,
             entitlement_type=entitlement_type,
@@ -59,8 +65,26 @@ def grant_manually(
         )
         event.note = f"{wording.granted(grant)} (manual: {reason})."
         event.save(update_fields=["note"])
+        if fulfils is not None:
+            try:
+                fulfil_failure(payment=fulfils, grant_event=event, reason=reason, operator=operator)
+            except ResolutionRefused as exc:  # ended meanwhile: the grant is rolled back with it
+                raise ManualActionRefused(str(exc)) from None
         tell_delivered(event=event, product=product)  # sent once this transaction committed
     return ManualOutcome(event, [grant])
+
+
+def grant_days(product: Product, days: int | None) -> int | None:
+    """The days a staff grant of `product` lasts: `days`, else the product's duration; None (for life)
+    for a product without a duration, which takes no days (a lifetime grant "until" a date would
+    contradict itself). Raises ManualActionRefused for days it cannot take."""
+    if days is None:
+        return product.duration_days
+    if not product.duration_days:
+        raise ManualActionRefused(f"{product.title} ({product.entitlement_type}) is for life: it takes no days")
+    if days < 1:
+        raise ManualActionRefused("days must be 1 or more")
+    return days
 
 
 def revoke_manually(

@@ -34,8 +34,10 @@ from telegram_payments.models import (
     STARS_CURRENCY,
     AutoRefund,
     EventStatus,
+    FailureResolution,
     StripeEvent,
 )
+from telegram_payments.payments.customers import note_event_user
 from telegram_payments.payments.events import (
     TRANSIENT_ERRORS,
     EventOutcome,
@@ -72,14 +74,14 @@ def handle_successful_payment(
     """Record a successful payment and grant what was bought, once per charge id.
 
     `alongside`: the caller's own write, committed with the event unless it is a copy (the Update
-    route remembers the buyer: `bot.customers`)."""
+    route remembers the buyer: `payments.customers`)."""
     return _record_and_apply(alongside, StripeEvent(
         event_id=payment_event_id(telegram_payment_charge_id),
         event_type=EVENT_PAYMENT,
         payment_method=PAYMENT_METHOD,
         customer_id=str(user_id),
         amount_cents=total_amount,
-        currency=currency.upper(),
+        currency=currency,  # as sent: the rules check it (validation.is_stars_currency)
         source=source,
         update_id=update_id,
         telegram_payment_charge_id=telegram_payment_charge_id,
@@ -116,7 +118,7 @@ def handle_refund(
         payment_method=PAYMENT_METHOD,
         customer_id=str(user_id),
         amount_cents=total_amount,
-        currency=(currency or STARS_CURRENCY).upper(),
+        currency=currency or STARS_CURRENCY,
         source=source,
         update_id=update_id,
         telegram_payment_charge_id=telegram_payment_charge_id,
@@ -167,7 +169,8 @@ def replay_event(*, event: StripeEvent) -> EventOutcome:
     """
     with transaction.atomic():
         event = StripeEvent.objects.select_for_update().get(pk=event.pk)
-        if event.status == EventStatus.PROCESSED:
+        # Processed, or a failure staff ended (fulfilled by a grant, dismissed: `failures`): left alone.
+        if event.status == EventStatus.PROCESSED or FailureResolution.objects.filter(payment=event).exists():
             return EventOutcome(Outcome.DUPLICATE, event)
         lock_for_transaction(*event_locks(event))
         event.attempts += 1
@@ -233,13 +236,12 @@ def _store_and_apply(alongside: Callable[[], object] | None, new_event: StripeEv
             if (existing := recorded.get(new_event.event_id)) is not None:
                 return EventOutcome(Outcome.DUPLICATE, existing)
             new_event.attempts = 1
-            if alongside is not None:
-                alongside()
             applied = apply_event(new_event, recorded)
             _mark_processed(new_event)
             # The unique event id stays the guard: a failed row recorded meanwhile outside this lock
             # (a failure is recorded after its rollback) makes this insert a duplicate.
             new_event.save(force_insert=True)
+            _record_event_user(new_event, alongside)
         return EventOutcome(Outcome.PROCESSED, new_event, applied.product, granted=applied.grant is not None)
     except IntegrityError:
         return _existing_duplicate(new_event.event_id)
@@ -260,13 +262,21 @@ def _record_failure(event: StripeEvent, exc: Exception, alongside: Callable[[], 
     try:
         with transaction.atomic():
             event.save(force_insert=True)
-            if alongside is not None:  # rolled back with the effect: written again with the failed row
-                alongside()
+            _record_event_user(event, alongside)  # rolled back with the effect: written again with the failed row
             if _to_refund_automatically(event, exc):
                 AutoRefund.objects.create(payment=event, reason=event.error, buyer_reason=exc.buyer_reason)
     except IntegrityError:
         return _existing_duplicate(event.event_id)
     return EventOutcome(Outcome.FAILED, event)
+
+
+def _record_event_user(event: StripeEvent, alongside: Callable[[], object] | None) -> None:
+    """Every user with an event is a customer: the caller's own upsert of the sender (the Update route,
+    with the name it carries), else one insert that leaves a known customer as it is."""
+    if alongside is not None:
+        alongside()
+    else:
+        note_event_user(event)
 
 
 def _to_refund_automatically(event: StripeEvent, exc: Exception) -> bool:

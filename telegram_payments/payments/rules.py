@@ -29,8 +29,9 @@ from telegram_payments.models import (
     StripeEvent,
 )
 from telegram_payments.payments.events import PaymentRejected, payment_event_id, refund_event_id
+from telegram_payments.payments.failures import fulfilling_grant
 from telegram_payments.payments.subscriptions import apply_subscription_update, note_subscription_payment
-from telegram_payments.telegram_api.limits import SUBSCRIPTION_PERIOD
+from telegram_payments.telegram_api.limits import SUBSCRIPTION_PERIOD, is_stars_currency
 
 REFUNDED_FIRST_NOTE = "This charge was refunded before its payment arrived: nothing granted."
 NOT_OUR_INVOICE = "we could not match it to anything we sell"
@@ -134,7 +135,7 @@ def _product_paid_for(event: StripeEvent, invoice: Invoice | None) -> Product:
 
 
 def _check_payment(event: StripeEvent, invoice: Invoice | None, product: Product) -> None:
-    if event.currency != STARS_CURRENCY:
+    if not is_stars_currency(event.currency):
         raise PaymentRejected(f"currency {event.currency} is not {STARS_CURRENCY} (Telegram Stars)")
     price = invoice.price_stars if invoice else product.price_stars
     if event.amount_cents is None or event.amount_cents < price:
@@ -184,6 +185,8 @@ def apply_refund(event: StripeEvent, recorded: dict[str, StripeEvent]) -> None:
     locked = not mismatch
     grant = (Entitlement.objects.select_for_update() if locked else Entitlement.objects).filter(
         event_id=payment_id).first()
+    if grant is None and payment is not None:  # a failed payment a staff grant fulfilled: that grant
+        grant = fulfilling_grant(payment, locked=locked)
     if grant is None:
         event.note = (
             "No payment recorded for this charge yet: nothing to revoke; a later payment grants nothing."

@@ -28,9 +28,28 @@ def amount_text(amount, currency: str = "XTR", *, sign: str = "") -> str:
     return f"{prefix}{amount:,} {redact(currency)}"
 
 
+def signed_thousands(value) -> str:
+    """12500 -> "12,500", -250 -> "−250" (a real minus sign); None -> "—"."""
+    if value is None:
+        return "—"
+    return f"{MINUS if value < 0 else ''}{abs(value):,}"
+
+
 def stars(value) -> str:
     """Whole Stars as "12,500 XTR"; None -> "—"."""
     return amount_text(value)
+
+
+def stars_out(value) -> str:
+    """Stars that went back (refunds), as "−250 XTR" ("0 XTR" for none); None -> "—"."""
+    return amount_text(value, sign="minus")
+
+
+def signed_stars(value) -> str:
+    """A balance of Stars (net): "2,350 XTR", or "−250 XTR" below zero; None -> "—"."""
+    if value is None:
+        return "—"
+    return amount_text(abs(value), sign="minus" if value < 0 else "")
 
 
 def nanostars_number(nanostars: int | None) -> str:
@@ -38,7 +57,7 @@ def nanostars_number(nanostars: int | None) -> str:
     if nanostars is None:
         return "—"
     whole, fraction = divmod(abs(nanostars), NANOSTARS_PER_STAR)
-    sign = "-" if nanostars < 0 else ""
+    sign = MINUS if nanostars < 0 else ""
     text = f"{sign}{whole:,}"
     if fraction:
         text += f".{fraction:09d}".rstrip("0")
@@ -55,5 +74,5 @@ def usd_estimate(whole_stars: int | None) -> str:
     if whole_stars is None:
         return "—"
     amount = (Decimal(whole_stars) * stars_settings.STARS_USD_RATE).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    sign = "-" if amount < 0 else ""
+    sign = MINUS if amount < 0 else ""
     return f"≈ {sign}${abs(amount):,.2f}"

@@ -1,12 +1,15 @@
 """Revenue as the audit trail records it, for the "At a glance" page: Stars in, refunded and net, per
 day, per product and for a period beside the one before it, and what is still in Telegram's hold.
 
-What counts:
-* gross: processed payments in Stars (`XTR`), on the day they were received;
-* refunded: processed refunds of a payment recorded here (processed), on the day of the refund. A
-  refund of a charge never seen here is counted apart (`unmatched_refunds`), never in the figures or
-  the refund rate: it took back Stars that the gross never included;
-* net = gross - refunded.
+What counts (`money_events`, the one rule: At a glance and the customer page both add it up):
+* gross (received): every payment in Stars (`XTR`) recorded here, on the day it was received,
+  whatever its status: Telegram took the Stars of a failed payment too, and they are shown as
+  "of which in failed payments" (`failed_gross`) until it is fulfilled, refunded or dismissed;
+* refunded: processed refunds of a payment recorded here, on the day of the refund (a refund without
+  an amount: its payment's);
+* refunded, payment never seen (`unseen_refunded`): processed refunds of a charge with no payment
+  recorded here, counted apart (not in the refund rate), and taken off net: the balance lost them;
+* net = gross - refunded - unseen_refunded: what the bot's Star balance gained.
 
 The database does the adding up: a fixed number of queries whatever the number of events.
 """
@@ -28,7 +31,7 @@ from telegram_payments.models import (
     Product,
     StripeEvent,
 )
-from telegram_payments.reads.selectors import failed_waiting, refunded_failure
+from telegram_payments.reads.selectors import ended_failure, failed_waiting
 
 PERIODS = (7, 30, 90)  # days a page may show
 DEFAULT_PERIOD = 30
@@ -36,29 +39,47 @@ DEFAULT_PERIOD = 30
 HOLD = timedelta(days=21)
 
 
+# The kinds of money event (`money_events`' `kind`).
+PAYMENT, REFUND, UNSEEN_REFUND = "payment", "refund", "unseen_refund"
+
+
 @dataclass
 class Totals:
-    gross: int = 0
-    refunded: int = 0
+    """Stars moved by a set of money events (`money_events`), as `add` sums them."""
+
+    gross: int = 0  # every Stars payment recorded here
+    failed_gross: int = 0  # of which in payments not processed (failed, or pending)
+    refunded: int = 0  # refunds of payments recorded here
+    unseen_refunded: int = 0  # refunds of charges with no payment recorded here
     payments: int = 0
+    failed_payments: int = 0
     refunds: int = 0
+    unseen_refunds: int = 0
 
     @property
     def net(self) -> int:
-        return self.gross - self.refunded
+        """What the bot's Star balance gained: received, less every refund."""
+        return self.gross - self.refunded - self.unseen_refunded
 
     @property
     def refund_rate(self) -> float | None:
-        """Refunds made in the period per 100 payments received in it; None without payments."""
+        """Refunds (of payments recorded here) per 100 payments; None without payments."""
         return 100.0 * self.refunds / self.payments if self.payments else None
 
-    def add(self, event_type: str, count: int, stars: int) -> None:
-        if event_type == EVENT_PAYMENT:
+    def add(self, kind: str, failed: bool, count: int, stars: int) -> None:
+        """Add `count` events of `kind` (PAYMENT, REFUND, UNSEEN_REFUND) worth `stars` in all."""
+        if kind == PAYMENT:
             self.payments += count
             self.gross += stars
-        else:
+            if failed:
+                self.failed_payments += count
+                self.failed_gross += stars
+        elif kind == REFUND:
             self.refunds += count
             self.refunded += stars
+        else:
+            self.unseen_refunds += count
+            self.unseen_refunded += stars
 
 
 @dataclass
@@ -88,68 +109,93 @@ class Revenue:
     current: Totals
     previous: Totals
     products: list[ProductFigures]
-    unmatched_refunds: int  # refunds in the period of charges never recorded here
     in_hold: int  # net Stars of payments younger than HOLD
     past_hold: int  # net Stars of older payments
 
+    @property
+    def unmatched_refunds(self) -> int:
+        """Refunds in the period of charges never recorded here."""
+        return self.current.unseen_refunds
+
 
 def _recorded_payment():
+    """The Stars payment of the outer row's charge, whatever its status (Telegram took its Stars)."""
     return StripeEvent.objects.filter(
-        event_type=EVENT_PAYMENT, status=EventStatus.PROCESSED, currency=STARS_CURRENCY,
+        event_type=EVENT_PAYMENT, currency=STARS_CURRENCY,
         telegram_payment_charge_id=OuterRef("telegram_payment_charge_id"),
     )
 
 
-def _money_events():
-    """Processed Stars payments and refunds, each with `recorded` (a payment, or the refund of one we
-    have), `stars` (a refund without an amount: its payment's) and `product` (a refund: its payment's)."""
+def money_events(events=None):
+    """The one rule of which events moved Stars, and how many: of `events` (default: all), every
+    Stars payment (any status) and every processed refund, each annotated with `kind` (PAYMENT,
+    REFUND, or UNSEEN_REFUND when no payment of its charge is recorded here), `failed` (a payment not
+    processed), `stars` (a refund without an amount: its payment's) and `product` (a refund: its
+    payment's). Add them up with `Totals.add` (`money_totals`, `revenue`)."""
     payment = _recorded_payment()
-    return StripeEvent.objects.filter(
-        status=EventStatus.PROCESSED, currency=STARS_CURRENCY, event_type__in=[EVENT_PAYMENT, EVENT_REFUND],
+    events = StripeEvent.objects.all() if events is None else events
+    return events.filter(
+        Q(event_type=EVENT_PAYMENT) | Q(event_type=EVENT_REFUND, status=EventStatus.PROCESSED),
+        currency=STARS_CURRENCY,
     ).annotate(
-        recorded=Case(When(event_type=EVENT_PAYMENT, then=Value(True)), default=Exists(payment),
-                      output_field=BooleanField()),
+        kind=Case(When(event_type=EVENT_PAYMENT, then=Value(PAYMENT)), When(Exists(payment), then=Value(REFUND)),
+                  default=Value(UNSEEN_REFUND)),
+        failed=Case(When(Q(event_type=EVENT_PAYMENT) & ~Q(status=EventStatus.PROCESSED), then=Value(True)),
+                    default=Value(False), output_field=BooleanField()),
         stars=Coalesce("amount_cents", Subquery(payment.values("amount_cents")[:1]), Value(0)),
         product=Case(When(event_type=EVENT_PAYMENT, then=F("entitlement_type")),
                      default=Coalesce(Subquery(payment.values("entitlement_type")[:1]), F("entitlement_type"))),
     )
 
 
+def money_totals(events=None) -> Totals:
+    """`Totals` of `events` (default: all) by the one rule (`money_events`), in one query."""
+    totals = Totals()
+    for row in money_events(events).values("kind", "failed").annotate(count=Count("id"), total=Sum("stars")).order_by():
+        totals.add(row["kind"], row["failed"], row["count"], row["total"] or 0)
+    return totals
+
+
 def _start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
 
-def revenue(*, days: int = DEFAULT_PERIOD, now: datetime | None = None) -> Revenue:
-    """The last `days` days (today included, in the current time zone) and the `days` before them."""
+def revenue(*, days: int = DEFAULT_PERIOD, now: datetime | None = None, first_day: date | None = None,
+            last_day: date | None = None, previous_first_day: date | None = None) -> Revenue:
+    """The last `days` days (today included, in the current time zone) and the `days` before them; or
+    `first_day` to `last_day` (both included) beside the span from `previous_first_day` (default: as
+    many days just before) up to `first_day`."""
     now = now or timezone.now()
-    today = timezone.localdate(now)
-    first_day = today - timedelta(days=days - 1)
-    previous_first_day = first_day - timedelta(days=days)
+    if first_day is None or last_day is None:
+        last_day = timezone.localdate(now)
+        first_day = last_day - timedelta(days=days - 1)
+    days = (last_day - first_day).days + 1
+    today = last_day  # the last day shown
+    if previous_first_day is None:
+        previous_first_day = first_day - timedelta(days=days)
 
     rows = (
-        _money_events()
+        money_events()
         .filter(received_at__gte=_start_of(previous_first_day), received_at__lt=_start_of(today + timedelta(days=1)))
         .annotate(day=TruncDate("received_at"))
-        .values("day", "event_type", "recorded", "product")
+        .values("day", "kind", "failed", "product")
         .annotate(count=Count("id"), total=Sum("stars"))
         .order_by()
     )
     per_day = {first_day + timedelta(days=n): DayFigures(day=first_day + timedelta(days=n)) for n in range(days)}
-    current, previous, unmatched = Totals(), Totals(), 0
+    current, previous = Totals(), Totals()
     products: dict[str, ProductFigures] = {}
     for row in rows:  # one row per day, kind and product: a bounded number whatever the events
-        day, count, stars = row["day"], row["count"], row["total"] or 0
+        day, figures = row["day"], (row["kind"], row["failed"], row["count"], row["total"] or 0)
         if isinstance(day, datetime):  # some backends give the day as a datetime
             day = day.date()
         in_period = day >= first_day
-        if not row["recorded"]:
-            unmatched += count if in_period else 0
-            continue
-        (current if in_period else previous).add(row["event_type"], count, stars)
+        (current if in_period else previous).add(*figures)
         if in_period:
-            per_day[day].add(row["event_type"], count, stars)
-            product = products.setdefault(row["product"], ProductFigures(entitlement_type=row["product"]))
-            product.add(row["event_type"], count, stars)
+            per_day[day].add(*figures)
+            if row["kind"] != UNSEEN_REFUND:  # no product lost Stars it had been counted for
+                product = products.setdefault(row["product"], ProductFigures(entitlement_type=row["product"]))
+                product.add(*figures)
 
     titles = dict(Product.objects.values_list("entitlement_type", "title"))  # the catalog is short
     for product in products.values():
@@ -158,10 +204,10 @@ def revenue(*, days: int = DEFAULT_PERIOD, now: datetime | None = None) -> Reven
     hold_start = now - HOLD
     payment = _recorded_payment()
     held = (
-        _money_events().filter(recorded=True)
-        .annotate(
+        money_events()
+        .annotate(  # a refund counts with its payment; one of a charge never seen here, when it was made
             paid_at=Case(When(event_type=EVENT_PAYMENT, then=F("received_at")),
-                         default=Subquery(payment.values("received_at")[:1])),
+                         default=Coalesce(Subquery(payment.values("received_at")[:1]), F("received_at"))),
             signed=Case(When(event_type=EVENT_PAYMENT, then=F("stars")), default=-F("stars")),
         )
         .aggregate(in_hold=Sum("signed", filter=Q(paid_at__gte=hold_start)),
@@ -171,15 +217,15 @@ def revenue(*, days: int = DEFAULT_PERIOD, now: datetime | None = None) -> Reven
         first_day=first_day, today=today, days=[per_day[d] for d in sorted(per_day)],
         current=current, previous=previous,
         products=sorted(products.values(), key=lambda p: (-p.net, p.entitlement_type)),
-        unmatched_refunds=unmatched, in_hold=held["in_hold"] or 0, past_hold=held["past_hold"] or 0,
+        in_hold=held["in_hold"] or 0, past_hold=held["past_hold"] or 0,
     )
 
 
 def waiting_counts() -> dict:
-    """Events waiting for staff: failed (a failed payment whose refund is recorded has ended), and
-    pending (maybe stuck)."""
+    """Events waiting for staff: failing (failed, not ended: `selectors.ended_failure`), and pending
+    (maybe stuck)."""
     return StripeEvent.objects.filter(status__in=REPLAYABLE_STATUSES).aggregate(
-        failed=Count("pk", filter=Q(status=EventStatus.FAILED) & ~refunded_failure()),
+        failed=Count("pk", filter=Q(status=EventStatus.FAILED) & ~ended_failure()),
         pending=Count("pk", filter=Q(status=EventStatus.PENDING)),
     )
 

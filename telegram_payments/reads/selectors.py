@@ -12,6 +12,7 @@ from telegram_payments.models import (
     EVENT_REFUND,
     EVENT_SUBSCRIPTION,
     EventStatus,
+    FailureResolution,
     StripeEvent,
     Subscription,
 )
@@ -46,8 +47,8 @@ def events_to_replay(
     """
     now = now or timezone.now()
     which = Q(pk__in=[])
-    if failed:
-        which |= Q(status=EventStatus.FAILED)
+    if failed:  # a failed payment staff fulfilled or dismissed has ended: never replayed
+        which |= Q(status=EventStatus.FAILED) & ~resolved_failure()
     if pending:
         which |= Q(status=EventStatus.PENDING, received_at__lt=now - stuck_after)
     if event_ids:
@@ -63,14 +64,26 @@ def events_to_replay(
 
 
 def waiting_events(*, stuck_after: timedelta = DEFAULT_STUCK_AFTER, now: datetime | None = None) -> QuerySet:
-    """Failed events and events stuck in pending: what staff should look at. A failed payment whose
-    refund is recorded has ended (the buyer has their Stars back) and is not waiting."""
-    return events_to_replay(failed=True, pending=True, stuck_after=stuck_after, now=now).exclude(refunded_failure())
+    """Failed events and events stuck in pending: what staff should look at. A failed payment that has
+    ended (`ended_failure`) is not waiting."""
+    return events_to_replay(failed=True, pending=True, stuck_after=stuck_after, now=now).exclude(ended_failure())
 
 
 def failed_waiting() -> QuerySet[StripeEvent]:
-    """Failed events staff still have to replay or refund (a refunded failed payment has ended)."""
-    return StripeEvent.objects.filter(status=EventStatus.FAILED).exclude(refunded_failure())
+    """The failing events: failed, and not ended (`ended_failure`). What the admin index, At a glance,
+    the customer page and /metrics count."""
+    return StripeEvent.objects.filter(status=EventStatus.FAILED).exclude(ended_failure())
+
+
+def ended_failure() -> Q:
+    """A failed payment that has ended: refunded (its refund recorded), or fulfilled by a staff grant
+    or dismissed (`failures`)."""
+    return refunded_failure() | resolved_failure()
+
+
+def resolved_failure() -> Q:
+    """A failed event staff fulfilled or dismissed (it has a FailureResolution)."""
+    return Q(Exists(FailureResolution.objects.filter(payment=OuterRef("pk"))))
 
 
 def refunded_failure() -> Q:

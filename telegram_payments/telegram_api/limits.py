@@ -41,6 +41,19 @@ def user_id_from(value) -> int | None:
     return number if 0 < number <= MAX_BIGINT else None
 
 
+def is_user_id(value) -> bool:
+    """A user id as JSON carries it in a Bot API Update: an integer (not a bool, not a string) that
+    `user_id_from` takes, the one range of user ids on every route."""
+    return isinstance(value, int) and not isinstance(value, bool) and user_id_from(value) is not None
+
+
+def is_stars_currency(code: str) -> bool:
+    """The one currency rule of a payment: it pays in Telegram Stars only when its code is exactly
+    `XTR`, as Telegram sends it. Any other 3-letter code, `xtr` included, is no Stars payment (the
+    payment is recorded as failed, a pre-checkout query declined)."""
+    return code == "XTR"
+
+
 def is_currency_code(value) -> bool:
     """A 3-letter currency code (`CURRENCY_PATTERN`)."""
     return isinstance(value, str) and _CURRENCY.match(value) is not None

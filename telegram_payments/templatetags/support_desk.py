@@ -9,6 +9,9 @@ register = template.Library()
 
 register.filter("thousands", money.thousands)
 register.filter("stars", money.stars)
+register.filter("stars_out", money.stars_out)
+register.filter("signed_thousands", money.signed_thousands)
+register.filter("signed_stars", money.signed_stars)
 register.filter("nanostars", money.nanostars_number)
 register.filter("usd", money.usd_estimate)
 

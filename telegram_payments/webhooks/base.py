@@ -39,6 +39,20 @@ class BodyTooLarge(exceptions.APIException):
     default_detail = "Request body is too large."
 
 
+class LengthRequired(exceptions.APIException):
+    """A chunked body: Django reads a body by its Content-Length, so a chunked one would read as
+    empty (and be answered "field required"); it is refused for what it is instead."""
+
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_code = "length_required"
+    default_detail = "Chunked request bodies are not read: send the body with a Content-Length header."
+
+
+def is_chunked(request) -> bool:
+    """Whether the body comes with Transfer-Encoding: chunked (no Content-Length to read it by)."""
+    return "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+
+
 def secret_matches(given: str) -> bool:
     expected = stars_settings.WEBHOOK_SECRET
     # compare_digest takes the same time whatever the prefix that matches.
@@ -76,6 +90,8 @@ class WebhookView(JsonApiView):
             ):
                 raise TooManyAuthFailures(wait=stars_settings.WEBHOOK_AUTH_FAILURE_WINDOW)
             raise Unauthorized()
+        if is_chunked(request):
+            raise LengthRequired()
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

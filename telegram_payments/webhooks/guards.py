@@ -6,6 +6,7 @@ import functools
 import ipaddress
 import logging
 import math
+import time
 
 from django.core.cache import cache
 from django.utils.http import parse_header_parameters
@@ -14,6 +15,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.utils import json
 
 from telegram_payments.conf import stars_settings
+from telegram_payments.metrics import LIMITER_CACHE_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -39,23 +41,43 @@ def _reject_non_finite(text: str) -> float:
     return value
 
 
+def _is_storable_text(text: str) -> bool:
+    """No NUL and no lone surrogate: text PostgreSQL can store."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def storable_key(key: str) -> str:
+    """An object key as stored: NUL and lone surrogates written as their JSON escapes (`\\u0000`),
+    as text. The schema (OpenAPI 3.0) cannot restrict key names, so such a key is accepted; no key we
+    read can hold them, so nothing we act on changes."""
+    if _is_storable_text(key):
+        return key
+    return "".join(f"\\u{ord(c):04x}" if c == "\x00" or 0xD800 <= ord(c) <= 0xDFFF else c for c in key)
+
+
 def _check_storable(value) -> None:
-    """Depth within MAX_JSON_DEPTH, and no string PostgreSQL cannot store (NUL, lone surrogates)."""
+    """Depth within MAX_JSON_DEPTH, and no string value PostgreSQL cannot store (NUL, lone
+    surrogates: ValueError); keys holding them are escaped in place (`storable_key`)."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
             if "\x00" in item:
                 raise ValueError("strings must not contain NUL (\\u0000)")
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError("strings must be valid Unicode (lone surrogate escape)") from None
+            if not _is_storable_text(item):
+                raise ValueError("strings must be valid Unicode (lone surrogate escape)")
         elif isinstance(item, (dict, list)):
             if depth > MAX_JSON_DEPTH:
                 raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
             if isinstance(item, dict):
-                stack.extend((key, depth) for key in item)
+                for key in [key for key in item if not _is_storable_text(key)]:
+                    item.setdefault(storable_key(key), item.pop(key))
                 stack.extend((child, depth + 1) for child in item.values())
             else:
                 stack.extend((child, depth + 1) for child in item)
@@ -175,12 +197,30 @@ def failure_key(ip: str) -> str:
     return f"webhook-auth-failures:{address}"
 
 
+# While the cache is away the limiter counts nothing; that is said once a minute per process, not per request.
+LIMITER_WARNING_INTERVAL = 60.0
+_last_limiter_warning: float | None = None
+
+
+def limiter_cache_failed(exc: Exception) -> None:
+    """A cache error in the limiter: counted (`telegram_stars_auth_limiter_cache_errors`) every time,
+    logged at most once per LIMITER_WARNING_INTERVAL. The request goes on unlimited (401, not 500);
+    /readyz reports the cache as degraded meanwhile."""
+    global _last_limiter_warning
+    LIMITER_CACHE_ERRORS.inc()
+    now = time.monotonic()
+    if _last_limiter_warning is None or now - _last_limiter_warning >= LIMITER_WARNING_INTERVAL:
+        _last_limiter_warning = now
+        logger.warning("auth-failure limiter: cache unavailable (%s): failed secret checks are not limited "
+                       "until it answers again", type(exc).__name__)
+
+
 def auth_failures(ip: str) -> int:
     """Failures counted for `ip` in the current window (0 when the cache cannot be reached)."""
     try:
         return cache.get(failure_key(ip), 0)
     except Exception as exc:  # a cache outage must not turn a 401 into a 500
-        logger.warning("auth-failure limiter: cache unavailable: %s", type(exc).__name__)
+        limiter_cache_failed(exc)
         return 0
 
 
@@ -197,5 +237,5 @@ def count_auth_failure(ip: str) -> int:
             cache.set(key, 1, timeout=window)
             return 1
     except Exception as exc:
-        logger.warning("auth-failure limiter: cache unavailable: %s", type(exc).__name__)
+        limiter_cache_failed(exc)
         return 0

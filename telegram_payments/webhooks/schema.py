@@ -4,12 +4,66 @@
 header, the request body and every answer of the webhook contract (README, "Webhook contract").
 """
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
 from entitlements.api_errors import ErrorSerializer, FalseField, TrueField, error_response
 from telegram_payments.telegram_api.limits import MAX_BIGINT, MIN_BIGINT
+from telegram_payments.webhooks.serializers import WebhookBodySerializer
+
+# What the webhook parser (guards.load_storable_json) admits in a body, in JSON Schema: no string
+# holds NUL or a lone surrogate (PostgreSQL can store neither), in a declared field or anywhere in
+# what a serializer does not declare (extra keys of a relay body, everything of an Update but its
+# update_id). Lone surrogates are refused too, said in the description only: no pattern names them
+# portably (Rust's and ECMA-262's engines read surrogates differently from Python's re). Keys are
+# free (OpenAPI 3.0 has no propertyNames): the parser stores NUL and lone surrogates in a key escaped.
+STORABLE_TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}
+STORABLE_JSON = "StorableJSON"
+STORABLE_REF = {"$ref": f"#/components/schemas/{STORABLE_JSON}"}
+STORABLE_SCHEMA = {
+    "description": "Any JSON value in which no string holds NUL (\\u0000) or a lone surrogate (both 400). "
+                   "A key may hold either: it is stored with them escaped (\\\\u0000).",
+    "nullable": True,
+    "anyOf": [
+        {"type": "boolean"}, {"type": "number"}, STORABLE_TEXT,
+        {"type": "array", "items": STORABLE_REF},
+        {"type": "object", "additionalProperties": STORABLE_REF},
+    ],
+}
+
+
+def storable_body(auto_schema, schema: dict) -> dict:
+    """`schema` of a webhook body object, saying what the parser stores: no string with NUL or a lone
+    surrogate in its declared fields, nor in what its undeclared keys hold (STORABLE_SCHEMA)."""
+    auto_schema.registry.register_on_missing(ResolvedComponent(
+        name=STORABLE_JSON, type=ResolvedComponent.SCHEMA, object=STORABLE_JSON, schema=STORABLE_SCHEMA))
+    properties = {name: _storable_field(field) for name, field in schema.get("properties", {}).items()}
+    return {**schema, "properties": properties, "additionalProperties": STORABLE_REF}
+
+
+def _storable_field(field: dict) -> dict:
+    """A declared field's schema with STORABLE_TEXT's pattern on each string it allows (beside its own)."""
+    if "oneOf" in field:
+        return {**field, "oneOf": [_storable_field(option) for option in field["oneOf"]]}
+    if field.get("type") != "string":
+        return field
+    if "pattern" not in field:
+        return {**field, "pattern": STORABLE_TEXT["pattern"]}
+    return {**field, "allOf": [*field.get("allOf", []), {"pattern": STORABLE_TEXT["pattern"]}]}
+
+
+class WebhookBodyExtension(OpenApiSerializerExtension):
+    """Every webhook request body says what its undeclared keys may hold (`storable_body`)."""
+
+    target_class = "telegram_payments.webhooks.serializers.WebhookBodySerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        return storable_body(auto_schema, schema)
 
 
 class WebhookOutcomeSerializer(serializers.Serializer):
@@ -27,11 +81,12 @@ class WebhookValidationErrorSerializer(serializers.Serializer):
                                    help_text="Field name (or body) to messages; nothing was stored.")
 
 
-class BotApiUpdateSerializer(serializers.Serializer):
+class BotApiUpdateSerializer(WebhookBodySerializer):
     """A Bot API Update (https://core.telegram.org/bots/api#update): update_id is required of every
     update. message, callback_query, pre_checkout_query and subscription are read as the Bot API
     defines them, and a field of theirs that is not what Telegram sends (a chat without an integer id,
-    text that is not a string, a currency that is not 3 letters, an amount outside 1..2^31-1) is a 400.
+    a user id (sender, buyer, subscriber) outside 1..2^63-1, text that is not a string, a currency
+    that is not 3 letters, an amount outside 1..2^31-1) is a 400.
     Other update kinds are acknowledged and not stored. Other fields are allowed."""
 
     update_id = serializers.IntegerField(min_value=MIN_BIGINT, max_value=MAX_BIGINT,
@@ -69,6 +124,8 @@ WEBHOOK_RESPONSES = {
     403: error_response("TELEGRAM_IP_ALLOWLIST is on and the request comes from outside TELEGRAM_IP_RANGES.",
                         "forbidden_source"),
     404: error_response("No such URL.", "not_found", detail="No such URL."),
+    411: error_response("A chunked body (Transfer-Encoding: chunked): send it with a Content-Length header.",
+                        "length_required"),
     413: error_response("Body over WEBHOOK_MAX_BODY_BYTES.", "body_too_large"),
     415: error_response("Not application/json, or a charset other than UTF-8, UTF-16 or UTF-32.",
                         "unsupported_media_type"),

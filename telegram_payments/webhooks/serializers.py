@@ -105,14 +105,22 @@ class ChargeIdField(StrictCharField):
 
 
 @extend_schema_field({"type": "string", "pattern": "^[A-Za-z]{3}$", "example": "XTR",
-                      "description": "A 3-letter currency code (XTR for Stars), as sent: no whitespace around it."})
+                      "description": "A 3-letter currency code, as sent (no whitespace around it). Only exactly XTR "
+                                     "(Telegram Stars) pays: any other code, xtr included, is stored as failed."})
 class CurrencyField(serializers.RegexField):
     def __init__(self, **kwargs):
         super().__init__(CURRENCY_PATTERN, trim_whitespace=False,
                          error_messages={"invalid": "Must be a 3-letter currency code, e.g. XTR."}, **kwargs)
 
 
-class SuccessfulPaymentRelaySerializer(serializers.Serializer):
+class WebhookBodySerializer(serializers.Serializer):
+    """A webhook's request body: its schema also says what undeclared keys may hold
+    (`schema.WebhookBodyExtension`): any JSON the webhook can store as sent."""
+
+
+class SuccessfulPaymentRelaySerializer(WebhookBodySerializer):
+    """A successful Stars payment in the relay format (other keys are stored with the body, unread)."""
+
     user_id = UserIdField()
     entitlement_type = NonBlankCharField(max_length=ENTITLEMENT_TYPE_LENGTH)
     invoice_id = StrictCharField(max_length=ISSUED_PAYLOAD_LENGTH, required=False, allow_blank=True, default="")
@@ -124,7 +132,9 @@ class SuccessfulPaymentRelaySerializer(serializers.Serializer):
     currency = CurrencyField()
 
 
-class RefundRelaySerializer(serializers.Serializer):
+class RefundRelaySerializer(WebhookBodySerializer):
+    """A refunded Stars payment in the relay format (other keys are stored with the body, unread)."""
+
     user_id = UserIdField()
     entitlement_type = StrictCharField(max_length=ENTITLEMENT_TYPE_LENGTH, required=False, allow_blank=True, default="")
     telegram_payment_charge_id = ChargeIdField()

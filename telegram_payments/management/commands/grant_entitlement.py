@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from entitlements.management import argtypes
+from telegram_payments.models import StripeEvent
 from telegram_payments.payments.manual import ManualActionRefused, grant_manually
 
 
@@ -36,12 +37,21 @@ class Command(BaseCommand):
         parser.add_argument("user_id", type=argtypes.user_id, metavar="USER_ID", help="Telegram user id")
         parser.add_argument("entitlement_type", metavar="TYPE", help="entitlement type from the catalog")
         parser.add_argument("--reason", required=True, help="why (kept in the audit trail)")
-        parser.add_argument("--days", type=argtypes.days, help="length of the grant (default: the product's duration)")
+        parser.add_argument("--days", type=argtypes.days,
+                            help="length of the grant (default: the product's duration; none for a product for life)")
+        parser.add_argument("--fulfils", metavar="EVENT_ID",
+                            help="the user's failed payment this grant delivers: it ends as fulfilled, linked to it")
         parser.add_argument("--operator", metavar="USERNAME", help="your staff username, recorded as initiated_by")
         parser.add_argument("--dry-run", action="store_true", help="say what would be granted, change nothing")
 
     def handle(self, *args, **options):
         operator = staff_user(options["operator"])
+        fulfils = None
+        if options["fulfils"]:
+            fulfils = StripeEvent.objects.filter(event_id=options["fulfils"],
+                                                 customer_id=str(options["user_id"])).first()
+            if fulfils is None:
+                raise CommandError(f"No event {options['fulfils']!r} of user {options['user_id']}.")
         if options["dry_run"]:
             length = f"{options['days']} days" if options["days"] else "the product's duration"
             self.stdout.write(
@@ -53,7 +63,7 @@ class Command(BaseCommand):
             outcome = grant_manually(
                 user_id=options["user_id"], entitlement_type=options["entitlement_type"],
                 reason=options["reason"], days=options["days"], operator=operator,
-                operator_name=options["operator"] or os_user(),
+                operator_name=options["operator"] or os_user(), fulfils=fulfils,
             )
         except ManualActionRefused as exc:
             raise CommandError(f"Not granted: {exc}.") from None
