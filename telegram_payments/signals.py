@@ -36,24 +36,3 @@ __all__ = [
     "entitlement_extended", "entitlement_granted", "entitlement_revoked", "payment_recorded", "refund_recorded",
     "send_on_commit", "subscription_state_changed",
 ]
-
-
-def announce_outcome(outcome) -> None:
-    """Send `payment_recorded` or `refund_recorded` for an event recorded (processed or failed) now."""
-    from telegram_payments.payments.events import Outcome
-
-    event = outcome.event
-    if outcome.status == Outcome.DUPLICATE or not (event.is_payment or event.is_refund):
-        return
-    send_on_commit(
-        payment_recorded if event.is_payment else refund_recorded,
-        sender=type(event),
-        event=event,
-        status=outcome.status.value,
-        user_id=int(event.customer_id) if str(event.customer_id).isdigit() else None,
-        entitlement_type=event.entitlement_type,
-        amount=event.amount_cents,
-        currency=event.currency,
-        charge_id=event.telegram_payment_charge_id,
-        source=event.source,
-    )

@@ -15,7 +15,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from entitlements.models import Entitlement
-from telegram_payments.bot.payments import DELIVERED_TEXT
 from telegram_payments.models import (
     AutoRefund,
     BuyerMessage,
@@ -28,6 +27,7 @@ from telegram_payments.models import (
 from telegram_payments.payments import autorefunds
 from telegram_payments.payments.events import refund_event_id
 from telegram_payments.payments.manual import grant_manually
+from telegram_payments.payments.notices import DELIVERED_TEXT
 from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment, replay_event
 from telegram_payments.payments.refunds import refund_payment, refund_problem
 from telegram_payments.payments.rules import REFUNDED_FIRST_NOTE

@@ -21,13 +21,6 @@ PAYMENT_KINDS = ("successful_payment", "refunded_payment")  # in this order, sho
 
 THANKS_TEXT = "Thank you! {title} is yours. Send /status to see what you have and until when."
 RENEWED_TEXT = "Thank you! {title} is renewed. Send /status to see until when."
-# After staff completed a payment recorded as failed (a replay) or granted by hand (telegram_payments.payments.notices).
-DELIVERED_TEXT = "Thank you for waiting! {title} is yours now. Send /status to see what you have and until when."
-# After a payment nobody can fulfil was refunded automatically (AUTO_REFUND_UNFULFILLABLE).
-REFUNDED_TEXT = (
-    "Sorry: we could not deliver what you paid for ({reason}), so your {amount} Stars were refunded. "
-    "Send /paysupport if you need help."
-)
 NOT_DELIVERED_TEXT = (
     "Your payment arrived, but we could not deliver what you bought automatically. It is recorded and "
     "we will sort it out; send /paysupport if you need help."

@@ -12,7 +12,6 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from telegram_payments.bot.payments import DELIVERED_TEXT, REFUNDED_TEXT
 from telegram_payments.conf import stars_settings
 from telegram_payments.models import BuyerMessage, Product, StripeEvent
 from telegram_payments.payments.events import EventOutcome, describe
@@ -20,6 +19,14 @@ from telegram_payments.payments.pipeline import replay_event
 from telegram_payments.telegram_api.client import call_bot
 
 logger = logging.getLogger(__name__)
+
+# After staff completed a payment recorded as failed (a replay) or granted by hand (`tell_delivered`).
+DELIVERED_TEXT = "Thank you for waiting! {title} is yours now. Send /status to see what you have and until when."
+# After a payment nobody can fulfil was refunded automatically (AUTO_REFUND_UNFULFILLABLE).
+REFUNDED_TEXT = (
+    "Sorry: we could not deliver what you paid for ({reason}), so your {amount} Stars were refunded. "
+    "Send /paysupport if you need help."
+)
 
 
 def replay_and_thank(*, event: StripeEvent) -> EventOutcome:

@@ -50,7 +50,7 @@ from telegram_payments.payments.events import (
 )
 from telegram_payments.payments.rules import apply_event, recorded_events
 from telegram_payments.payments.subscriptions import telegram_state
-from telegram_payments.signals import announce_outcome
+from telegram_payments.signals import payment_recorded, refund_recorded, send_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def replay_event(*, event: StripeEvent) -> EventOutcome:
         _mark_processed(event)
         event.save()
         outcome = EventOutcome(Outcome.PROCESSED, event, applied.product, granted=applied.grant is not None)
-        announce_outcome(outcome)  # a replay that completes an event is its recording, for receivers
+        _announce_outcome(outcome)  # a replay that completes an event is its recording, for receivers
         return outcome
 
 
@@ -223,7 +223,7 @@ def event_locks(event: StripeEvent) -> tuple[str, ...]:
 
 def _record_and_apply(alongside: Callable[[], object] | None, new_event: StripeEvent) -> EventOutcome:
     outcome = _store_and_apply(alongside, new_event)
-    announce_outcome(outcome)  # payment_recorded / refund_recorded, once this commits
+    _announce_outcome(outcome)  # payment_recorded / refund_recorded, once this commits
     return outcome
 
 
@@ -306,3 +306,22 @@ def _mark_processed(event: StripeEvent) -> None:
     event.status = EventStatus.PROCESSED
     event.error = ""
     event.processed_at = timezone.now()
+
+
+def _announce_outcome(outcome) -> None:
+    """Send `payment_recorded` or `refund_recorded` for an event recorded (processed or failed) now."""
+    event = outcome.event
+    if outcome.status == Outcome.DUPLICATE or not (event.is_payment or event.is_refund):
+        return
+    send_on_commit(
+        payment_recorded if event.is_payment else refund_recorded,
+        sender=type(event),
+        event=event,
+        status=outcome.status.value,
+        user_id=int(event.customer_id) if str(event.customer_id).isdigit() else None,
+        entitlement_type=event.entitlement_type,
+        amount=event.amount_cents,
+        currency=event.currency,
+        charge_id=event.telegram_payment_charge_id,
+        source=event.source,
+    )
