@@ -182,3 +182,24 @@ def test_a_refund_of_a_fulfilled_payment_takes_back_the_grant_that_fulfilled_it(
     refund_payment(event=failed, staff_user=make_staff(django_user_model, "ivy"), reason="changed their mind")
     grant.refresh_from_db()
     assert grant.revoked_at is not None and "refund" in grant.revoke_reason
+
+
+def test_a_refunded_failed_payment_is_never_replayed_by_any_route(staff, django_user_model):
+    """Refunded is an end like fulfilled and dismissed: fixing the cause later must not turn a refunded
+    failure into a processed payment (a grant for Stars already given back)."""
+    from telegram_payments.payments.pipeline import handle_refund
+    from telegram_payments.reads.selectors import events_to_replay
+
+    payment = failed_payment("stxREFUNDED", stars=250, product="premium_weekly")  # unknown product
+    handle_refund(user_id=USER, telegram_payment_charge_id="stxREFUNDED", source=EventSource.RELAY, payload={})
+    assert failure_state(payment) == "refunded"
+    assert payment not in events_to_replay(failed=True)
+    StripeEvent.objects.filter(pk=payment.pk).update(entitlement_type="premium_monthly")  # the cause "fixed"
+    assert replay_event(event=payment).status == "duplicate"
+    call_command("replay_events", "--failed", stdout=StringIO())
+    page = staff.get(reverse("admin:telegram_payments_stripeevent_change", args=[payment.pk])).content.decode()
+    assert reverse("admin:telegram_payments_stripeevent_replay", args=[payment.pk]) not in page
+    staff.post(reverse("admin:telegram_payments_stripeevent_changelist"),
+               {"action": "replay_failed", "_selected_action": [payment.pk]})
+    payment.refresh_from_db()
+    assert payment.status == EventStatus.FAILED and not Entitlement.objects.filter(user_id=USER).exists()

@@ -25,9 +25,9 @@ from telegram_payments.models import (
     StripeEvent,
 )
 from telegram_payments.payments.events import Outcome
-from telegram_payments.payments.failures import resolution_of, resolution_problem
+from telegram_payments.payments.failures import failure_state, has_ended, resolution_of, resolution_problem
 from telegram_payments.payments.notices import replay_and_thank
-from telegram_payments.reads.selectors import ended_failure, resolved_failure, subscription_of
+from telegram_payments.reads.selectors import ended_failure, subscription_of
 from telegram_payments.redaction import redact
 
 # Replaying changes an event's status, so it takes the model's change permission (the admin never
@@ -236,7 +236,7 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
             extra_context.setdefault("title", formatting.kind(event).capitalize())
             extra_context.update(self.action_urls(request, event))
             if (event.status == EventStatus.FAILED and self.has_replay_permission(request)
-                    and resolution_of(event) is None):
+                    and not has_ended(event)):
                 extra_context["replay_url"] = reverse("admin:telegram_payments_stripeevent_replay", args=[event.pk])
             if (request.user.has_perm("telegram_payments.resolve_failure") and event.customer_id.isdigit()
                     and resolution_problem(event) is None):
@@ -286,8 +286,8 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
         if event.status != EventStatus.FAILED:
             messages.warning(request,
                              f"This event is {event.get_status_display()}: only a failed event is replayed here.")
-        elif (resolution := resolution_of(event)) is not None:
-            messages.warning(request, f"This payment has ended ({resolution.kind}): there is nothing to replay.")
+        elif has_ended(event):
+            messages.warning(request, f"This payment has ended ({failure_state(event)}): there is nothing to replay.")
         else:
             outcome = self._replay(request, event)
             if outcome.status == Outcome.FAILED:
@@ -314,8 +314,8 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
         failing = []
         skipped = queryset.exclude(status__in=REPLAYABLE_STATUSES).count()
         replayable = queryset.filter(status__in=REPLAYABLE_STATUSES)
-        ended = replayable.filter(resolved_failure()).count()  # fulfilled or dismissed: never replayed
-        for event in replayable.exclude(resolved_failure()).order_by("received_at"):
+        ended = replayable.filter(ended_failure()).count()  # refunded, fulfilled or dismissed: never replayed
+        for event in replayable.exclude(ended_failure()).order_by("received_at"):
             outcome = self._replay(request, event)
             if outcome.status == Outcome.FAILED:
                 failing.append(outcome.event)

@@ -40,6 +40,11 @@ def failure_state(event: StripeEvent, *, refunded: bool | None = None) -> str:
     return "refunded" if refunded else "open"
 
 
+def has_ended(event: StripeEvent) -> bool:
+    """A failed payment that ended (refunded, fulfilled or dismissed): never replayed, by any route."""
+    return failure_state(event) not in ("", "open")
+
+
 def resolution_of(event: StripeEvent) -> FailureResolution | None:
     """The event's resolution, if it has one (cached on the event by `select_related("resolution")`)."""
     try:

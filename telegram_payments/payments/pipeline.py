@@ -34,7 +34,6 @@ from telegram_payments.models import (
     STARS_CURRENCY,
     AutoRefund,
     EventStatus,
-    FailureResolution,
     StripeEvent,
 )
 from telegram_payments.payments.customers import note_event_user
@@ -48,6 +47,7 @@ from telegram_payments.payments.events import (
     refund_event_id,
     subscription_event_id,
 )
+from telegram_payments.payments.failures import has_ended
 from telegram_payments.payments.rules import apply_event, recorded_events
 from telegram_payments.payments.subscriptions import telegram_state
 from telegram_payments.signals import payment_recorded, refund_recorded, send_on_commit
@@ -169,8 +169,8 @@ def replay_event(*, event: StripeEvent) -> EventOutcome:
     """
     with transaction.atomic():
         event = StripeEvent.objects.select_for_update().get(pk=event.pk)
-        # Processed, or a failure staff ended (fulfilled by a grant, dismissed: `failures`): left alone.
-        if event.status == EventStatus.PROCESSED or FailureResolution.objects.filter(payment=event).exists():
+        # Processed, or a failed payment that ended (refunded, fulfilled by a grant, dismissed): left alone.
+        if event.status == EventStatus.PROCESSED or has_ended(event):
             return EventOutcome(Outcome.DUPLICATE, event)
         lock_for_transaction(*event_locks(event))
         event.attempts += 1

@@ -47,8 +47,8 @@ def events_to_replay(
     """
     now = now or timezone.now()
     which = Q(pk__in=[])
-    if failed:  # a failed payment staff fulfilled or dismissed has ended: never replayed
-        which |= Q(status=EventStatus.FAILED) & ~resolved_failure()
+    if failed:  # a failed payment that ended (refunded, fulfilled, dismissed) is never replayed
+        which |= Q(status=EventStatus.FAILED) & ~ended_failure()
     if pending:
         which |= Q(status=EventStatus.PENDING, received_at__lt=now - stuck_after)
     if event_ids:
@@ -66,7 +66,7 @@ def events_to_replay(
 def waiting_events(*, stuck_after: timedelta = DEFAULT_STUCK_AFTER, now: datetime | None = None) -> QuerySet:
     """Failed events and events stuck in pending: what staff should look at. A failed payment that has
     ended (`ended_failure`) is not waiting."""
-    return events_to_replay(failed=True, pending=True, stuck_after=stuck_after, now=now).exclude(ended_failure())
+    return events_to_replay(failed=True, pending=True, stuck_after=stuck_after, now=now)
 
 
 def failed_waiting() -> QuerySet[StripeEvent]:
