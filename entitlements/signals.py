@@ -5,8 +5,9 @@ Every receiver gets `sender` (the `Entitlement` class) and these keyword argumen
 * `entitlement_granted`: `entitlement`, `user_id`, `entitlement_type`, `starts_at`, `expires_at`
   (None: for life), `event_id` (the audit event that granted it) — the user had no running grant of
   the type;
-* `entitlement_extended`: the same — a grant added to a running one of the same type (it starts when
-  that one ends, or moves a subscription's end);
+* `entitlement_extended`: the same — a grant with an end added to a running one of the same type
+  (it starts when that one ends, or moves a subscription's end); a grant for life is always
+  `entitlement_granted`;
 * `entitlement_revoked`: `entitlement`, `user_id`, `entitlement_type`, `reason`.
 
 `telegram_payments.signals` re-exports them beside the payment signals.

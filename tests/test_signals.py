@@ -149,3 +149,19 @@ def test_a_receiver_that_raises_is_logged_and_changes_nothing(catalog, caplog, d
     assert calls == [7]  # the other receiver still ran
     assert any("signal receiver" in r.getMessage() and "the host's bug" in (r.exc_text or str(r.exc_info))
                for r in caplog.records)
+
+
+def test_a_first_subscription_payment_sends_its_state(subscription_catalog, heard, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    invoice = Invoice.objects.create(payload=PAYLOAD, user_id=None,
+                                     product=subscription_catalog["premium_subscription"], price_stars=200,
+                                     subscription_period=2592000)
+    with django_capture_on_commit_callbacks(execute=True):
+        handle_successful_payment(user_id=7, telegram_payment_charge_id="sub1", total_amount=200, currency="XTR",
+                                  invoice_payload=invoice.payload, source="telegram", payload={}, update_id=10,
+                                  subscription_expires_at=timezone.now() + timedelta(days=30))
+    changed = [kwargs for name, kwargs in heard if name == "subscription_state_changed"]
+    assert [c["state"] for c in changed] == [SubscriptionState.RENEWING]  # a new subscription is a change

@@ -65,7 +65,7 @@ def apply_subscription_update(event: StripeEvent) -> Product:
         event.note = (f"{told} Not applied: the state ({subscription.get_state_display()}) comes from a later "
                       f"update ({subscription.last_update_id}).")
         return product
-    _set(subscription, state=new_state, source=event.source, event=event)
+    _set(subscription, state=new_state, source=event.source, event=event, created=created)
     event.note = f"{told} Subscription of user {user_id} to {product.entitlement_type}: {new_state.label}."
     return product
 
@@ -81,7 +81,7 @@ def note_subscription_payment(event: StripeEvent, *, invoice: Invoice, product: 
                                           or event.subscription_expires_at > subscription.paid_until):
         subscription.paid_until = event.subscription_expires_at
     if created or (event.update_id is not None and not _is_older(event.update_id, subscription)):
-        _set(subscription, state=SubscriptionState.RENEWING, source=event.source, event=event)
+        _set(subscription, state=SubscriptionState.RENEWING, source=event.source, event=event, created=created)
     else:
         subscription.save()
 
@@ -91,9 +91,9 @@ def record_staff_change(*, user_id: int, invoice_payload: str, entitlement_type:
     """Staff stopped (`stopped=True`) or resumed renewals through the Bot API: record it, whatever came before."""
     with transaction.atomic():
         product = Product.objects.filter(entitlement_type=entitlement_type).first() if entitlement_type else None
-        subscription, _ = _locked(user_id=user_id, invoice_payload=invoice_payload, product=product)
+        subscription, created = _locked(user_id=user_id, invoice_payload=invoice_payload, product=product)
         _set(subscription, state=SubscriptionState.STOPPED if stopped else SubscriptionState.RENEWING,
-             source=source, event=None)
+             source=source, event=None, created=created)
         return subscription
 
 
@@ -102,8 +102,10 @@ def _is_older(update_id: int | None, subscription: Subscription) -> bool:
     return update_id is not None and last is not None and update_id <= last
 
 
-def _set(subscription: Subscription, *, state: str, source: str, event: StripeEvent | None) -> None:
-    if subscription.pk is None or subscription.state != state:
+def _set(subscription: Subscription, *, state: str, source: str, event: StripeEvent | None,
+         created: bool = False) -> None:
+    """Set the state; a new subscription, or a change of state, is told to receivers once this commits."""
+    if created or subscription.state != state:
         send_on_commit(subscription_state_changed, sender=Subscription, subscription=subscription,
                        user_id=subscription.user_id, invoice_payload=subscription.invoice_payload, state=state,
                        source=source)
