@@ -82,11 +82,16 @@ def json_exception_handler(exc, context):
 
 
 class JsonApiView(APIView):
-    """Base of every API view of both apps: JSON in and out, and errors as `json_exception_handler`
-    writes them, whatever the host's REST_FRAMEWORK settings say."""
+    """Base of every API view of both apps: JSON in and out, no throttling, errors as
+    `json_exception_handler` writes them, whatever the host's REST_FRAMEWORK settings say (each view
+    names its own authentication and permissions)."""
 
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser]
+    # Telegram and the bot's services are not to be throttled or versioned by the host's defaults
+    # (a host's AnonRateThrottle would answer Telegram 429).
+    throttle_classes: list = []
+    versioning_class = None
 
     def get_exception_handler(self):
         return json_exception_handler

@@ -68,6 +68,8 @@ import os as _os
 from django.dispatch import receiver as _receiver
 from rest_framework import serializers as _serializers
 from rest_framework.decorators import api_view as _api_view
+from rest_framework.decorators import permission_classes as _permission_classes
+from rest_framework.permissions import AllowAny as _AllowAny
 
 from telegram_payments.signals import entitlement_granted as _entitlement_granted
 
@@ -79,6 +81,7 @@ def _heard(sender, *, user_id, entitlement_type, event_id, **kwargs):
 
 
 @_api_view(["POST"])
+@_permission_classes([_AllowAny])
 def _host_view(request):
     raise _serializers.ValidationError({"name": ["This field is required."]})
 
@@ -138,6 +141,12 @@ def test_a_new_project_with_the_readme_lines_takes_payments_and_keeps_its_own_ad
     run(str(venv / "bin" / "django-admin"), "startproject", "host", str(project))
     settings_py, urls_py = project / "host" / "settings.py", project / "host" / "urls.py"
     settings_py.write_text(settings_py.read_text() + "\n" + readme_block("# settings.py") + f"""
+# --- the host's own API defaults, which must not reach the apps' views ---
+REST_FRAMEWORK = {{
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {{"anon": "1/day"}},
+}}
 # --- the host's own database ---
 DATABASES = {{"default": {{"ENGINE": "django.db.backends.postgresql", "NAME": {host_database["NAME"]!r},
     "HOST": {host_database["HOST"] or "127.0.0.1"!r}, "PORT": {str(host_database["PORT"] or 5432)!r},
@@ -185,8 +194,9 @@ DATABASES = {{"default": {{"ENGINE": "django.db.backends.postgresql", "NAME": {h
         status, answer = post(f"{base}/telegram-stars/webhook/telegram", update, secret)
         assert status == 200 and answer["method"] == "sendMessage", answer  # the thank-you, in the answer
 
-        # The host's own DRF view keeps DRF's error format: no takeover of EXCEPTION_HANDLER.
+        # The host's own DRF view keeps DRF's error format and the host's throttle: no takeover either way.
         assert post(f"{base}/host-api/thing/", {}) == (400, {"name": ["This field is required."]})
+        assert post(f"{base}/host-api/thing/", {})[0] == 429  # the host's throttle, on the host's view only
     finally:
         server.terminate()
         output = server.communicate(timeout=10)[0]
