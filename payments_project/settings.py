@@ -35,9 +35,9 @@ def load_env_file(path: Path) -> None:
 
 
 # Development: `./scripts/run.sh` writes its settings (DEBUG, the webhook secret, the Bot API
-# stand-in) to .env.dev, so that every `manage.py` command finds them. A server has no such file
-# (`verify_deployment` fails while DEBUG is on); ENV_FILE names another file, or "" for none.
-ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env.dev"))
+# stand-in) to .env.dev, and `manage.py` names it in ENV_FILE, so that every command finds them.
+# The server (wsgi.py, gunicorn) reads no such file: only the environment its service manager gives.
+ENV_FILE = os.environ.get("ENV_FILE", "")
 if ENV_FILE and Path(ENV_FILE).is_file():
     load_env_file(Path(ENV_FILE))
 

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from prometheus_client import disable_created_metrics
 from rest_framework.authtoken.models import TokenProxy
 
 from payments_project import health, home
@@ -20,6 +21,8 @@ admin.site.empty_value_display = "—"  # an empty value reads the same on every
 check_admin_input(admin.site)
 # DRF's own token page lists every full key; the app's "Service tokens" page shows a key once.
 admin.site.unregister(TokenProxy)
+
+disable_created_metrics()  # no `*_created` series beside every counter: of no use to this service's alerts
 
 urlpatterns = [
     path("", home.home, name="home"),

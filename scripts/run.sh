@@ -10,13 +10,14 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
 if [ ! -f .env.dev ]; then
-  cat > .env.dev <<SETTINGS
+  (umask 077 && cat > .env.dev <<SETTINGS
 # Written by scripts/run.sh for development (never on a server). Variables set in the shell win.
 DEBUG=1
 TELEGRAM_WEBHOOK_SECRET=${TELEGRAM_WEBHOOK_SECRET:-dev-webhook-secret}
 TELEGRAM_BOT_TOKEN=${TELEGRAM_BOT_TOKEN:-1000000001:DEVELOPMENT-ONLY-token-of-the-bot-api-stand-in}
 TELEGRAM_API_BASE_URL=${TELEGRAM_API_BASE_URL:-http://127.0.0.1:${BOT_API_PORT:-8081}}
 SETTINGS
+  )
 fi
 export ENV_FILE="$PWD/.env.dev"
 manage() { .venv/bin/python manage.py "$@"; }

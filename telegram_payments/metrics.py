@@ -34,13 +34,11 @@ from telegram_payments.conf import stars_settings
 
 logger = logging.getLogger(__name__)
 
-if prometheus_client is not None:
-    prometheus_client.disable_created_metrics()  # no `*_created` series beside every counter: no use here
 
 # --- what is exported ----------------------------------------------------------------------------
 
 REQUEST_LATENCY = Histogram(
-    "http_request_duration_seconds",
+    "telegram_stars_http_request_duration_seconds",
     "Time to answer an HTTP request, by view (URL pattern name), method and status code.",
     ["view", "method", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),

@@ -59,3 +59,17 @@ def test_the_development_commands_refuse_to_run_without_debug(settings, command)
     args = ["--user", "1", "--product", "premium_monthly"] if command == "simulate_payment" else []
     with pytest.raises(CommandError, match="development only: refused without DEBUG"):
         call_command(command, *args)
+
+
+@pytest.mark.parametrize("service", ["http://192.0.2.10:8000", "https://payments.example.com"])
+def test_simulate_payment_posts_to_this_machine_only(settings, catalog, stars, service):
+    settings.DEBUG = True
+    with pytest.raises(CommandError, match="--service must be on this machine"):
+        call_command("simulate_payment", user=BUYER, product="premium_monthly", service=service)
+
+
+def test_simulate_payment_never_talks_to_telegram(settings, catalog, stars):
+    settings.DEBUG = True
+    stars.API_BASE_URL = "https://api.telegram.org"
+    with pytest.raises(CommandError, match="TELEGRAM_API_BASE_URL must be on this machine"):
+        call_command("simulate_payment", user=BUYER, product="premium_monthly")

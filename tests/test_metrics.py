@@ -104,11 +104,11 @@ def test_request_latency_is_labelled_by_view_name_not_path(client, post_json, ca
     client.get("/static/admin/css/base.css")
     after = scrape(client)
     labels = {"view": "relay-successful-payment", "method": "POST"}
-    assert delta(before, after, "http_request_duration_seconds_count", status="200", **labels) == 1
-    assert delta(before, after, "http_request_duration_seconds_count", status="401", **labels) == 1
-    assert delta(before, after, "http_request_duration_seconds_count", view="unmatched", method="GET",
+    assert delta(before, after, "telegram_stars_http_request_duration_seconds_count", status="200", **labels) == 1
+    assert delta(before, after, "telegram_stars_http_request_duration_seconds_count", status="401", **labels) == 1
+    assert delta(before, after, "telegram_stars_http_request_duration_seconds_count", view="unmatched", method="GET",
                  status="404") == 1
-    assert delta(before, after, "http_request_duration_seconds_count", view="static", method="GET",
+    assert delta(before, after, "telegram_stars_http_request_duration_seconds_count", view="static", method="GET",
                  status="200") == 1
     assert not any("12345" in str(key) or "base.css" in str(key) for key in after)
 
@@ -139,7 +139,7 @@ def test_common_methods_keep_their_name(client, method):
     before = scrape(client)
     client.generic(method, "/no/such/page")
     after = scrape(client)
-    assert delta(before, after, "http_request_duration_seconds_count", view="unmatched", method=method,
+    assert delta(before, after, "telegram_stars_http_request_duration_seconds_count", view="unmatched", method=method,
                  status="404") == 1
 
 
@@ -201,7 +201,7 @@ def test_a_scrape_still_answers_without_the_database(client):
         connection.settings_dict.update(original)
     assert response.status_code == 200
     text = response.content.decode()
-    assert "http_request_duration_seconds" in text
+    assert "telegram_stars_http_request_duration_seconds" in text
     assert "telegram_stars_failed_events_waiting" not in text
 
 

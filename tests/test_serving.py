@@ -59,7 +59,8 @@ def get(url, headers=None):
 def healthz_count(metrics_text: str) -> float:
     for family in text_string_to_metric_families(metrics_text):
         for sample in family.samples:
-            if sample.name == "http_request_duration_seconds_count" and sample.labels.get("view") == "healthz":
+            if (sample.name == "telegram_stars_http_request_duration_seconds_count"
+                    and sample.labels.get("view") == "healthz"):
                 return sample.value
     return 0.0
 

@@ -63,6 +63,7 @@ class FakeBotApi:
     star_balance: dict | None = None  # getMyStarBalance's StarAmount; None: the sum of `star_transactions`
     webhook: dict = field(default_factory=dict)
     keeps_ledger: bool = False
+    max_calls: int | None = None  # keep only the newest calls (a long development session)
     _message_id: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -127,6 +128,8 @@ class FakeBotApi:
         if method == "refundStarPayment" and self.keeps_ledger:
             return self._refund(params)
         if method == "recordStarPayment" and self.keeps_ledger:
+            if not all(params.get(name) for name in ("charge_id", "user_id", "amount")):
+                raise BotApiRefusal(400, "Bad Request: charge_id, user_id and amount are required")
             payment = star_payment(str(params["charge_id"]), user_id=int(params["user_id"]),
                                    amount=int(params["amount"]), invoice_payload=params.get("invoice_payload"))
             with self._lock:
@@ -153,6 +156,8 @@ class FakeBotApi:
 
     def answer(self, method: str, params: dict) -> tuple[int, dict, Scripted | None]:
         self.calls.append(Call(method, params))
+        if self.max_calls is not None and len(self.calls) > self.max_calls:
+            del self.calls[0]
         with self._lock:
             queue = self.scripted.get(method)
             scripted = queue.pop(0) if queue else self.defaults.get(method)
@@ -185,10 +190,10 @@ class BotApiRefusal(Exception):
 
 
 def start_fake_bot_api(token: str, *, host: str = "127.0.0.1", port: int = 0, keeps_ledger: bool = False,
-                       on_call=None) -> FakeBotApi:
+                       on_call=None, max_calls: int | None = None) -> FakeBotApi:
     """Serve a stand-in for `token` on `host:port` (0: any free port) in a thread; `on_call(Call)` is
     told of each call."""
-    fake = FakeBotApi(token=token, keeps_ledger=keeps_ledger)
+    fake = FakeBotApi(token=token, keeps_ledger=keeps_ledger, max_calls=max_calls)
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):  # keep test output clean

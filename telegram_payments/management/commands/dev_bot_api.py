@@ -41,7 +41,7 @@ class Command(BaseCommand):
 
         try:
             fake = start_fake_bot_api(stars_settings.BOT_TOKEN, port=options["port"], keeps_ledger=True,
-                                      on_call=show)
+                                      on_call=show, max_calls=10_000)
         except OSError as exc:
             raise CommandError(f"Cannot listen on 127.0.0.1:{options['port']}: {exc.strerror}") from None
         self.stdout.write(f"Bot API stand-in on {fake.base_url} (TELEGRAM_API_BASE_URL); Ctrl-C stops it.")

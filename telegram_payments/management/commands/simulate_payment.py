@@ -9,6 +9,7 @@ import secrets
 import time
 import urllib.error
 import urllib.request
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -19,6 +20,8 @@ from telegram_payments.conf import stars_settings
 from telegram_payments.models import STARS_CURRENCY, Product
 from telegram_payments.payments.invoices import InvoiceError, create_invoice_link
 from telegram_payments.telegram_api.client import BotApiError, call_bot
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class Command(BaseCommand):
@@ -35,6 +38,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not settings.DEBUG:
             raise CommandError("simulate_payment is for development only: refused without DEBUG.")
+        # A forged payment with the real webhook secret goes to this machine only, and never to Telegram.
+        for name, url in (("--service", options["service"]), ("TELEGRAM_API_BASE_URL", stars_settings.API_BASE_URL)):
+            if urlsplit(url).hostname not in LOOPBACK:
+                raise CommandError(f"{name} must be on this machine (127.0.0.1, localhost or [::1]): {url!r}.")
         product = Product.objects.filter(entitlement_type=options["product"], is_active=True).first()
         if product is None:
             raise CommandError(f"No product {options['product']!r} on sale (manage.py loaddata demo_catalog).")
