@@ -1,6 +1,6 @@
 """Every user id with an event is a customer, named from their latest Update: the demo's customers
 have their names and are found by @username, the Customers list counts every user with an event, a
-relay payment's user is listed (no name yet), and existing events are backfilled by a migration."""
+relay payment's user is listed (no name yet)."""
 
 import copy
 

@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from rest_framework.authtoken.admin import TokenAdmin
 
 from entitlements.models import DeliveryAttempt, Entitlement, OutboxMessage, ServiceToken
+from telegram_payments.admin import formatting
 from telegram_payments.admin.mixins import (
     ReadOnlyAdmin,
     ReadOnlyAdminMixin,
@@ -27,6 +28,7 @@ from telegram_payments.admin.mixins import (
     reason_field,
 )
 from telegram_payments.payments.manual import ManualActionRefused, revoke_manually
+from telegram_payments.reads.selectors import subscription_of_grant
 from telegram_payments.redaction import redact
 
 # Revoking is the only change the admin makes to a grant, so it takes the model's change permission.
@@ -78,13 +80,13 @@ class EntitlementAdmin(ReadOnlyAdmin):
     search_help_text = "Exact user id or event id."
     ordering = ["-granted_at", "-pk"]
     fields = ["user", "entitlement_type", "state_badge", "granted_at", "starts_at", "expires_at", "revoked_at",
-              "revoke_reason", "payment_event"]
-    readonly_fields = ["user", "state_badge", "payment_event"]
+              "revoke_reason", "payment_event", "subscription"]
+    readonly_fields = ["user", "state_badge", "payment_event", "subscription"]
     change_form_template = "admin/entitlements/entitlement/change_form.html"
 
     @admin.display(description="user id", ordering="user_id")
     def user(self, obj):
-        return customer_link(obj.user_id)  # the customer page, by URL name: no import of telegram_payments
+        return customer_link(obj.user_id)
 
     @admin.display(description="state")
     def state_badge(self, obj):
@@ -93,6 +95,11 @@ class EntitlementAdmin(ReadOnlyAdmin):
     @admin.display(description="payment event", ordering="event_id")
     def payment_event(self, obj):
         return payment_event_link(obj.event_id)
+
+    @admin.display(description="subscription now")
+    def subscription(self, obj):
+        """The Star subscription the grant's payment belongs to, as it stands (— for other grants)."""
+        return formatting.subscription_state(subscription_of_grant(obj))
 
     # Grants are written by services only: nobody adds, edits dates or deletes by hand.
 

@@ -4,7 +4,8 @@ day, per product and for a period beside the one before it, and what is still in
 What counts (`money_events`, the one rule: At a glance and the customer page both add it up):
 * gross (received): every payment in Stars (`XTR`) recorded here, on the day it was received,
   whatever its status: Telegram took the Stars of a failed payment too, and they are shown as
-  "of which in failed payments" (`failed_gross`) until it is fulfilled, refunded or dismissed;
+  "of which in failed payments" (`failed_gross`), however the failure ended (its refund, if any, is
+  counted under refunded);
 * refunded: processed refunds of a payment recorded here, on the day of the refund (a refund without
   an amount: its payment's);
 * refunded, payment never seen (`unseen_refunded`): processed refunds of a charge with no payment
