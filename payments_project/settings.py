@@ -271,7 +271,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Swagger UI would otherwise send the schema's URL to validator.swagger.io.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
-    # `ok` is always true in a success body and false in an error body (payments_project/api_errors.py).
+    # `ok` is always true in a success body and false in an error body (entitlements/api_errors.py).
     "ENUM_NAME_OVERRIDES": {"OkTrueEnum": [(True, True)], "OkFalseEnum": [(False, False)]},
 }
 

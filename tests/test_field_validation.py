@@ -110,7 +110,7 @@ def test_xtr_is_the_only_currency_that_pays_on_both_routes(post_json):
 
 @pytest.mark.parametrize("currency", ["xtr", "Xtr", "USD"])
 def test_any_other_3_letter_code_is_a_failed_payment_on_both_routes(post_json, currency):
-    """One rule (validation.is_stars_currency), as the README and the schema state it: a 3-letter code
+    """One rule (limits.is_stars_currency), as the README and the schema state it: a 3-letter code
     that is not exactly XTR is no Stars payment, recorded as failed, granting nothing."""
     relay = post_json(RELAY_PAY_URL, relay_body(currency=currency, telegram_payment_charge_id=f"relay-{currency}"))
     assert relay.status_code == 200 and relay.json()["status"] == "failed"
@@ -140,7 +140,7 @@ def _with_user(name: str, user_id: int) -> dict:
 @pytest.mark.parametrize("name", ["successful_payment", "refunded_payment", "subscription_canceled",
                                   "pre_checkout_query", "command", "callback_query"])
 def test_a_user_id_below_1_or_past_bigint_is_a_400_on_every_update_kind(post_json, name, user_id):
-    """One user-id range (validation.user_id_from) on every route: the relay refuses these ids, and so
+    """One user-id range (limits.user_id_from) on every route: the relay refuses these ids, and so
     does every Update that carries a user (a subscription update with user -5 was stored as failed)."""
     response = post_json(URL, _with_user(name, user_id))
     assert response.status_code == 400, (name, response.content[:200])

@@ -1,4 +1,4 @@
-"""Identical redeliveries answered from the worker's memory (telegram_payments/redeliveries.py)."""
+"""Identical redeliveries answered from the worker's memory (telegram_payments/webhooks/redeliveries.py)."""
 
 import json
 from contextlib import contextmanager

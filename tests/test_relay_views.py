@@ -81,7 +81,7 @@ def test_non_stars_currency_is_recorded_failed(post_json, catalog):
     response = post_json(PAY_URL, payment_body(currency="usd"))
     assert response.json()["status"] == "failed"
     event = StripeEvent.objects.get()
-    assert event.currency == "usd"  # as sent: the one currency rule judges it (validation.is_stars_currency)
+    assert event.currency == "usd"  # as sent: the one currency rule judges it (limits.is_stars_currency)
     assert "not XTR" in event.error
 
 

@@ -110,8 +110,9 @@ def test_refund_of_unknown_charge_is_recorded(catalog):
 def test_refund_of_failed_payment_revokes_nothing_and_replay_then_grants_nothing(catalog):
     failed = pay(entitlement_type="nope").event
     handle_refund(user_id=7, telegram_payment_charge_id="c1", source="relay", payload={})
-    assert replay_event(event=failed).status == "failed"  # still an unknown product
-    assert not Entitlement.objects.exists()
+    assert replay_event(event=failed).status == "duplicate"  # refunded: the failure has ended, left alone
+    failed.refresh_from_db()
+    assert failed.status == EventStatus.FAILED and not Entitlement.objects.exists()
 
 
 def test_a_duplicate_outcome_carries_the_stored_event_as_it_is(catalog):

@@ -80,7 +80,7 @@ def test_product_no_longer_on_sale_is_declined(post_json, invoice, catalog):
     decline(post_json, pre_checkout(), "product_inactive")
 
 
-@pytest.mark.parametrize("currency", ["USD", "xtr"])  # exactly XTR, as payments (validation.is_stars_currency)
+@pytest.mark.parametrize("currency", ["USD", "xtr"])  # exactly XTR, as payments (limits.is_stars_currency)
 def test_currency_other_than_stars_is_declined(post_json, invoice, currency):
     decline(post_json, pre_checkout(currency=currency), "wrong_currency")
 

@@ -2,7 +2,7 @@
 
 The same pipeline serves the relay endpoints, so one charge is one event whichever way it arrives.
 The buyer of a refund is the chat: Telegram sends it with `from` set to the bot. A payment recorded
-now is answered with a message to the buyer (`TELEGRAM_THANK_BUYERS`): thanks and what they have,
+now is answered with a message to the buyer (`TELEGRAM_STARS["THANK_BUYERS"]`): thanks and what they have,
 or that it could not be delivered; a copy gets the status body, no message.
 """
 

@@ -2,7 +2,7 @@
 
 Each is recorded once through the payment pipeline (`handle_subscription_update`). A renewal that
 failed now is answered with a message telling the user how to keep what they have
-(`TELEGRAM_THANK_BUYERS`, like the thank-you); a copy, or an update older than the subscription's
+(`TELEGRAM_STARS["THANK_BUYERS"]`, like the thank-you); a copy, or an update older than the subscription's
 state, gets the status body.
 """
 

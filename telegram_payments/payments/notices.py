@@ -4,7 +4,7 @@ replay or a staff grant completes what they paid for, and why a payment was refu
 Each message is a `BuyerMessage` row with a unique key, written in (or right after) the transaction
 of its effect; it is sent through the Bot API only once that transaction committed, by the one
 caller that claims it. A Bot API failure is logged and recorded on the row, never raised: the
-effect stays, and staff never see a 500 for a message. Off with `TELEGRAM_THANK_BUYERS`.
+effect stays, and staff never see a 500 for a message. Off with `TELEGRAM_STARS["THANK_BUYERS"]`.
 """
 
 import logging
@@ -52,7 +52,7 @@ def tell_refunded(*, payment: StripeEvent, reason: str) -> BuyerMessage | None:
 def queue(*, key: str, user_id, text: str) -> BuyerMessage | None:
     """Record a message for the buyer's chat and send it when the current transaction commits (at once
     outside one). None, and nothing sent, if a message with `key` exists, the user id is not a Telegram
-    user id, or `TELEGRAM_THANK_BUYERS` is off."""
+    user id, or `TELEGRAM_STARS["THANK_BUYERS"]` is off."""
     if not stars_settings.THANK_BUYERS or not str(user_id).isdigit():
         return None
     try:

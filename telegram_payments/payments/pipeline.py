@@ -81,7 +81,7 @@ def handle_successful_payment(
         payment_method=PAYMENT_METHOD,
         customer_id=str(user_id),
         amount_cents=total_amount,
-        currency=currency,  # as sent: the rules check it (validation.is_stars_currency)
+        currency=currency,  # as sent: the rules check it (limits.is_stars_currency)
         source=source,
         update_id=update_id,
         telegram_payment_charge_id=telegram_payment_charge_id,

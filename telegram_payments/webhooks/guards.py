@@ -27,7 +27,7 @@ class TooManyAuthFailures(exceptions.Throttled):
 
 class ForbiddenSource(exceptions.PermissionDenied):
     default_code = "forbidden_source"
-    default_detail = "This address is not in TELEGRAM_IP_RANGES."
+    default_detail = "This address is not in the IP ranges Telegram sends webhooks from (IP_RANGES)."
 
 
 # Telegram updates nest 5-6 levels deep; far deeper JSON is an attack on the parser or on jsonb.

@@ -1,5 +1,5 @@
 """Reprocess stored events (failed, stuck in pending, or chosen by id) through the webhook's own code;
-a buyer whose payment this completes is thanked once (TELEGRAM_THANK_BUYERS)."""
+a buyer whose payment this completes is thanked once (TELEGRAM_STARS["THANK_BUYERS"])."""
 
 from datetime import timedelta
 
