@@ -25,8 +25,11 @@ class Entitlement(models.Model):
     ends (`starts_at`), so a user's access is the union of their unrevoked grants.
     """
 
-    user_id = models.BigIntegerField()  # indexed by entitlements_user_type, whose first column it is
+    user_id = models.BigIntegerField()  # indexed by entitlements_user_scope_type, whose first column it is
     entitlement_type = models.CharField(max_length=100)
+    # Whose access it is: an opaque name the granting app chooses ("" for one bot, a bot's or a shared
+    # scope when one deployment serves several). Grants stack, and access is read, within one scope.
+    scope = models.CharField(max_length=64, blank=True, default="")
     # The event that granted it (for a purchase, the payment's event id). One grant per event.
     event_id = models.CharField(max_length=255)  # unique: see Meta.constraints
     granted_at = models.DateTimeField(default=timezone.now)
@@ -39,7 +42,7 @@ class Entitlement(models.Model):
 
     class Meta:
         db_table = "entitlements"
-        indexes = [models.Index(fields=["user_id", "entitlement_type"], name="entitlements_user_type")]
+        indexes = [models.Index(fields=["user_id", "scope", "entitlement_type"], name="entitlements_user_scope_type")]
         constraints = [
             # Declared here rather than unique=True: no second PostgreSQL index for prefix searches.
             models.UniqueConstraint(fields=["event_id"], name="entitlements_event_id_unique"),
@@ -74,6 +77,7 @@ class OutboxMessage(models.Model):
 
     message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user_id = models.BigIntegerField()
+    scope = models.CharField(max_length=64, blank=True, default="", help_text="The grant's scope (Entitlement.scope).")
     kind = models.CharField(max_length=40)  # entitlement.granted, entitlement.revoked
     payload = models.JSONField(help_text="The JSON body POSTed, signed with HMAC-SHA256.")
     created_at = models.DateTimeField(default=timezone.now)

@@ -67,7 +67,8 @@ def enqueue_change(*, entitlement: Entitlement, kind: str, now: datetime) -> Out
     # Per-user order: ids are taken in commit order for one user (grants of two types for one user
     # could otherwise commit out of id order and be delivered out of order).
     lock_for_transaction(f"outbox:{entitlement.user_id}")
-    access = current_access(entitlement.user_id, entitlement_type=entitlement.entitlement_type, at=now)
+    access = current_access(entitlement.user_id, entitlement_type=entitlement.entitlement_type,
+                            scope=entitlement.scope, at=now)
     message_id = uuid.uuid4()
     payload = {
         "message_id": str(message_id),
@@ -75,6 +76,7 @@ def enqueue_change(*, entitlement: Entitlement, kind: str, now: datetime) -> Out
         "occurred_at": _iso(now),
         "user_id": entitlement.user_id,
         "entitlement_type": entitlement.entitlement_type,
+        "scope": entitlement.scope,
         "grant": {
             "event_id": entitlement.event_id,
             "starts_at": _iso(entitlement.starts_at),
@@ -85,7 +87,7 @@ def enqueue_change(*, entitlement: Entitlement, kind: str, now: datetime) -> Out
         "access": {"active": bool(access), "expires_at": _iso(access[0].expires_at) if access else None},
     }
     return OutboxMessage.objects.create(
-        message_id=message_id, user_id=entitlement.user_id, kind=kind, payload=payload,
+        message_id=message_id, user_id=entitlement.user_id, scope=entitlement.scope, kind=kind, payload=payload,
         created_at=now, next_attempt_at=now,
     )
 

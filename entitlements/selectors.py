@@ -15,16 +15,17 @@ class ActiveEntitlement:
     expires_at: datetime | None  # None: never
 
 
-def current_access(user_id: int, *, entitlement_type: str | None = None,
+def current_access(user_id: int, *, entitlement_type: str | None = None, scope: str = "",
                    at: datetime | None = None) -> list[ActiveEntitlement]:
-    """What `user_id` may use at `at` (now), one entry per type with when the access ends.
+    """What `user_id` may use at `at` (now) within `scope` (`Entitlement.scope`), one entry per type
+    with when the access ends.
 
-    One query on the (user_id, entitlement_type) index: the user's unrevoked grants not yet
+    One query on the (user_id, scope, entitlement_type) index: the user's unrevoked grants not yet
     expired; stacked grants (each starting where the previous ends) are joined in Python.
     `expires_at` None means never.
     """
     at = at or timezone.now()
-    grants = Entitlement.objects.filter(user_id=user_id, revoked_at__isnull=True).filter(
+    grants = Entitlement.objects.filter(user_id=user_id, scope=scope, revoked_at__isnull=True).filter(
         Q(expires_at__isnull=True) | Q(expires_at__gt=at)
     )
     if entitlement_type is not None:
@@ -52,6 +53,6 @@ def current_access(user_id: int, *, entitlement_type: str | None = None,
     return result
 
 
-def has_entitlement(user_id: int, entitlement_type: str, *, at: datetime | None = None) -> bool:
-    """Whether `user_id` may use `entitlement_type` at `at` (now)."""
-    return bool(current_access(user_id, entitlement_type=entitlement_type, at=at))
+def has_entitlement(user_id: int, entitlement_type: str, *, scope: str = "", at: datetime | None = None) -> bool:
+    """Whether `user_id` may use `entitlement_type` at `at` (now) within `scope`."""
+    return bool(current_access(user_id, entitlement_type=entitlement_type, scope=scope, at=at))

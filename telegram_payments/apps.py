@@ -8,3 +8,4 @@ class TelegramPaymentsConfig(AppConfig):
 
     def ready(self):
         from telegram_payments import checks  # noqa: F401 - registers the settings checks
+        from telegram_payments.registry import bots  # noqa: F401 - forgets the bots when one is saved

@@ -20,6 +20,102 @@ EVENT_REFUND = "telegram_stars.refund"
 EVENT_SUBSCRIPTION = "telegram_stars.subscription_updated"
 
 
+def new_webhook_path() -> str:
+    """An unguessable path segment for a bot's webhook URL (43 URL-safe characters)."""
+    return secrets.token_urlsafe(32)
+
+
+class Bot(models.Model):
+    """A Telegram bot this deployment serves, with its own webhook path, secret, catalog and data.
+
+    The default bot (`is_default`, created by migration) is the one configured in `TELEGRAM_STARS`
+    (`BOT_TOKEN`, `WEBHOOK_SECRET`, `WEBHOOK_URL`): its credentials are read from the settings on every
+    use, and its event ids, locks and entitlement scope are those of a deployment with one bot. Other
+    bots are added in the admin (`registry.services.add_bot`): their token and secret are stored sealed
+    (`registry.credentials`, keys from the environment), so a database dump alone reveals neither.
+    Never deleted (every row of a bot's data points at it); deactivate it instead.
+    """
+
+    name = models.CharField(max_length=100, help_text="What staff call it.")
+    slug = models.SlugField(max_length=40, unique=True, help_text="Its name in commands (--bot), filters and metrics.")
+    telegram_id = models.BigIntegerField(null=True, blank=True, unique=True, editable=False,
+                                         help_text="The bot's user id, from getMe.")
+    username = models.CharField(max_length=64, blank=True, default="", editable=False, help_text="From getMe.")
+    is_default = models.BooleanField(default=False, editable=False)
+    token_sealed = models.TextField(blank=True, default="", editable=False)
+    secret_sealed = models.TextField(blank=True, default="", editable=False)
+    webhook_path = models.CharField(max_length=64, unique=True, default=new_webhook_path, editable=False)
+    # Fixed at creation: "" for the default bot; its Telegram id for another (ids and locks: "bot<id>:",
+    # entitlements: "bot:<id>"), so two bots' charges, updates and grants never meet.
+    event_namespace = models.CharField(max_length=40, unique=True, editable=False)
+    entitlement_scope = models.CharField(max_length=40, unique=True, editable=False)
+    is_active = models.BooleanField(default=True, help_text="An inactive bot's webhook answers 404.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    token_set_at = models.DateTimeField(null=True, blank=True, editable=False)
+    staff = models.ManyToManyField(settings.AUTH_USER_MODEL, through="BotMembership", blank=True,
+                                   related_name="telegram_bots", help_text="Staff who see this bot's data.")
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="bot_one_default"),
+            models.CheckConstraint(condition=Q(is_default=True) | (~Q(token_sealed="") & ~Q(secret_sealed="")),
+                                   name="bot_credentials_sealed"),
+        ]
+        permissions = [("view_all_bots", "Can see the data of every bot")]
+
+    def __str__(self):
+        return self.name
+
+    def token(self) -> str:
+        """The bot's token, in clear, for a Bot API call (never shown, logged or stored in clear)."""
+        if self.is_default:
+            from telegram_payments.conf import stars_settings
+
+            return stars_settings.BOT_TOKEN
+        from telegram_payments.registry.credentials import unseal
+
+        return unseal(self.token_sealed)
+
+    def webhook_secret(self) -> str:
+        """The secret Telegram sends in X-Telegram-Bot-Api-Secret-Token to this bot's webhook."""
+        if self.is_default:
+            from telegram_payments.conf import stars_settings
+
+            return stars_settings.WEBHOOK_SECRET
+        from telegram_payments.registry.credentials import unseal
+
+        return unseal(self.secret_sealed)
+
+
+class BotMembership(models.Model):
+    """A staff member who may see one bot's data in the admin (superusers and holders of
+    `view_all_bots` see every bot's)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bot_memberships")
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="memberships")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "bot"], name="bot_membership_unique")]
+
+    def __str__(self):
+        return f"{self.user} sees {self.bot}"
+
+
+def default_bot_id() -> int:
+    """The default bot's pk: what a product created without a bot (fixtures, a host's code) belongs to."""
+    from telegram_payments.registry import bots
+
+    return bots.default().pk
+
+
+def _bot(**options):
+    """The foreign key from a row of a bot's data to its bot (never deleted: PROTECT). Its default, the
+    default bot, serves fixtures and a host's own code; the app's routes always name the bot (the
+    several-bots tests make the default bot unreachable to prove it)."""
+    return models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="+", default=default_bot_id, **options)
+
+
 class EventStatus(models.IntegerChoices):
     # Values fixed by the original spec's stripe_events table.
     PENDING = 0, "pending"
@@ -48,7 +144,8 @@ class StripeEvent(models.Model):
     is what makes each event happen once. Rows are written by services only, never edited by hand.
     """
 
-    event_id = models.CharField(max_length=255)  # unique: see Meta.constraints
+    event_id = models.CharField(max_length=255)  # unique: see Meta.constraints (it names the bot: events.py)
+    bot = _bot(db_index=False)  # indexed with received_at: see Meta.indexes
     event_type = models.CharField(max_length=100)
     payment_method = models.CharField(max_length=50, default=PAYMENT_METHOD)
     customer_id = models.CharField(max_length=36, help_text="Telegram user id of the buyer.")
@@ -90,7 +187,8 @@ class StripeEvent(models.Model):
             # processed, and those add nothing to this index.
             models.Index(fields=["status", "received_at"], name="stripe_events_unsettled",
                          condition=Q(status__in=[EventStatus.PENDING, EventStatus.FAILED])),
-            models.Index(fields=["customer_id"], name="stripe_events_customer"),
+            models.Index(fields=["customer_id", "bot"], name="stripe_events_customer_bot"),
+            models.Index(fields=["bot", "received_at"], name="stripe_events_bot_received"),
             # Staff refunds only: the other events (nearly all) add nothing to this index.
             models.Index(fields=["initiated_by"], name="stripe_events_initiated_by",
                          condition=Q(initiated_by__isnull=False)),
@@ -124,14 +222,16 @@ class Customer(models.Model):
     One upsert per live Update that carries a user (`payments.customers.remember`); never a Bot API call.
     """
 
-    user_id = models.BigIntegerField()  # unique: see Meta.constraints
+    bot = _bot(db_index=False)  # first column of the unique (bot, user_id)
+    user_id = models.BigIntegerField()  # unique per bot: see Meta.constraints
     first_name = models.CharField(max_length=255, blank=True, default="")
     last_name = models.CharField(max_length=255, blank=True, default="")
     username = models.CharField(max_length=255, blank=True, default="", help_text="Without the @.")
     last_seen_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user_id"], name="customer_user_id_unique")]
+        constraints = [models.UniqueConstraint(fields=["bot", "user_id"], name="customer_bot_user_unique")]
+        indexes = [models.Index(fields=["user_id"], name="customer_user")]
 
     def __str__(self):
         return f"{self.user_id}"
@@ -144,7 +244,9 @@ class Customer(models.Model):
 class Product(models.Model):
     """The catalog: what the bot sells, for how many Stars, granting which entitlement for how long."""
 
-    entitlement_type = models.SlugField(max_length=ENTITLEMENT_TYPE_LENGTH, unique=True)
+    bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="products", default=default_bot_id,
+                            db_index=False)  # first column of the unique (bot, entitlement_type)
+    entitlement_type = models.SlugField(max_length=ENTITLEMENT_TYPE_LENGTH)  # unique per bot: Meta.constraints
     title = models.CharField(max_length=32, help_text="Shown on the invoice (Telegram: 1-32 characters).")
     description = models.CharField(max_length=255, help_text="Shown on the invoice (1-255 characters).")
     price_stars = models.PositiveIntegerField()
@@ -152,6 +254,10 @@ class Product(models.Model):
     is_subscription = models.BooleanField(
         default=False, help_text="Renews every 30 days through Telegram (invoice links only)."
     )
+    shared_access = models.SlugField(
+        max_length=30, blank=True, default="",
+        help_text="Empty: what it grants counts for this bot only. A name: it counts for every bot whose "
+        "products share that name (e.g. one subscription across a studio's bots).")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -160,10 +266,18 @@ class Product(models.Model):
         ordering = ["price_stars"]
         constraints = [
             models.CheckConstraint(condition=Q(price_stars__gte=1), name="product_price_positive"),
+            models.UniqueConstraint(fields=["bot", "entitlement_type"], name="product_bot_type_unique"),
         ]
 
     def __str__(self):
         return f"{self.title} ({self.price_stars} XTR)"
+
+    @property
+    def entitlement_scope(self) -> str:
+        """Whose access a purchase of it grants (`entitlements.Entitlement.scope`): the bot's, or shared."""
+        from telegram_payments.registry import bots
+
+        return f"shared:{self.shared_access}" if self.shared_access else bots.get(self.bot_id).entitlement_scope
 
 
 def new_invoice_payload() -> str:
@@ -184,6 +298,7 @@ class Invoice(models.Model):
 
     # unique: see Meta.constraints
     payload = models.CharField(max_length=ISSUED_PAYLOAD_LENGTH, default=new_invoice_payload)
+    bot = _bot()  # its product's bot
     user_id = models.BigIntegerField(null=True, blank=True, help_text="Empty: anyone may pay (a link).")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="invoices")
     price_stars = models.PositiveIntegerField(help_text="The price when the invoice was issued.")
@@ -208,7 +323,8 @@ class PreCheckoutAnswer(models.Model):
     `query_id` is unique, so a redelivered query gets the answer recorded the first time.
     """
 
-    query_id = models.CharField(max_length=QUERY_ID_LENGTH)  # unique: see Meta.constraints
+    bot = _bot(db_index=False)  # first column of the unique (bot, query_id)
+    query_id = models.CharField(max_length=QUERY_ID_LENGTH)  # unique per bot: see Meta.constraints
     update_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     user_id = models.BigIntegerField(help_text="Telegram user id of the buyer.")
     invoice_payload = models.CharField(max_length=INVOICE_PAYLOAD_LENGTH, blank=True, default="")
@@ -225,7 +341,7 @@ class PreCheckoutAnswer(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["query_id"], name="pre_checkout_query_id_unique"),
+            models.UniqueConstraint(fields=["bot", "query_id"], name="pre_checkout_bot_query_unique"),
             models.CheckConstraint(
                 condition=Q(ok=True, reason="", error_message="")
                 | (Q(ok=False) & ~Q(reason="") & ~Q(error_message="")),
@@ -240,16 +356,14 @@ class PreCheckoutAnswer(models.Model):
 
 
 class StarBalance(models.Model):
-    """The bot's Stars balance as `getMyStarBalance` last reported it: one row, written by
+    """A bot's Stars balance as `getMyStarBalance` last reported it: one row per bot, written by
     `refresh_star_balance` (cron, or staff's "refresh now"), read by the admin without calling Telegram."""
 
+    bot = models.OneToOneField(Bot, on_delete=models.PROTECT, related_name="star_balance", default=default_bot_id)
     nanostars = models.BigIntegerField(null=True, blank=True, help_text="Empty until Telegram first answered.")
     fetched_at = models.DateTimeField(null=True, blank=True, help_text="When Telegram reported `nanostars`.")
     attempted_at = models.DateTimeField(null=True, blank=True, help_text="The last call, answered or not.")
     error = models.CharField(max_length=255, blank=True, default="", help_text="Why the last call failed.")
-
-    class Meta:
-        constraints = [models.CheckConstraint(condition=Q(pk=1), name="star_balance_single_row")]
 
     def __str__(self):
         return f"Star balance as of {self.fetched_at}"
@@ -278,6 +392,7 @@ class Subscription(models.Model):
     keeps only where it stands now. Written by `payments.subscriptions` only, under a row lock.
     """
 
+    bot = _bot(db_index=False)  # first column of the unique (bot, user_id, invoice_payload)
     user_id = models.BigIntegerField(help_text="Telegram user id of the subscriber.")
     invoice_payload = models.CharField(max_length=INVOICE_PAYLOAD_LENGTH, help_text="The invoice (link) subscribed to.")
     product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -292,7 +407,8 @@ class Subscription(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user_id", "invoice_payload"], name="subscription_user_invoice_unique"),
+            models.UniqueConstraint(fields=["bot", "user_id", "invoice_payload"],
+                                    name="subscription_bot_user_invoice_unique"),
         ]
 
     def __str__(self):
@@ -309,7 +425,8 @@ class BuyerMessage(models.Model):
     worse than none.
     """
 
-    key = models.CharField(max_length=255)  # unique: see Meta.constraints
+    key = models.CharField(max_length=255)  # unique: see Meta.constraints (it names the event, so the bot)
+    bot = _bot(db_index=False)  # the bot that sends it
     chat_id = models.BigIntegerField(help_text="Telegram user id of the buyer (their private chat).")
     text = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)

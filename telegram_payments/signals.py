@@ -5,14 +5,16 @@ was recorded; other receivers still run. (Other services: the signed outbox, `en
 * `payment_recorded` (sender: `StripeEvent`): a payment was recorded now, by any route (webhook,
   relay, reconciliation) or a replay completed it. `event` (the `StripeEvent`), `status`
   ("processed": what was bought is granted; "failed": recorded with `event.error`, for staff),
-  `user_id`, `entitlement_type`, `amount` (Stars), `currency`, `charge_id`, `source`.
+  `user_id`, `entitlement_type`, `amount` (Stars), `currency`, `charge_id`, `source`, `bot` (the `Bot`
+  paid: the default bot unless the deployment serves several).
 * `refund_recorded` (sender: `StripeEvent`): a refund was recorded now. The same arguments; a
   processed refund has revoked the grant of its charge.
 * `subscription_state_changed` (sender: `Subscription`): `subscription`, `user_id`,
   `invoice_payload`, `state` (a `SubscriptionState` value: renewing, cancelled, renewal_failed,
-  stopped), `source`.
+  stopped), `source`, `bot`.
 * `entitlement_granted`, `entitlement_extended`, `entitlement_revoked` (sender: `Entitlement`):
-  see `entitlements.signals`.
+  see `entitlements.signals`; their `scope` says whose access it is (`Entitlement.scope`: "" for the
+  default bot, `bot:<telegram id>` for another, `shared:<name>` for a product several bots share).
 
 Duplicates (a copy of an event already recorded) send nothing.
 

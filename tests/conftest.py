@@ -33,12 +33,15 @@ def _fresh_cache():
     tests (whose database rows are rolled back)."""
     from django.core.cache import cache
 
+    from telegram_payments.registry import bots
     from telegram_payments.webhooks import redeliveries
 
     cache.clear()
     redeliveries.forget_all()
+    bots.forget()  # the bots of an earlier test (rolled back, or flushed) are not this one's
     yield
     redeliveries.forget_all()
+    bots.forget()
 
 
 class StarsSettings:

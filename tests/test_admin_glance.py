@@ -19,6 +19,7 @@ from telegram_payments.payments.events import refund_event_id
 from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
 from telegram_payments.reads.revenue import revenue
 from telegram_payments.reconcile.balance import refresh_star_balance
+from telegram_payments.registry import bots
 from tests.factories import StripeEventFactory
 
 pytestmark = pytest.mark.django_db
@@ -250,7 +251,7 @@ def test_refresh_star_balance_command(fake_bot_api, capsys):
 
 def test_refresh_without_a_bot_token_is_an_error_not_a_crash(stars):
     stars.BOT_TOKEN = ""
-    balance, asked = refresh_star_balance()
+    balance, asked = refresh_star_balance(bot=bots.default())
     assert asked and balance.error == "TELEGRAM_BOT_TOKEN is not set" and balance.nanostars is None
 
 

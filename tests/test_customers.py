@@ -4,6 +4,7 @@ import pytest
 
 from telegram_payments.bot.updates import process_update
 from telegram_payments.models import Customer, EventSource
+from telegram_payments.registry import bots
 from tests.conftest import load_update
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +47,7 @@ def test_one_statement_per_update(catalog, fake_bot_api, django_assert_num_queri
 
     update = Update.de_json(load_update("callback_query"), None)
     with django_assert_num_queries(1):
-        customers.remember(update)
+        customers.remember(update, bot=bots.default())
 
 
 def test_a_replayed_update_says_nothing_about_who_they_are_now(catalog):

@@ -149,13 +149,13 @@ def test_the_query_uses_the_user_type_index(django_assert_num_queries):
     sql = captured.captured_queries[0]["sql"]
     assert '"user_id" = 42' in sql and '"entitlement_type" = ' in sql
     index_columns = [index.fields for index in Entitlement._meta.indexes]
-    assert ["user_id", "entitlement_type"] in index_columns
+    assert ["user_id", "scope", "entitlement_type"] in index_columns
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL enable_seqscan = off")
             cursor.execute("EXPLAIN " + sql)
             plan = "\n".join(row[0] for row in cursor.fetchall())
-        assert "Index Scan using entitlements_user_type" in plan, plan
+        assert "Index Scan using entitlements_user_scope_type" in plan, plan
 
 
 def test_current_access_joins_stacks_and_follows_revokes():

@@ -13,6 +13,7 @@ from django.conf import settings as django_settings
 
 from telegram_payments.logformat import JsonFormatter, TextFormatter
 from telegram_payments.redaction import REDACTED
+from telegram_payments.registry import bots
 from telegram_payments.telegram_api.client import BotApiError, call_bot
 from tests.factories import InvoiceFactory
 
@@ -85,23 +86,24 @@ def test_rejected_webhooks_log_one_line_with_the_reason_and_no_secret(post_json,
     assert "a-wrong-secret-guess-0000" not in output
 
 
+@pytest.mark.django_db
 def test_bot_api_failures_leave_no_token_in_logs_even_with_httpx_debug(fake_bot_api, stars, log_lines):
     logger = logging.getLogger("telegram_payments.refunds")
     httpx_logger = logging.getLogger("httpx")
     old_level = httpx_logger.level
     httpx_logger.setLevel(logging.DEBUG)  # httpx logs every request URL, and the URL holds the token
     try:
-        call_bot("getMe", lambda bot: bot.get_me())
+        call_bot("getMe", lambda api: api.get_me(), bot=bots.default())
         fake_bot_api.respond("refundStarPayment", error=(400, "Bad Request: CHARGE_NOT_FOUND"))
         fake_bot_api.respond("refundStarPayment", http_status=500)
         for _ in range(2):
             try:
-                call_bot("refundStarPayment", lambda bot: bot.refund_star_payment(7, "c1"))
+                call_bot("refundStarPayment", lambda api: api.refund_star_payment(7, "c1"), bot=bots.default())
             except BotApiError:
                 logger.exception("refund failed")
         stars.API_BASE_URL = "http://127.0.0.1:9"  # nothing listens: connection refused
         try:
-            call_bot("getMe", lambda bot: bot.get_me())
+            call_bot("getMe", lambda api: api.get_me(), bot=bots.default())
         except BotApiError:
             logger.exception("getMe failed")
     finally:

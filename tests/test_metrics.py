@@ -6,6 +6,7 @@ import string
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from telegram_payments.registry import bots
 from telegram_payments.telegram_api.client import BotApiError, call_bot
 from tests.factories import InvoiceFactory
 
@@ -77,16 +78,16 @@ def test_refunds_are_counted_by_source(client, post_json, catalog):
 
 def test_bot_api_calls_are_counted_by_method_and_result(client, fake_bot_api, stars):
     before = scrape(client)
-    call_bot("getMe", lambda bot: bot.get_me())
+    call_bot("getMe", lambda api: api.get_me(), bot=bots.default())
     fake_bot_api.respond("refundStarPayment", error=(400, "Bad Request: CHARGE_ALREADY_REFUNDED"))
     with pytest.raises(BotApiError):
-        call_bot("refundStarPayment", lambda bot: bot.refund_star_payment(7, "c1"))
+        call_bot("refundStarPayment", lambda api: api.refund_star_payment(7, "c1"), bot=bots.default())
     fake_bot_api.respond("refundStarPayment", http_status=500)
     with pytest.raises(BotApiError):
-        call_bot("refundStarPayment", lambda bot: bot.refund_star_payment(7, "c1"))
+        call_bot("refundStarPayment", lambda api: api.refund_star_payment(7, "c1"), bot=bots.default())
     stars.BOT_TOKEN = ""
     with pytest.raises(BotApiError):
-        call_bot("getStarTransactions", lambda bot: bot.get_star_transactions())
+        call_bot("getStarTransactions", lambda api: api.get_star_transactions(), bot=bots.default())
     after = scrape(client)
     assert delta(before, after, "telegram_bot_api_calls_total", method="getMe", result="ok") == 1
     assert delta(before, after, "telegram_bot_api_calls_total", method="refundStarPayment", result="error") == 1

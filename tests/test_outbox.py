@@ -132,7 +132,7 @@ def test_grant_and_revoke_write_one_message_each_describing_the_change(receiver_
     assert (granted.kind, revoked.kind) == ("entitlement.granted", "entitlement.revoked")
     assert granted.payload == {
         "message_id": str(granted.message_id), "type": "entitlement.granted", "occurred_at": now.isoformat(),
-        "user_id": 5, "entitlement_type": "premium_monthly",
+        "user_id": 5, "entitlement_type": "premium_monthly", "scope": "",
         "grant": {"event_id": "tg_stars:payment:c1", "starts_at": now.isoformat(),
                   "expires_at": grant.expires_at.isoformat(), "revoked_at": None, "revoke_reason": ""},
         "access": {"active": True, "expires_at": grant.expires_at.isoformat()},

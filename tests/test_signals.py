@@ -11,6 +11,7 @@ from telegram_payments import signals
 from telegram_payments.models import Invoice, StripeEvent, Subscription, SubscriptionState
 from telegram_payments.payments.manual import revoke_manually
 from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment, replay_event
+from telegram_payments.registry import bots
 from tests.test_subscription_updates import PAYLOAD, subscription_update
 
 pytestmark = pytest.mark.django_db
@@ -54,10 +55,11 @@ def test_a_payment_sends_payment_recorded_and_entitlement_granted_once_on_commit
     granted, recorded = heard[0][1], heard[1][1]
     grant = Entitlement.objects.get()
     assert granted == {"entitlement": grant, "user_id": 7, "entitlement_type": "premium_monthly",
-                       "starts_at": grant.starts_at, "expires_at": grant.expires_at, "event_id": outcome.event_id}
+                       "starts_at": grant.starts_at, "expires_at": grant.expires_at, "event_id": outcome.event_id,
+                       "scope": ""}
     assert recorded == {"event": outcome.event, "status": "processed", "user_id": 7,
                         "entitlement_type": "premium_monthly", "amount": 250, "currency": "XTR",
-                        "charge_id": "c1", "source": "relay"}
+                        "charge_id": "c1", "source": "relay", "bot": bots.default()}
 
     with django_capture_on_commit_callbacks(execute=True):
         assert pay().status == "duplicate"

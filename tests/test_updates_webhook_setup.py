@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 
 from telegram_payments.bot.updates import ALLOWED_UPDATES
 
+pytestmark = pytest.mark.django_db  # the bots are rows
 ROOT = Path(__file__).resolve().parent.parent
 WEBHOOK_URL = "https://payments.example.com/webhook/telegram"
 

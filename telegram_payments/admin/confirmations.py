@@ -21,6 +21,7 @@ from telegram_payments.reads.customer_history import REFUND_LOG_PREFIX
 from telegram_payments.reads.money import amount_text
 from telegram_payments.reads.selectors import subscription_of
 from telegram_payments.redaction import redact
+from telegram_payments.registry import bots
 from telegram_payments.telegram_api.client import BotApiError
 
 REFUND_PERMISSION = "telegram_payments.refund_payment"
@@ -114,7 +115,8 @@ class ConfirmationPagesMixin:
             stop = form.cleaned_data["renewals"] == SubscriptionRenewalsForm.STOP
             reason = form.cleaned_data["reason"]
             try:
-                set_subscription_cancelled(user_id=int(event.customer_id), charge_id=event.telegram_payment_charge_id,
+                set_subscription_cancelled(bot=bots.get(event.bot_id), user_id=int(event.customer_id),
+                                           charge_id=event.telegram_payment_charge_id,
                                            cancelled=stop)
             except UnknownSubscription as exc:  # (only if the row changed since the page was shown)
                 messages.warning(request, str(exc))

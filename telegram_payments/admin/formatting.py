@@ -24,7 +24,7 @@ from telegram_payments.models import (
     Subscription,
     SubscriptionState,
 )
-from telegram_payments.payments.events import payment_event_id, refund_event_id
+from telegram_payments.payments.events import payment_id_of, refund_id_of
 from telegram_payments.payments.failures import resolution_of
 from telegram_payments.payments.subscriptions import paid_until_text
 from telegram_payments.reads.money import amount_text
@@ -165,7 +165,7 @@ def event_url_by_id(event_id: str) -> str:
 
 def entitlement_link(event: StripeEvent) -> str:
     """The grant this payment made (or this refund revoked), with its state now."""
-    grant = Entitlement.objects.filter(event_id=payment_event_id(event.telegram_payment_charge_id)).first()
+    grant = Entitlement.objects.filter(event_id=payment_id_of(event)).first()
     if grant is None:
         return "— (none granted)"
     how = "revoked by this refund" if event.is_refund else "granted by this payment"
@@ -177,9 +177,9 @@ def entitlement_link(event: StripeEvent) -> str:
 def related_event_link(event: StripeEvent) -> str:
     """A payment's refund, or a refund's payment."""
     if event.is_payment:
-        other_id, label = refund_event_id(event.telegram_payment_charge_id), "refund"
+        other_id, label = refund_id_of(event), "refund"
     elif event.is_refund:
-        other_id, label = payment_event_id(event.telegram_payment_charge_id), "payment"
+        other_id, label = payment_id_of(event), "payment"
     else:
         return "—"
     other = StripeEvent.objects.filter(event_id=other_id).only("pk", "event_id").first()

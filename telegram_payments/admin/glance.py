@@ -29,6 +29,7 @@ from telegram_payments.reconcile.balance import (
     refresh_star_balance,
     stored_star_balance,
 )
+from telegram_payments.registry import bots
 
 DAYS = revenue.DEFAULT_PERIOD
 MAX_SPAN_DAYS = 366  # a from/to range: at most a year of days on one page
@@ -136,7 +137,7 @@ def glance_stats(*, days: int = DAYS, now=None, span: Span | None = None) -> dic
         "failed_waiting": waiting["failed"],
         "pending_waiting": waiting["pending"],
         "active_entitlements": revenue.active_entitlements(now=now),
-        "balance": stored_star_balance(),
+        "balance": stored_star_balance(bot=bots.default()),
     }
 
 
@@ -240,7 +241,7 @@ def glance_csv(request):
 
 def refresh_balance(request):
     """POST: ask Telegram for the bot's balance now (short timeout); the outcome as a message."""
-    balance, asked = refresh_star_balance(timeout=INTERACTIVE_TIMEOUT, min_interval=MIN_INTERVAL)
+    balance, asked = refresh_star_balance(bot=bots.default(), timeout=INTERACTIVE_TIMEOUT, min_interval=MIN_INTERVAL)
     if not asked:
         messages.info(request, f"The balance was asked for less than {MIN_INTERVAL.seconds} seconds ago; "
                                "showing that answer.")

@@ -12,6 +12,7 @@ from telegram_payments.conf import stars_settings
 from telegram_payments.models import Product
 from telegram_payments.payments.events import TRANSIENT_ERRORS, Outcome
 from telegram_payments.payments.invoices import TooManyOpenInvoices, create_invoice_link, send_invoice
+from telegram_payments.reads.selectors import bot_scopes
 from telegram_payments.telegram_api.client import BotApiError
 from telegram_payments.telegram_api.replies import send, text
 
@@ -31,11 +32,11 @@ INVOICE_ABOVE_TEXT = "Your invoice for {title} is above: tap Pay there. It stays
 TOO_MANY_INVOICES_TEXT = "You have several unpaid invoices already. Pay one of them, or try again tomorrow."
 
 
-def guarded(handler, item, *, update_id: int, kind: str) -> UpdateResult:
-    """Run a chat interaction; anything but a database outage is logged and answered 200, since
+def guarded(handler, item, *, bot, update_id: int, kind: str) -> UpdateResult:
+    """Run a chat interaction with `bot`; anything but a database outage is logged and answered 200, since
     Telegram would otherwise redeliver it and hold back the user's later updates."""
     try:
-        return handler(item, update_id=update_id)
+        return handler(item, bot=bot, update_id=update_id)
     except TRANSIENT_ERRORS:
         raise
     except Exception:
@@ -43,7 +44,8 @@ def guarded(handler, item, *, update_id: int, kind: str) -> UpdateResult:
         return failed(update_id, kind)
 
 
-def command(message: Message, *, update_id: int) -> UpdateResult:
+def command(message: Message, *, bot, update_id: int) -> UpdateResult:
+    """A chat command sent to `bot`: answered from its catalog, its customers' access."""
     name, _, argument = message.text.strip().partition(" ")
     name = name.split("@", 1)[0].lower()
     argument = argument.strip()
@@ -55,18 +57,18 @@ def command(message: Message, *, update_id: int) -> UpdateResult:
         return UpdateResult(status, "command", update_id, body)
 
     if name == "/buy" and argument:
-        status, reply, payload = _offer(argument, user_id=user_id, chat_id=chat_id, update_id=update_id)
+        status, reply, payload = _offer(argument, bot=bot, user_id=user_id, chat_id=chat_id, update_id=update_id)
         return answered(reply, status, invoice_payload=payload)
     if name == "/buy":
-        return answered(_catalog_message(chat_id))
+        return answered(_catalog_message(chat_id, bot=bot))
     if name == "/start" and argument.startswith("buy_"):
-        status, reply, payload = _offer(argument[len("buy_"):], user_id=user_id, chat_id=chat_id,
+        status, reply, payload = _offer(argument[len("buy_"):], bot=bot, user_id=user_id, chat_id=chat_id,
                                         update_id=update_id)
         return answered(reply, status, invoice_payload=payload)
     if name in ("/start", "/help"):
         return answered(text(chat_id, HELP_TEXT))
     if name == "/status":
-        return answered(text(chat_id, status_text(user_id)))
+        return answered(text(chat_id, status_text(user_id, bot=bot)))
     if name == "/paysupport":
         return answered(text(chat_id, stars_settings.PAYSUPPORT_TEXT))
     if name == "/terms":
@@ -74,14 +76,14 @@ def command(message: Message, *, update_id: int) -> UpdateResult:
     return ignored(update_id, "command")
 
 
-def buy_button(query, *, update_id: int) -> UpdateResult:
+def buy_button(query, *, bot, update_id: int) -> UpdateResult:
     user_id = query.from_user.id
     chat_id = query.message.chat.id if query.message is not None else user_id
-    status, reply, _ = _offer(query.data[len(BUY_CALLBACK_PREFIX):], user_id=user_id, chat_id=chat_id,
+    status, reply, _ = _offer(query.data[len(BUY_CALLBACK_PREFIX):], bot=bot, user_id=user_id, chat_id=chat_id,
                               update_id=update_id)
     if reply is not None:  # the response body answers the button, so the reply goes as a call
         try:
-            send(reply)
+            send(reply, bot=bot)
         except BotApiError as exc:
             logger.warning("reply to button of update %s failed: %s", update_id, exc)
             status = Outcome.FAILED
@@ -90,14 +92,14 @@ def buy_button(query, *, update_id: int) -> UpdateResult:
 
 
 def _offer(
-    entitlement_type: str, *, user_id: int, chat_id: int, update_id: int
+    entitlement_type: str, *, bot, user_id: int, chat_id: int, update_id: int
 ) -> tuple[Outcome | Reply, dict | None, str]:
     """Offer one product: an invoice message (sent by a call), or for a subscription a message with
     an invoice link button. Returns (status, reply to send or None, invoice payload or "").
 
     Asked again shortly after, the open invoice is offered again (a redelivered update: nothing at all).
     """
-    product = Product.objects.filter(entitlement_type=entitlement_type, is_active=True).first()
+    product = Product.objects.filter(bot=bot, entitlement_type=entitlement_type, is_active=True).first()
     if product is None:
         words = f"Nothing called {entitlement_type!r} is on sale. Send /buy to see what is."
         return Reply.ANSWERED, text(chat_id, words), ""
@@ -121,8 +123,8 @@ def _offer(
     return Reply.ANSWERED, text(chat_id, words, buttons=[[button]]), issued.invoice.payload
 
 
-def _catalog_message(chat_id: int) -> dict:
-    products = list(Product.objects.filter(is_active=True).order_by("price_stars", "pk"))
+def _catalog_message(chat_id: int, *, bot) -> dict:
+    products = list(Product.objects.filter(bot=bot, is_active=True).order_by("price_stars", "pk"))
     if not products:
         return text(chat_id, "Nothing is on sale right now.")
     lines = ["What is on sale:"]
@@ -143,13 +145,14 @@ def _period(product: Product) -> str:
     return "for life"
 
 
-def status_text(user_id: int) -> str:
-    """What `/status` says: the user's purchases and until when."""
-    active = current_access(user_id)
+def status_text(user_id: int, *, bot) -> str:
+    """What `/status` says to a customer of `bot`: their purchases (the bot's, and those it shares) and until when."""
+    scopes = bot_scopes(bot)
+    active = [item for scope in scopes for item in current_access(user_id, scope=scope)]
     if not active:
         return "You have no active purchases. Send /buy to see what is on sale."
     titles = dict(
-        Product.objects.filter(entitlement_type__in=[a.entitlement_type for a in active]).values_list(
+        Product.objects.filter(bot=bot, entitlement_type__in=[a.entitlement_type for a in active]).values_list(
             "entitlement_type", "title"
         )
     )

@@ -44,19 +44,20 @@ class PaymentMessage:
         return None
 
 
-def payment_message(message: PaymentMessage, *, update_id: int, data: dict, source: str,
+def payment_message(message: PaymentMessage, *, bot, update_id: int, data: dict, source: str,
                     remember=None) -> UpdateResult:
-    """Hand the payment or refund to the pipeline; `remember` (the sender's upsert) is written in its
-    transaction."""
+    """Hand the payment or refund to `bot` to the pipeline; `remember` (the sender's upsert) is written in
+    its transaction."""
     handle = _successful_payment if message.kind == "successful_payment" else _refunded_payment
-    return handle(message, update_id=update_id, data=data, source=source, remember=remember)
+    return handle(message, bot=bot, update_id=update_id, data=data, source=source, remember=remember)
 
 
-def _successful_payment(message: PaymentMessage, *, update_id: int, data: dict, source: str,
+def _successful_payment(message: PaymentMessage, *, bot, update_id: int, data: dict, source: str,
                         remember=None) -> UpdateResult:
     payment = message.payment
     buyer = message.from_id if message.from_id is not None else message.chat_id
     outcome = handle_successful_payment(
+        bot=bot,
         user_id=buyer,
         telegram_payment_charge_id=payment.telegram_payment_charge_id,
         provider_payment_charge_id=payment.provider_payment_charge_id or "",
@@ -88,10 +89,11 @@ def _is_renewal(payment: SuccessfulPayment) -> bool:
     return bool(payment.is_recurring) and not payment.is_first_recurring
 
 
-def _refunded_payment(message: PaymentMessage, *, update_id: int, data: dict, source: str,
+def _refunded_payment(message: PaymentMessage, *, bot, update_id: int, data: dict, source: str,
                       remember=None) -> UpdateResult:
     refund = message.payment
     outcome = handle_refund(
+        bot=bot,
         user_id=message.chat_id,  # `from` is the bot itself
         telegram_payment_charge_id=refund.telegram_payment_charge_id,
         provider_payment_charge_id=refund.provider_payment_charge_id or "",

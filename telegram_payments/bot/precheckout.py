@@ -25,11 +25,11 @@ DECLINE_MESSAGES = {
 }
 
 
-def recorded_answer(data: dict, update_id: int) -> UpdateResult | None:
-    """The recorded answer to a redelivered pre-checkout query, or None for a new one."""
+def recorded_answer(data: dict, update_id: int, *, bot) -> UpdateResult | None:
+    """The recorded answer of `bot` to a redelivered pre-checkout query, or None for a new one."""
     query = data.get("pre_checkout_query")
     if isinstance(query, dict) and query.get("id") is not None:
-        answer = PreCheckoutAnswer.objects.filter(query_id=str(query["id"])).first()
+        answer = PreCheckoutAnswer.objects.filter(bot=bot, query_id=str(query["id"])).first()
         if answer is not None:
             return UpdateResult(Outcome.DUPLICATE, "pre_checkout_query", update_id, _body(answer),
                                 pre_checkout_answer=answer)
@@ -61,12 +61,14 @@ def may_be_paid_again(invoice: Invoice) -> bool:
     return invoice.user_id is None
 
 
-def answer_pre_checkout(query: PreCheckoutQuery, *, update_id: int, raw: dict) -> UpdateResult:
-    invoice = Invoice.objects.select_related("product").filter(payload=query.invoice_payload).first()
+def answer_pre_checkout(query: PreCheckoutQuery, *, bot, update_id: int, raw: dict) -> UpdateResult:
+    """Answer a pre-checkout query to `bot` against the invoice it issued, and record the answer."""
+    invoice = Invoice.objects.select_related("product").filter(payload=query.invoice_payload, bot=bot).first()
     reason = decline_reason(
         invoice=invoice, user_id=query.from_user.id, currency=query.currency, total_amount=query.total_amount
     )
     answer = PreCheckoutAnswer(
+        bot=bot,
         query_id=query.id,
         update_id=update_id,
         user_id=query.from_user.id,
@@ -83,7 +85,7 @@ def answer_pre_checkout(query: PreCheckoutQuery, *, update_id: int, raw: dict) -
         with transaction.atomic():
             answer.save(force_insert=True)
     except IntegrityError:  # the same query delivered twice at once: answer as the first time
-        existing = PreCheckoutAnswer.objects.filter(query_id=query.id).first()
+        existing = PreCheckoutAnswer.objects.filter(bot=bot, query_id=query.id).first()
         if existing is None:
             raise
         return UpdateResult(Outcome.DUPLICATE, "pre_checkout_query", update_id, _body(existing),

@@ -47,8 +47,10 @@ class BotSubscriptionUpdated:
                    state=data["state"])
 
 
-def subscription_update(update: BotSubscriptionUpdated, *, update_id: int, data: dict, source: str) -> UpdateResult:
+def subscription_update(update: BotSubscriptionUpdated, *, bot, update_id: int, data: dict, source: str
+                        ) -> UpdateResult:
     outcome = handle_subscription_update(
+        bot=bot,
         update_id=update_id,
         user_id=update.user.id,
         invoice_payload=update.invoice_payload,

@@ -28,6 +28,7 @@ from telegram_payments.bot.subscription_updates import SUBSCRIPTION_FIELDS, BotS
 from telegram_payments.models import EventSource
 from telegram_payments.payments.customers import remember
 from telegram_payments.payments.events import Outcome
+from telegram_payments.registry import bots
 from telegram_payments.telegram_api.limits import (
     CHARGE_ID_LENGTH,
     INVOICE_PAYLOAD_LENGTH,
@@ -60,8 +61,10 @@ class InvalidUpdate(Exception):
         self.field = field
 
 
-def process_update(data: dict, *, source: str = EventSource.TELEGRAM) -> UpdateResult:
-    """Route one Bot API Update (the JSON object Telegram posts) and say how it went.
+def process_update(data: dict, *, bot=None, source: str = EventSource.TELEGRAM) -> UpdateResult:
+    """Route one Bot API Update (the JSON object Telegram posts to `bot`) and say how it went.
+
+    `bot`: the `Bot` it was sent to (the webhook's, from its URL; None, for a host's code: the default bot).
 
     Raises `InvalidUpdate` for a body that is not an Update (nothing stored); a database outage
     propagates (the webhook answers 503 and Telegram retries). Every other problem is recorded or
@@ -73,7 +76,8 @@ def process_update(data: dict, *, source: str = EventSource.TELEGRAM) -> UpdateR
     if not is_bigint(update_id):
         raise InvalidUpdate("An integer update_id (signed 64-bit) is required.", field="update_id")
 
-    known = recorded_answer(data, update_id)
+    bot = bot or bots.default()
+    known = recorded_answer(data, update_id, bot=bot)
     if known is not None:
         return known
     # Only the fields we route on are parsed, so content PTB cannot parse (a poll or sticker shaped by
@@ -93,31 +97,32 @@ def process_update(data: dict, *, source: str = EventSource.TELEGRAM) -> UpdateR
         raise InvalidUpdate(UNREADABLE_UPDATE) from None
     # Who sent it, as they are now: not from a replay (old news) nor a redelivery (seen already). A payment
     # or a refund writes it in its own transaction (unless it is a copy); anything else here.
-    sender = (lambda: remember(update)) if source == EventSource.TELEGRAM else None
-    result = _route(update, subscription, data, source, sender)
+    sender = (lambda: remember(update, bot=bot)) if source == EventSource.TELEGRAM else None
+    result = _route(update, subscription, data, source, sender, bot=bot)
     if sender is not None and result.status != Outcome.DUPLICATE and result.kind not in PAYMENT_KINDS:
         sender()
     return result
 
 
 def _route(update: Update, subscription: "BotSubscriptionUpdated | None", data: dict, source: str,
-           sender=None) -> UpdateResult:
+           sender=None, *, bot) -> UpdateResult:
     update_id = update.update_id
     if subscription is not None:
-        return subscription_update(subscription, update_id=update_id, data=data, source=source)
+        return subscription_update(subscription, bot=bot, update_id=update_id, data=data, source=source)
     if update.pre_checkout_query is not None:
         if source != EventSource.TELEGRAM:
             return ignored(update_id, "pre_checkout_query")
-        return answer_pre_checkout(update.pre_checkout_query, update_id=update_id, raw=data["pre_checkout_query"])
+        return answer_pre_checkout(update.pre_checkout_query, bot=bot, update_id=update_id,
+                                   raw=data["pre_checkout_query"])
     message = update.message
     if message is not None:
         if (payment := PaymentMessage.of(message)) is not None:
-            return payment_message(payment, update_id=update_id, data=data, source=source, remember=sender)
+            return payment_message(payment, bot=bot, update_id=update_id, data=data, source=source, remember=sender)
         if message.text and message.text.startswith("/") and source == EventSource.TELEGRAM:
-            return guarded(command, message, update_id=update_id, kind="command")
+            return guarded(command, message, bot=bot, update_id=update_id, kind="command")
     query = update.callback_query
     if query is not None and (query.data or "").startswith(BUY_CALLBACK_PREFIX) and source == EventSource.TELEGRAM:
-        return guarded(buy_button, query, update_id=update_id, kind="callback_query")
+        return guarded(buy_button, query, bot=bot, update_id=update_id, kind="callback_query")
     return ignored(update_id, "other")
 
 

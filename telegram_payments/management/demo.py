@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from entitlements.models import Entitlement
 from telegram_payments.models import EventSource, Product, StripeEvent
-from telegram_payments.payments.events import Outcome, payment_event_id
+from telegram_payments.payments.events import Outcome, payment_id_of
 from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
 
 CUSTOMERS = {
@@ -88,7 +88,7 @@ def _move_back(event: StripeEvent, ago: timedelta) -> None:
     StripeEvent.objects.filter(pk=event.pk).update(received_at=F("received_at") - ago,
                                                    processed_at=F("processed_at") - ago)
     if event.is_refund:
-        Entitlement.objects.filter(event_id=payment_event_id(event.telegram_payment_charge_id),
+        Entitlement.objects.filter(event_id=payment_id_of(event),
                                    revoked_at__isnull=False).update(revoked_at=F("revoked_at") - ago)
         return
     grants = Entitlement.objects.filter(event_id=event.event_id)

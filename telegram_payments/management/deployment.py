@@ -18,6 +18,7 @@ from telegram_payments.conf import stars_settings
 from telegram_payments.models import EventStatus, Product
 from telegram_payments.reads.selectors import waiting_events
 from telegram_payments.redaction import redact
+from telegram_payments.registry import bots
 from telegram_payments.telegram_api.client import call_bot
 
 DEV_SECRET_KEYS = {"insecure-development-only-key", "test-only-secret-key-never-used-outside-the-test-suite"}
@@ -100,12 +101,12 @@ def check_catalog() -> tuple[bool, str]:
 
 
 def check_bot_api() -> tuple[bool, str]:
-    me = call_bot("getMe", lambda bot: bot.get_me())
+    me = call_bot("getMe", lambda api: api.get_me(), bot=bots.default())
     return True, f"getMe answered: @{me.username} (id {me.id})"
 
 
 def check_webhook_registered() -> tuple[bool, str]:
-    info = call_bot("getWebhookInfo", lambda bot: bot.get_webhook_info())
+    info = call_bot("getWebhookInfo", lambda api: api.get_webhook_info(), bot=bots.default())
     expected_url = stars_settings.WEBHOOK_URL
     problems = []
     if not info.url:

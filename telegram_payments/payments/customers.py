@@ -25,20 +25,22 @@ def sender(update: Update):
     return None
 
 
-def remember(update: Update) -> None:
-    """Record the sender's id, name and username as seen now: one INSERT ... ON CONFLICT statement."""
+def remember(update: Update, *, bot) -> None:
+    """Record the sender's id, name and username as a customer of `bot`, as seen now: one
+    INSERT ... ON CONFLICT statement."""
     user = sender(update)
     if user is None:
         return
     Customer.objects.bulk_create(
         [Customer(
+            bot=bot,
             user_id=user.id,
             first_name=_text(user.first_name),
             last_name=_text(user.last_name),
             username=_text(user.username),
             last_seen_at=timezone.now(),
         )],
-        update_conflicts=True, unique_fields=["user_id"], update_fields=list(NAME_FIELDS),
+        update_conflicts=True, unique_fields=["bot", "user_id"], update_fields=list(NAME_FIELDS),
     )
 
 
@@ -82,6 +84,7 @@ def note_event_user(event) -> None:
         return
     names, sent = update_user(event.payload)
     Customer.objects.bulk_create(
-        [Customer(user_id=user_id, last_seen_at=sent or event.received_at or timezone.now(), **names)],
+        [Customer(bot_id=event.bot_id, user_id=user_id, last_seen_at=sent or event.received_at or timezone.now(),
+                  **names)],
         ignore_conflicts=True,
     )

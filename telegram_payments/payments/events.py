@@ -34,29 +34,48 @@ class PaymentRejected(Exception):
         self.buyer_reason = buyer_reason
 
 
-def charge_event_id(kind: str, telegram_payment_charge_id: str) -> str:
-    """`tg_stars:<kind>:<charge id>`, hashing the charge id in the rare case it would not fit.
+def charge_event_id(kind: str, telegram_payment_charge_id: str, *, namespace: str = "") -> str:
+    """`tg_stars:<namespace><kind>:<charge id>`, hashing the charge id in the rare case it would not fit.
 
     Keyed on the charge, so one payment arriving by any route is one event, and its refund another.
+    `namespace` is the bot's (`Bot.event_namespace`: "" for the default bot, `bot<telegram id>:` for
+    another), so two bots' charges never share an id; `namespace_of(event)` gives a stored event's.
     """
-    event_id = f"tg_stars:{kind}:{telegram_payment_charge_id}"
+    event_id = f"tg_stars:{namespace}{kind}:{telegram_payment_charge_id}"
     if len(event_id) <= MAX_EVENT_ID_LENGTH:
         return event_id
     digest = hashlib.sha256(telegram_payment_charge_id.encode()).hexdigest()
-    return f"tg_stars:{kind}:sha256:{digest}"
+    return f"tg_stars:{namespace}{kind}:sha256:{digest}"
 
 
-def payment_event_id(telegram_payment_charge_id: str) -> str:
-    return charge_event_id("payment", telegram_payment_charge_id)
+def payment_event_id(telegram_payment_charge_id: str, *, namespace: str = "") -> str:
+    return charge_event_id("payment", telegram_payment_charge_id, namespace=namespace)
 
 
-def refund_event_id(telegram_payment_charge_id: str) -> str:
-    return charge_event_id("refund", telegram_payment_charge_id)
+def refund_event_id(telegram_payment_charge_id: str, *, namespace: str = "") -> str:
+    return charge_event_id("refund", telegram_payment_charge_id, namespace=namespace)
 
 
-def subscription_event_id(update_id: int) -> str:
-    """A subscription update has no charge: the Bot API update carrying it is its identity."""
-    return f"tg_stars:subscription:{update_id}"
+def subscription_event_id(update_id: int, *, namespace: str = "") -> str:
+    """A subscription update has no charge: the Bot API update carrying it is its identity (per bot)."""
+    return f"tg_stars:{namespace}subscription:{update_id}"
+
+
+def namespace_of(event: StripeEvent) -> str:
+    """The event ids' namespace of a stored event's bot (no query: `registry.bots`)."""
+    from telegram_payments.registry import bots
+
+    return bots.get(event.bot_id).event_namespace
+
+
+def payment_id_of(event: StripeEvent) -> str:
+    """The payment event id of the charge of `event` (a payment or its refund), in its bot's namespace."""
+    return payment_event_id(event.telegram_payment_charge_id, namespace=namespace_of(event))
+
+
+def refund_id_of(event: StripeEvent) -> str:
+    """The refund event id of the charge of `event`, in its bot's namespace."""
+    return refund_event_id(event.telegram_payment_charge_id, namespace=namespace_of(event))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from telegram_payments.models import (
     ResolutionKind,
     StripeEvent,
 )
-from telegram_payments.payments.events import refund_event_id
+from telegram_payments.payments.events import refund_id_of
 
 
 class ResolutionRefused(Exception):
@@ -35,7 +35,7 @@ def failure_state(event: StripeEvent, *, refunded: bool | None = None) -> str:
     if resolution is not None:
         return resolution.kind
     if refunded is None:
-        refunded = StripeEvent.objects.filter(event_id=refund_event_id(event.telegram_payment_charge_id),
+        refunded = StripeEvent.objects.filter(event_id=refund_id_of(event),
                                               event_type=EVENT_REFUND).exists()
     return "refunded" if refunded else "open"
 

@@ -16,6 +16,7 @@ from telegram import LabeledPrice
 
 from entitlements.locks import lock_for_transaction
 from telegram_payments.models import STARS_CURRENCY, Invoice, InvoiceStatus, Product
+from telegram_payments.registry import bots
 from telegram_payments.telegram_api.client import BotApiError, call_bot
 from telegram_payments.telegram_api.limits import SUBSCRIPTION_PERIOD
 
@@ -45,10 +46,11 @@ class IssuedInvoice:
     reused: bool = False  # an open invoice issued to this user shortly before: nothing was sent
 
 
-def resolve_product(product: Product | str) -> Product:
-    """The active catalog product given as a `Product` or by its entitlement type."""
+def resolve_product(product: Product | str, *, bot=None) -> Product:
+    """The active catalog product given as a `Product`, or by its entitlement type in `bot`'s catalog
+    (None: the default bot's)."""
     if not isinstance(product, Product):
-        found = Product.objects.filter(entitlement_type=product).first()
+        found = Product.objects.filter(bot=bot or bots.default(), entitlement_type=product).first()
         if found is None:
             raise InvoiceError(f"unknown product {product!r}")
         product = found
@@ -66,7 +68,7 @@ def start_parameter_for(product: Product) -> str:
 
 def send_invoice(
     *, product: Product | str, user_id: int, chat_id: int | None = None, reuse_recent: bool = False,
-    update_id: int | None = None,
+    update_id: int | None = None, bot=None,
 ) -> IssuedInvoice:
     """Send a Stars invoice message for a one-time `product` to `chat_id` (default: the user's private chat).
 
@@ -74,9 +76,10 @@ def send_invoice(
     invoice row is marked expired and `BotApiError` propagates. `reuse_recent` (a buyer asking in the
     chat, `update_id` the update asking): an open invoice for the same product and price issued to the
     user shortly before is returned instead (`reused`, nothing sent), and at most
-    MAX_OPEN_INVOICES_PER_DAY are issued.
+    MAX_OPEN_INVOICES_PER_DAY are issued. It is sent by the product's bot (`bot`: whose catalog a type
+    names).
     """
-    product = resolve_product(product)
+    product = resolve_product(product, bot=bot)
     if product.is_subscription:
         raise InvoiceError(f"{product.entitlement_type!r} is a subscription: Telegram sells those by invoice link only")
     invoice, reused = _open_invoice(product=product, user_id=user_id, subscription_period=None,
@@ -86,7 +89,7 @@ def send_invoice(
     try:
         message = call_bot(
             "sendInvoice",
-            lambda bot: bot.send_invoice(
+            lambda api: api.send_invoice(
                 chat_id=chat_id if chat_id is not None else user_id,
                 title=product.title,
                 description=product.description,
@@ -96,6 +99,7 @@ def send_invoice(
                 provider_token="",
                 start_parameter=start_parameter_for(product) or None,
             ),
+            bot=bots.get(product.bot_id),
         )
     except BotApiError:
         _expire(invoice)
@@ -105,15 +109,15 @@ def send_invoice(
 
 def create_invoice_link(
     *, product: Product | str, user_id: int | None = None, reuse_recent: bool = False,
-    update_id: int | None = None,
+    update_id: int | None = None, bot=None,
 ) -> IssuedInvoice:
     """Create a Stars invoice link for `product`; a subscription product renews every 30 days.
 
     With `user_id`, only that user may pay it (pre-checkout declines others); without, anyone with
     the link may. If the Bot API refuses, the invoice row is marked expired and `BotApiError` propagates.
-    `reuse_recent`: as for `send_invoice` (the earlier link is returned).
+    `reuse_recent`: as for `send_invoice` (the earlier link is returned). `bot`: as for `send_invoice`.
     """
-    product = resolve_product(product)
+    product = resolve_product(product, bot=bot)
     period = SUBSCRIPTION_PERIOD_SECONDS if product.is_subscription else None
     invoice, reused = _open_invoice(product=product, user_id=user_id, subscription_period=period,
                                     reuse_recent=reuse_recent and user_id is not None, update_id=update_id)
@@ -122,7 +126,7 @@ def create_invoice_link(
     try:
         link = call_bot(
             "createInvoiceLink",
-            lambda bot: bot.create_invoice_link(
+            lambda api: api.create_invoice_link(
                 title=product.title,
                 description=product.description,
                 payload=invoice.payload,
@@ -131,6 +135,7 @@ def create_invoice_link(
                 provider_token="",
                 subscription_period=period,
             ),
+            bot=bots.get(product.bot_id),
         )
     except BotApiError:
         _expire(invoice)
@@ -153,8 +158,9 @@ def _open_invoice(
                             update_id=update_id), False
     now = timezone.now()
     with transaction.atomic():
-        lock_for_transaction(f"invoices:{user_id}")
-        open_invoices = Invoice.objects.filter(user_id=user_id, status=InvoiceStatus.OPEN)
+        bot = bots.get(product.bot_id)
+        lock_for_transaction(f"invoices:{bot.event_namespace}{user_id}")
+        open_invoices = Invoice.objects.filter(bot=bot, user_id=user_id, status=InvoiceStatus.OPEN)
         recent = (open_invoices.filter(product=product, price_stars=product.price_stars,
                                        subscription_period=subscription_period,
                                        created_at__gte=now - REUSE_OPEN_INVOICE_FOR)
@@ -172,6 +178,7 @@ def _new_invoice(
     *, product: Product, user_id: int | None, subscription_period: int | None, update_id: int | None = None
 ) -> Invoice:
     return Invoice.objects.create(
+        bot_id=product.bot_id,
         update_id=update_id,
         user_id=user_id,
         product=product,

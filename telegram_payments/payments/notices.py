@@ -16,6 +16,7 @@ from telegram_payments.conf import stars_settings
 from telegram_payments.models import BuyerMessage, Product, StripeEvent
 from telegram_payments.payments.events import EventOutcome, describe
 from telegram_payments.payments.pipeline import replay_event
+from telegram_payments.registry import bots
 from telegram_payments.telegram_api.client import call_bot
 
 logger = logging.getLogger(__name__)
@@ -39,25 +40,25 @@ def replay_and_thank(*, event: StripeEvent) -> EventOutcome:
 
 def tell_delivered(*, event: StripeEvent, product: Product) -> BuyerMessage | None:
     """Tell the buyer of `event` (a replayed payment or a staff grant) that `product` is theirs now, once."""
-    return queue(key=f"delivered:{event.event_id}", user_id=event.customer_id,
+    return queue(key=f"delivered:{event.event_id}", bot_id=event.bot_id, user_id=event.customer_id,
                  text=DELIVERED_TEXT.format(title=product.title))
 
 
 def tell_refunded(*, payment: StripeEvent, reason: str) -> BuyerMessage | None:
     """Tell the buyer of `payment` that it was refunded because it could not be fulfilled, and why, once."""
-    return queue(key=f"refunded:{payment.event_id}", user_id=payment.customer_id,
+    return queue(key=f"refunded:{payment.event_id}", bot_id=payment.bot_id, user_id=payment.customer_id,
                  text=REFUNDED_TEXT.format(reason=reason, amount=payment.amount_cents))
 
 
-def queue(*, key: str, user_id, text: str) -> BuyerMessage | None:
-    """Record a message for the buyer's chat and send it when the current transaction commits (at once
+def queue(*, key: str, bot_id: int, user_id, text: str) -> BuyerMessage | None:
+    """Record a message for the buyer's chat with bot `bot_id` and send it when the current transaction commits (at once
     outside one). None, and nothing sent, if a message with `key` exists, the user id is not a Telegram
     user id, or `TELEGRAM_STARS["THANK_BUYERS"]` is off."""
     if not stars_settings.THANK_BUYERS or not str(user_id).isdigit():
         return None
     try:
         with transaction.atomic():
-            message = BuyerMessage.objects.create(key=key, chat_id=int(user_id), text=text)
+            message = BuyerMessage.objects.create(key=key, bot_id=bot_id, chat_id=int(user_id), text=text)
     except IntegrityError:  # told already
         return None
     transaction.on_commit(lambda: send(message_id=message.pk), robust=True)
@@ -70,7 +71,8 @@ def send(*, message_id: int) -> bool:
         return False  # another caller claimed it
     message = BuyerMessage.objects.get(pk=message_id)
     try:
-        call_bot("sendMessage", lambda bot: bot.send_message(message.chat_id, message.text))
+        call_bot("sendMessage", lambda api: api.send_message(message.chat_id, message.text),
+                 bot=bots.get(message.bot_id))
     except Exception as exc:  # the Bot API or the network: logged and recorded, never raised to staff
         error = describe(exc)
         logger.warning("buyer message %s to %s not sent: %s", message.key, message.chat_id, error)

@@ -43,6 +43,7 @@ from telegram_payments.payments.events import (
     Outcome,
     PaymentRejected,
     describe,
+    namespace_of,
     payment_event_id,
     refund_event_id,
     subscription_event_id,
@@ -50,6 +51,7 @@ from telegram_payments.payments.events import (
 from telegram_payments.payments.failures import has_ended
 from telegram_payments.payments.rules import apply_event, recorded_events
 from telegram_payments.payments.subscriptions import telegram_state
+from telegram_payments.registry import bots
 from telegram_payments.signals import payment_recorded, refund_recorded, send_on_commit
 
 logger = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ def handle_successful_payment(
     currency: str,
     source: str,
     payload: dict,
+    bot=None,
     entitlement_type: str = "",
     invoice_payload: str = "",
     provider_payment_charge_id: str = "",
@@ -71,12 +74,15 @@ def handle_successful_payment(
     update_id: int | None = None,
     alongside: Callable[[], object] | None = None,
 ) -> EventOutcome:
-    """Record a successful payment and grant what was bought, once per charge id.
+    """Record a successful payment to `bot` and grant what was bought, once per charge id of that bot.
 
+    `bot`: the `Bot` paid (the app's routes always pass it; None, for a host's code: the default bot).
     `alongside`: the caller's own write, committed with the event unless it is a copy (the Update
     route remembers the buyer: `payments.customers`)."""
+    bot = bot or bots.default()
     return _record_and_apply(alongside, StripeEvent(
-        event_id=payment_event_id(telegram_payment_charge_id),
+        bot=bot,
+        event_id=payment_event_id(telegram_payment_charge_id, namespace=bot.event_namespace),
         event_type=EVENT_PAYMENT,
         payment_method=PAYMENT_METHOD,
         customer_id=str(user_id),
@@ -100,6 +106,7 @@ def handle_refund(
     telegram_payment_charge_id: str,
     source: str,
     payload: dict,
+    bot=None,
     entitlement_type: str = "",
     refund_reason: str = "",
     total_amount: int | None = None,
@@ -110,10 +117,12 @@ def handle_refund(
     update_id: int | None = None,
     alongside: Callable[[], object] | None = None,
 ) -> EventOutcome:
-    """Record a refund and revoke the grant of that charge at once, once per charge id (`alongside`: as
-    for a payment)."""
+    """Record a refund and revoke the grant of that charge at once, once per charge id of `bot`
+    (`bot`, `alongside`: as for a payment)."""
+    bot = bot or bots.default()
     return _record_and_apply(alongside, StripeEvent(
-        event_id=refund_event_id(telegram_payment_charge_id),
+        bot=bot,
+        event_id=refund_event_id(telegram_payment_charge_id, namespace=bot.event_namespace),
         event_type=EVENT_REFUND,
         payment_method=PAYMENT_METHOD,
         customer_id=str(user_id),
@@ -139,15 +148,18 @@ def handle_subscription_update(
     invoice_payload: str,
     source: str,
     payload: dict,
+    bot=None,
 ) -> EventOutcome:
     """Record a subscription's change Telegram reports (`canceled`, `active`, `failed`) and set its
     state, once per update (a subscription update has no charge: its update is its identity).
 
     `payload` is the whole Update: its `subscription.state` is read from it, here and in a replay,
-    by the one reader (`subscriptions.telegram_state`).
+    by the one reader (`subscriptions.telegram_state`). `bot`: as for a payment.
     """
+    bot = bot or bots.default()
     outcome = _record_and_apply(None, StripeEvent(
-        event_id=subscription_event_id(update_id),
+        bot=bot,
+        event_id=subscription_event_id(update_id, namespace=bot.event_namespace),
         event_type=EVENT_SUBSCRIPTION,
         payment_method=PAYMENT_METHOD,
         customer_id=str(user_id),
@@ -197,25 +209,26 @@ def redelivered(event: StripeEvent) -> EventOutcome:
     return EventOutcome(Outcome.DUPLICATE, event)
 
 
-def charge_lock(telegram_payment_charge_id: str) -> str:
-    """The lock that orders every event of one charge (its payment and its refund)."""
-    return f"charge:{telegram_payment_charge_id}"
+def charge_lock(telegram_payment_charge_id: str, *, namespace: str = "") -> str:
+    """The lock that orders every event of one charge of one bot (its payment and its refund)."""
+    return f"charge:{namespace}{telegram_payment_charge_id}"
 
 
 def event_lock(event: StripeEvent) -> str:
     """The lock an event is applied under: its charge's, or (a subscription update) its subscription's."""
+    namespace = namespace_of(event)
     if event.event_type == EVENT_SUBSCRIPTION:
-        return f"subscription:{event.customer_id}:{event.invoice_payload}"
-    return charge_lock(event.telegram_payment_charge_id)
+        return f"subscription:{namespace}{event.customer_id}:{event.invoice_payload}"
+    return charge_lock(event.telegram_payment_charge_id, namespace=namespace)
 
 
 def event_locks(event: StripeEvent) -> tuple[str, ...]:
     """The locks an event is applied under, taken in one statement: `event_lock`, then for a payment
-    or a refund the stack lock of its user (`entitlements.services.stack_lock`), which its grant or
-    revoke would otherwise take later on its own."""
+    or a refund the stack lock of its user in its bot's scope (`entitlements.services.stack_lock`),
+    which its grant or revoke would otherwise take later on its own."""
     if event.event_type in (EVENT_PAYMENT, EVENT_REFUND):
         try:
-            return event_lock(event), stack_lock(int(event.customer_id))
+            return event_lock(event), stack_lock(int(event.customer_id), bots.get(event.bot_id).entitlement_scope)
         except ValueError:  # not a user id: the payment fails before any grant (there is nothing to revoke)
             pass
     return (event_lock(event),)
@@ -324,4 +337,5 @@ def _announce_outcome(outcome) -> None:
         currency=event.currency,
         charge_id=event.telegram_payment_charge_id,
         source=event.source,
+        bot=bots.get(event.bot_id),
     )

@@ -2,8 +2,9 @@
 the `AUTO_REFUND_UNFULFILLABLE` policy's worker (`autorefunds`). One rule says what may be refunded."""
 
 from telegram_payments.models import EventSource, EventStatus, StripeEvent
-from telegram_payments.payments.events import EventOutcome, Outcome, refund_event_id
+from telegram_payments.payments.events import EventOutcome, Outcome, refund_id_of
 from telegram_payments.payments.pipeline import handle_refund
+from telegram_payments.registry import bots
 from telegram_payments.telegram_api.client import BotApiError, call_bot
 
 ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
@@ -27,7 +28,7 @@ def refund_problem(event: StripeEvent, *, already_refunded: bool | None = None) 
         return f"This payment is {event.get_status_display()}: replay it before refunding it."
     if already_refunded is None:
         already_refunded = StripeEvent.objects.filter(
-            event_id=refund_event_id(event.telegram_payment_charge_id)).exists()
+            event_id=refund_id_of(event)).exists()
     if already_refunded:
         return "This payment is already refunded."
     return None
@@ -51,7 +52,7 @@ def refund_through_bot(
 ) -> EventOutcome:
     """Check `refund_problem`, call `refundStarPayment`, then record the refund (`handle_refund`)."""
     event = StripeEvent.objects.get(pk=event.pk)
-    existing = StripeEvent.objects.filter(event_id=refund_event_id(event.telegram_payment_charge_id)).first()
+    existing = StripeEvent.objects.filter(event_id=refund_id_of(event)).first()
     if existing is not None and event.is_payment:
         return EventOutcome(Outcome.DUPLICATE, existing)
     if (problem := refund_problem(event)) is not None:
@@ -60,13 +61,15 @@ def refund_through_bot(
     user_id = int(event.customer_id)
     charge_id = event.telegram_payment_charge_id
     try:
-        call_bot("refundStarPayment", lambda bot: bot.refund_star_payment(user_id, charge_id))
+        call_bot("refundStarPayment", lambda api: api.refund_star_payment(user_id, charge_id),
+                 bot=bots.get(event.bot_id))
         telegram_answer = "ok"
     except BotApiError as exc:
         if ALREADY_REFUNDED not in exc.description.upper():
             raise
         telegram_answer = ALREADY_REFUNDED
     return handle_refund(
+        bot=bots.get(event.bot_id),
         user_id=user_id,
         telegram_payment_charge_id=charge_id,
         source=source,

@@ -28,9 +28,10 @@ from telegram_payments.models import (
     Product,
     StripeEvent,
 )
-from telegram_payments.payments.events import PaymentRejected, payment_event_id, refund_event_id
+from telegram_payments.payments.events import PaymentRejected, payment_id_of, refund_id_of
 from telegram_payments.payments.failures import fulfilling_grant
 from telegram_payments.payments.subscriptions import apply_subscription_update, note_subscription_payment
+from telegram_payments.registry import bots
 from telegram_payments.telegram_api.limits import SUBSCRIPTION_PERIOD, is_stars_currency
 
 REFUNDED_FIRST_NOTE = "This charge was refunded before its payment arrived: nothing granted."
@@ -52,8 +53,7 @@ def recorded_events(event: StripeEvent) -> dict[str, StripeEvent]:
     event itself included if stored), or for the event alone when it has no charge. One query, made
     by the pipeline under the event's lock: it answers "a copy?" and "refunded first?" at once."""
     if event.event_type in (EVENT_PAYMENT, EVENT_REFUND):
-        charge = event.telegram_payment_charge_id
-        ids = [payment_event_id(charge), refund_event_id(charge)]
+        ids = [payment_id_of(event), refund_id_of(event)]
     else:
         ids = [event.event_id]
     return {found.event_id: found for found in StripeEvent.objects.filter(event_id__in=ids).defer("payload")}
@@ -74,13 +74,14 @@ def apply_event(event: StripeEvent, recorded: dict[str, StripeEvent]) -> Applied
 
 
 def apply_payment(event: StripeEvent, recorded: dict[str, StripeEvent]) -> Applied:
-    """Check the payment against our invoice and catalog, mark the invoice paid and grant the product.
+    """Check the payment against its bot's invoice and catalog, mark the invoice paid and grant the product.
 
     A payment whose charge was refunded first (the refund arrived earlier) grants nothing.
     """
     invoice = None
     if event.invoice_payload:
-        invoice = Invoice.objects.select_related("product").filter(payload=event.invoice_payload).first()
+        invoice = Invoice.objects.select_related("product").filter(
+            payload=event.invoice_payload, bot_id=event.bot_id).first()
     product = _product_paid_for(event, invoice)
     event.entitlement_type = product.entitlement_type
     _check_payment(event, invoice, product)
@@ -89,21 +90,24 @@ def apply_payment(event: StripeEvent, recorded: dict[str, StripeEvent]) -> Appli
         invoice.status = InvoiceStatus.PAID
         invoice.paid_at = timezone.now()
         invoice.save(update_fields=["status", "paid_at"])
-    if refund_event_id(event.telegram_payment_charge_id) in recorded:
+    if refund_id_of(event) in recorded:
         event.note = REFUNDED_FIRST_NOTE
         return Applied(product)
 
     duration, expires_at = _term(event, product)
+    scope = product.entitlement_scope
     # savepoint=False: a failed grant fails the pipeline's whole transaction, which it rolls back.
-    # locked=True: the pipeline took the buyer's stack lock with the charge's (`pipeline.event_locks`).
+    # locked: the pipeline took the buyer's stack lock in the bot's scope with the charge's
+    # (`pipeline.event_locks`); a product whose access is shared takes its shared scope's lock here.
     grant = grant_entitlement(
         user_id=int(event.customer_id),
         entitlement_type=product.entitlement_type,
         event_id=event.event_id,
+        scope=scope,
         duration=duration,
         expires_at=expires_at,
         savepoint=False,
-        locked=True,
+        locked=scope == bots.get(event.bot_id).entitlement_scope,
     )
     event.note = f"{wording.granted(grant)}."
     if invoice is not None and event.subscription_expires_at is not None:
@@ -121,7 +125,7 @@ def _product_paid_for(event: StripeEvent, invoice: Invoice | None) -> Product:
         raise PaymentRejected(f"unknown invoice {event.invoice_payload!r} and no entitlement_type given",
                               unfulfillable=True, buyer_reason=NOT_OUR_INVOICE)
     else:
-        product = Product.objects.filter(entitlement_type=event.entitlement_type).first()
+        product = Product.objects.filter(bot_id=event.bot_id, entitlement_type=event.entitlement_type).first()
         if product is None:
             raise PaymentRejected(f"unknown product {event.entitlement_type!r}",
                                   unfulfillable=True, buyer_reason=NOT_OUR_INVOICE)
@@ -170,7 +174,7 @@ def apply_refund(event: StripeEvent, recorded: dict[str, StripeEvent]) -> None:
     A refund of a charge we never saw is still recorded; its payment, if it arrives, grants nothing.
     The refund is recorded under the payment's user whatever user the refund named.
     """
-    payment_id = payment_event_id(event.telegram_payment_charge_id)
+    payment_id = payment_id_of(event)
     payment = recorded.get(payment_id)
     mismatch = ""
     if payment is not None:
@@ -180,13 +184,19 @@ def apply_refund(event: StripeEvent, recorded: dict[str, StripeEvent]) -> None:
         event.amount_cents = event.amount_cents or payment.amount_cents
         event.entitlement_type = event.entitlement_type or payment.entitlement_type
         event.invoice_payload = event.invoice_payload or payment.invoice_payload
-    # The pipeline holds the stack lock of the user the refund named: the grant is then read once, locked,
-    # and the revoke reads it no more. A grant of another user's is revoked under that user's lock.
-    locked = not mismatch
-    grant = (Entitlement.objects.select_for_update() if locked else Entitlement.objects).filter(
-        event_id=payment_id).first()
+    # The pipeline holds the stack lock of the user the refund named in the bot's scope: a grant there is
+    # read once, locked, and the revoke reads it no more. A grant of another user's, or in a shared scope,
+    # is read plainly and revoked under its own scope's lock (`revoke_entitlement`, locked=False).
+    scope = bots.get(event.bot_id).entitlement_scope
+    grant = None
+    if not mismatch:
+        grant = Entitlement.objects.select_for_update().filter(event_id=payment_id, scope=scope).first()
+    locked = grant is not None
+    if grant is None:
+        grant = Entitlement.objects.filter(event_id=payment_id).first()
     if grant is None and payment is not None:  # a failed payment a staff grant fulfilled: that grant
-        grant = fulfilling_grant(payment, locked=locked)
+        grant = fulfilling_grant(payment, locked=not mismatch)
+        locked = grant is not None and not mismatch and grant.scope == scope
     if grant is None:
         event.note = (
             "No payment recorded for this charge yet: nothing to revoke; a later payment grants nothing."

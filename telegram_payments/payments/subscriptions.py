@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from telegram_payments.models import Invoice, Product, StripeEvent, Subscription, SubscriptionState
 from telegram_payments.payments.events import PaymentRejected
+from telegram_payments.registry import bots
 from telegram_payments.signals import send_on_commit, subscription_state_changed
 
 # Telegram's `BotSubscriptionUpdated.state` -> our state.
@@ -46,7 +47,8 @@ def apply_subscription_update(event: StripeEvent) -> Product:
     The invoice must be a subscription we issued (to this user, if to anyone in particular).
     """
     state = telegram_state(event)
-    invoice = Invoice.objects.select_related("product").filter(payload=event.invoice_payload).first()
+    invoice = Invoice.objects.select_related("product").filter(
+        payload=event.invoice_payload, bot_id=event.bot_id).first()
     if invoice is None:
         raise PaymentRejected(f"unknown invoice {event.invoice_payload!r}: not a subscription we issued")
     product = invoice.product
@@ -58,7 +60,8 @@ def apply_subscription_update(event: StripeEvent) -> Product:
         raise PaymentRejected(f"update for user {user_id}, but the invoice was issued to user {invoice.user_id}")
     event.entitlement_type = product.entitlement_type
 
-    subscription, created = _locked(user_id=user_id, invoice_payload=invoice.payload, product=product)
+    subscription, created = _locked(bot_id=event.bot_id, user_id=user_id, invoice_payload=invoice.payload,
+                                    product=product)
     new_state = TELEGRAM_STATES[state]
     told = f"Telegram: {state}."
     if not created and _is_older(event.update_id, subscription):
@@ -75,8 +78,8 @@ def note_subscription_payment(event: StripeEvent, *, invoice: Invoice, product: 
 
     A payment with no update id (found by reconciliation) only fills in a subscription not yet known.
     """
-    subscription, created = _locked(user_id=int(event.customer_id), invoice_payload=invoice.payload,
-                                    product=product)
+    subscription, created = _locked(bot_id=event.bot_id, user_id=int(event.customer_id),
+                                    invoice_payload=invoice.payload, product=product)
     if event.subscription_expires_at and (subscription.paid_until is None
                                           or event.subscription_expires_at > subscription.paid_until):
         subscription.paid_until = event.subscription_expires_at
@@ -86,12 +89,14 @@ def note_subscription_payment(event: StripeEvent, *, invoice: Invoice, product: 
         subscription.save()
 
 
-def record_staff_change(*, user_id: int, invoice_payload: str, entitlement_type: str, stopped: bool,
+def record_staff_change(*, bot, user_id: int, invoice_payload: str, entitlement_type: str, stopped: bool,
                         source: str) -> Subscription:
     """Staff stopped (`stopped=True`) or resumed renewals through the Bot API: record it, whatever came before."""
     with transaction.atomic():
-        product = Product.objects.filter(entitlement_type=entitlement_type).first() if entitlement_type else None
-        subscription, created = _locked(user_id=user_id, invoice_payload=invoice_payload, product=product)
+        product = Product.objects.filter(bot=bot, entitlement_type=entitlement_type).first() \
+            if entitlement_type else None
+        subscription, created = _locked(bot_id=bot.pk, user_id=user_id, invoice_payload=invoice_payload,
+                                        product=product)
         _set(subscription, state=SubscriptionState.STOPPED if stopped else SubscriptionState.RENEWING,
              source=source, event=None, created=created)
         return subscription
@@ -108,7 +113,7 @@ def _set(subscription: Subscription, *, state: str, source: str, event: StripeEv
     if created or subscription.state != state:
         send_on_commit(subscription_state_changed, sender=Subscription, subscription=subscription,
                        user_id=subscription.user_id, invoice_payload=subscription.invoice_payload, state=state,
-                       source=source)
+                       source=source, bot=bots.get(subscription.bot_id))
     subscription.state = state
     subscription.source = source
     subscription.updated_at = timezone.now()
@@ -118,19 +123,20 @@ def _set(subscription: Subscription, *, state: str, source: str, event: StripeEv
     subscription.save()
 
 
-def _locked(*, user_id: int, invoice_payload: str, product: Product | None) -> tuple[Subscription, bool]:
+def _locked(*, bot_id: int, user_id: int, invoice_payload: str, product: Product | None
+            ) -> tuple[Subscription, bool]:
     """The subscription's row, locked until the transaction ends (created if new), and whether it is new."""
     rows = Subscription.objects.select_for_update()
-    subscription = rows.filter(user_id=user_id, invoice_payload=invoice_payload).first()
+    subscription = rows.filter(bot_id=bot_id, user_id=user_id, invoice_payload=invoice_payload).first()
     created = False
     if subscription is None:
         try:
             with transaction.atomic():
-                subscription = Subscription.objects.create(user_id=user_id, invoice_payload=invoice_payload,
-                                                           product=product)
+                subscription = Subscription.objects.create(bot_id=bot_id, user_id=user_id,
+                                                           invoice_payload=invoice_payload, product=product)
                 created = True
         except IntegrityError:  # created meanwhile by a concurrent update: wait for it and take it
-            subscription = rows.get(user_id=user_id, invoice_payload=invoice_payload)
+            subscription = rows.get(bot_id=bot_id, user_id=user_id, invoice_payload=invoice_payload)
     if product is not None and subscription.product_id is None:
         subscription.product = product
     return subscription, created

@@ -85,7 +85,9 @@ def _is_known_user(user_id: int) -> bool:
 
 def _with_customers(matches: dict[int, Match]) -> list[Match]:
     found = list(matches.values())[:MAX_RESULTS]
-    customers = Customer.objects.in_bulk([m.user_id for m in found], field_name="user_id")
+    # A user may be a customer of several bots: the name they were last seen with.
+    customers = {c.user_id: c for c in Customer.objects.filter(user_id__in=[m.user_id for m in found])
+                 .order_by("last_seen_at")}
     for match in found:
         match.customer = customers.get(match.user_id)
     return found

@@ -13,10 +13,11 @@ from telegram_payments.models import (
     EVENT_SUBSCRIPTION,
     EventStatus,
     FailureResolution,
+    Product,
     StripeEvent,
     Subscription,
 )
-from telegram_payments.payments.events import refund_event_id
+from telegram_payments.payments.events import refund_id_of
 
 # Short names accepted wherever an event type is asked for (`--type payment`).
 EVENT_TYPE_ALIASES = {"payment": EVENT_PAYMENT, "refund": EVENT_REFUND, "subscription": EVENT_SUBSCRIPTION}
@@ -88,7 +89,7 @@ def resolved_failure() -> Q:
 
 def refunded_failure() -> Q:
     """A failed payment whose charge's refund is recorded."""
-    refund = StripeEvent.objects.filter(event_type=EVENT_REFUND,
+    refund = StripeEvent.objects.filter(event_type=EVENT_REFUND, bot=OuterRef("bot"),
                                         telegram_payment_charge_id=OuterRef("telegram_payment_charge_id"))
     return Q(status=EventStatus.FAILED, event_type=EVENT_PAYMENT) & Q(Exists(refund))
 
@@ -104,12 +105,16 @@ class EntitlementRecord:
         return self.entitlement.state
 
 
-def user_entitlements(user_id: int) -> list[EntitlementRecord]:
-    """Every grant `user_id` ever had (active, scheduled, expired, revoked) with the events behind it."""
-    grants = list(Entitlement.objects.filter(user_id=user_id).order_by("entitlement_type", "starts_at", "pk"))
+def user_entitlements(user_id: int, *, scopes: list[str] | None = None) -> list[EntitlementRecord]:
+    """Every grant `user_id` ever had (active, scheduled, expired, revoked) with the events behind it;
+    `scopes`: only those (a bot's scope and the scopes it shares: `bot_scopes`)."""
+    grants = Entitlement.objects.filter(user_id=user_id)
+    if scopes is not None:
+        grants = grants.filter(scope__in=scopes)
+    grants = list(grants.order_by("entitlement_type", "starts_at", "pk"))
     events = StripeEvent.objects.in_bulk([g.event_id for g in grants], field_name="event_id")
     refund_ids = {
-        g.event_id: refund_event_id(events[g.event_id].telegram_payment_charge_id)
+        g.event_id: refund_id_of(events[g.event_id])
         for g in grants
         if g.event_id in events and events[g.event_id].is_payment
     }
@@ -125,10 +130,23 @@ def subscription_of(event: StripeEvent) -> Subscription | None:
     if not (event.invoice_payload and event.customer_id.isdigit()):
         return None
     return (Subscription.objects.select_related("product")
-            .filter(user_id=int(event.customer_id), invoice_payload=event.invoice_payload).first())
+            .filter(bot_id=event.bot_id, user_id=int(event.customer_id), invoice_payload=event.invoice_payload)
+            .first())
 
 
 def subscription_of_grant(entitlement: Entitlement) -> Subscription | None:
     """The subscription whose payment made this grant, or None (not a subscription's, or no such payment)."""
-    payment = StripeEvent.objects.filter(event_id=entitlement.event_id).only("customer_id", "invoice_payload").first()
+    payment = StripeEvent.objects.filter(event_id=entitlement.event_id).only(
+        "bot_id", "customer_id", "invoice_payload").first()
     return subscription_of(payment) if payment is not None else None
+
+
+def shared_scopes(bot) -> list[str]:
+    """The shared scopes `bot`'s products grant into (`Product.shared_access`), one query."""
+    names = Product.objects.filter(bot=bot).exclude(shared_access="").values_list("shared_access", flat=True)
+    return sorted({f"shared:{name}" for name in names})
+
+
+def bot_scopes(bot) -> list[str]:
+    """Every scope whose grants a customer of `bot` may hold: the bot's own, then those it shares."""
+    return [bot.entitlement_scope, *shared_scopes(bot)]

@@ -1,4 +1,4 @@
-"""The bot's Stars balance, kept in the database so that pages read it without calling Telegram.
+"""Each bot's Stars balance, kept in the database so that pages read it without calling Telegram.
 
 `refresh_star_balance` asks `getMyStarBalance` and stores the answer (or why there was none, keeping
 the last good figure); `manage.py refresh_star_balance` runs it from cron and the "At a glance" page's
@@ -13,7 +13,6 @@ from telegram_payments.models import StarBalance
 from telegram_payments.reconcile.transactions import fetch_star_balance
 from telegram_payments.telegram_api.client import BotApiError
 
-BALANCE_ROW = 1
 # A person waits on "refresh now": give up well before a proxy's or browser's patience runs out.
 INTERACTIVE_TIMEOUT = 3.0
 # Two clicks (or a click and the cron job) this close together make one call to Telegram.
@@ -21,24 +20,24 @@ MIN_INTERVAL = timedelta(seconds=30)
 ERROR_CHARS = 255
 
 
-def stored_star_balance() -> StarBalance | None:
-    """The last stored balance, or None when nobody has asked Telegram yet."""
-    return StarBalance.objects.filter(pk=BALANCE_ROW).first()
+def stored_star_balance(*, bot) -> StarBalance | None:
+    """`bot`'s last stored balance, or None when nobody has asked Telegram yet."""
+    return StarBalance.objects.filter(bot=bot).first()
 
 
-def refresh_star_balance(*, timeout: float | None = None, min_interval: timedelta = timedelta(0),
+def refresh_star_balance(*, bot, timeout: float | None = None, min_interval: timedelta = timedelta(0),
                          now: datetime | None = None) -> tuple[StarBalance, bool]:
-    """Ask Telegram for the balance and store it; (the stored row, whether Telegram was asked).
+    """Ask Telegram for `bot`'s balance and store it; (the stored row, whether Telegram was asked).
 
     Telegram is not asked when the last attempt is younger than `min_interval`. A failed call is
     stored as `error` beside the last good balance, which stays as it was.
     """
     now = now or timezone.now()
-    balance, _ = StarBalance.objects.get_or_create(pk=BALANCE_ROW)
+    balance, _ = StarBalance.objects.get_or_create(bot=bot)
     if balance.attempted_at is not None and now - balance.attempted_at < min_interval:
         return balance, False
     try:
-        nanostars = fetch_star_balance(timeout=timeout)
+        nanostars = fetch_star_balance(bot=bot, timeout=timeout)
     except BotApiError as exc:
         balance.attempted_at, balance.error = now, exc.description[:ERROR_CHARS] or "no answer"
         balance.save(update_fields=["attempted_at", "error"])

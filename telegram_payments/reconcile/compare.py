@@ -23,9 +23,10 @@ CHARGE_KINDS = {SALE, REFUND}
 IDS_PER_QUERY = 500
 
 
-def charge_event_id(transaction: StarTransaction) -> str:
-    """Our event id for a sale or refund listed by Telegram."""
-    return (payment_event_id if transaction.kind == SALE else refund_event_id)(transaction.id)
+def charge_event_id(transaction: StarTransaction, *, bot) -> str:
+    """Our event id for a sale or refund listed by Telegram for `bot`."""
+    return (payment_event_id if transaction.kind == SALE else refund_event_id)(
+        transaction.id, namespace=bot.event_namespace)
 
 
 @dataclass
@@ -53,7 +54,7 @@ class Comparison:
     mismatches: list[tuple[StripeEvent, str]] = field(default_factory=list)
 
 
-def without_charge_behind(transactions: list[StarTransaction]) -> list[StarTransaction]:
+def without_charge_behind(transactions: list[StarTransaction], *, bot) -> list[StarTransaction]:
     """`transactions` with each refund that no charge explains reclassified as a debit without a charge.
 
     A refund is ours when its charge was paid (listed by Telegram, or recorded here) or its refund
@@ -63,7 +64,9 @@ def without_charge_behind(transactions: list[StarTransaction]) -> list[StarTrans
     orphans = [t for t in transactions if t.kind == REFUND and t.id not in sold]
     if not orphans:
         return transactions
-    ids = [event_id for t in orphans for event_id in (payment_event_id(t.id), refund_event_id(t.id))]
+    namespace = bot.event_namespace
+    ids = [event_id for t in orphans
+           for event_id in (payment_event_id(t.id, namespace=namespace), refund_event_id(t.id, namespace=namespace))]
     known = set()
     for start in range(0, len(ids), IDS_PER_QUERY):
         known.update(StripeEvent.objects.filter(event_id__in=ids[start:start + IDS_PER_QUERY])
@@ -73,15 +76,15 @@ def without_charge_behind(transactions: list[StarTransaction]) -> list[StarTrans
             for t in transactions]
 
 
-def compare(*, transactions: list[StarTransaction], since: datetime | None, until: datetime) -> Comparison:
-    """What Telegram has that we lack (in the window), and what we have that Telegram lacks."""
+def compare(*, bot, transactions: list[StarTransaction], since: datetime | None, until: datetime) -> Comparison:
+    """What Telegram has for `bot` that we lack (in the window), and what we have of `bot` that Telegram lacks."""
     charges = [t for t in transactions if t.kind in CHARGE_KINDS]
     in_window = [c for c in charges if (since is None or c.date >= since) and c.date < until]
     result = Comparison(
         payments=sum(c.kind == SALE for c in in_window),
         refunds=sum(c.kind == REFUND for c in in_window),
     )
-    wanted = {charge_event_id(c): c for c in in_window}
+    wanted = {charge_event_id(c, bot=bot): c for c in in_window}
     ours = {}
     ids = list(wanted)
     for start in range(0, len(ids), IDS_PER_QUERY):
@@ -111,8 +114,8 @@ def compare(*, transactions: list[StarTransaction], since: datetime | None, unti
 
     # Ours, against everything Telegram listed (not only the window): a webhook may arrive after
     # `since` for a payment made just before it.
-    known = {charge_event_id(c) for c in charges}
-    here = StripeEvent.objects.filter(event_type__in=[EVENT_PAYMENT, EVENT_REFUND], received_at__lt=until)
+    known = {charge_event_id(c, bot=bot) for c in charges}
+    here = StripeEvent.objects.filter(bot=bot, event_type__in=[EVENT_PAYMENT, EVENT_REFUND], received_at__lt=until)
     if since is not None:
         here = here.filter(received_at__gte=since)
     result.ours = here.count()
@@ -133,11 +136,13 @@ def compare(*, transactions: list[StarTransaction], since: datetime | None, unti
     return result
 
 
-def record_charge(charge: StarTransaction) -> EventOutcome:
-    """Record a payment or refund Telegram has and we lack, as the webhook would, marked as reconciliation."""
+def record_charge(charge: StarTransaction, *, bot) -> EventOutcome:
+    """Record a payment or refund of `bot` Telegram has and we lack, as the webhook would, marked as
+    reconciliation."""
     if charge.kind == SALE:
         expires_at = charge.date + charge.subscription_period if charge.subscription_period else None
         return handle_successful_payment(
+            bot=bot,
             user_id=charge.user_id,
             telegram_payment_charge_id=charge.id,
             total_amount=charge.charged_stars,
@@ -148,6 +153,7 @@ def record_charge(charge: StarTransaction) -> EventOutcome:
             subscription_expires_at=expires_at,
         )
     return handle_refund(
+        bot=bot,
         user_id=charge.user_id,
         telegram_payment_charge_id=charge.id,
         source=EventSource.RECONCILIATION,

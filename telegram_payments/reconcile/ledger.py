@@ -113,20 +113,20 @@ class NetFigures:
         return self.difference - sum(n for _, n in self.explained)
 
 
-def net_figures(*, transactions: list[StarTransaction], reported_balance: int | None,
+def net_figures(*, bot, transactions: list[StarTransaction], reported_balance: int | None,
                 balance_error: str = "") -> NetFigures:
-    """Net figures for the whole history: Telegram's list and balance against the audit trail."""
+    """Net figures for `bot`'s whole history: Telegram's list and balance against its audit trail."""
     by_kind: Counter = Counter()
     for t in transactions:
         by_kind[t.kind] += t.signed_nanostars
     listed_total = sum(by_kind.values())
     explained: Counter = Counter()
 
-    charges = {(payment_event_id if t.kind == SALE else refund_event_id)(t.id): t
+    charges = {(payment_event_id if t.kind == SALE else refund_event_id)(t.id, namespace=bot.event_namespace): t
                for t in transactions if t.kind in {SALE, REFUND}}
     matched = set()
     recorded_here = 0
-    rows = (StripeEvent.objects.filter(event_type__in=[EVENT_PAYMENT, EVENT_REFUND])
+    rows = (StripeEvent.objects.filter(bot=bot, event_type__in=[EVENT_PAYMENT, EVENT_REFUND])
             .values_list("event_id", "event_type", "amount_cents"))
     for event_id, event_type, amount in rows.iterator(chunk_size=5000):
         charge = charges.get(event_id)

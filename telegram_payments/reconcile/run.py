@@ -21,6 +21,7 @@ from telegram_payments.reconcile.transactions import (
     fetch_star_transactions,
     read_transactions,
 )
+from telegram_payments.registry import bots
 from telegram_payments.telegram_api.client import BotApiError
 
 logger = logging.getLogger(__name__)
@@ -73,30 +74,33 @@ class Reconciliation:
 
 def reconcile_stars(
     *,
+    bot=None,
     since: datetime | None = None,
     apply: bool = False,
     page_size: int = MAX_PAGE_SIZE,
     on_page: Callable[[int], None] | None = None,
     on_applied: Callable[[int, int], None] | None = None,
 ) -> Reconciliation:
-    """Compare Telegram's Star transactions with our audit trail; with `apply`, record what we lack.
+    """Compare `bot`'s Star transactions at Telegram (None: the default bot's) with its audit trail; with
+    `apply`, record what we lack.
 
     Payments are recorded before the refunds of the same charge (oldest first), so a refund finds
     its grant to revoke. Rows only we have, and Telegram's other movements, are reported, never changed.
     """
+    bot = bot or bots.default()
     started_at = timezone.now()
-    raw = fetch_star_transactions(page_size=page_size, on_page=on_page)
+    raw = fetch_star_transactions(bot=bot, page_size=page_size, on_page=on_page)
     try:
-        balance, balance_error = fetch_star_balance(), ""
+        balance, balance_error = fetch_star_balance(bot=bot), ""
     except BotApiError as exc:  # the list is what matters; a server without getMyStarBalance still reconciles
         balance, balance_error = None, exc.description
     transactions, unreadable = read_transactions(raw)
-    transactions = without_charge_behind(transactions)
+    transactions = without_charge_behind(transactions, bot=bot)
 
     def in_window(date):
         return date is None or ((since is None or date >= since) and date < started_at)
 
-    compared = compare(transactions=transactions, since=since, until=started_at)
+    compared = compare(bot=bot, transactions=transactions, since=since, until=started_at)
     window = [t for t in transactions if in_window(t.date)]
     result = Reconciliation(
         fetched=len(raw),
@@ -115,7 +119,7 @@ def reconcile_stars(
         result.applied = True
         missing = [d for d in result.differences if d.charge is not None]
         for done, difference in enumerate(missing, start=1):
-            outcome = record_charge(difference.charge)
+            outcome = record_charge(difference.charge, bot=bot)
             difference.result = outcome.status
             if outcome.status == Outcome.FAILED:
                 difference.result = f"failed: {outcome.event.error}"
@@ -123,5 +127,6 @@ def reconcile_stars(
             if on_applied:
                 on_applied(done, len(missing))
     # After --apply, so the audit trail's side includes what this run recorded.
-    result.net = net_figures(transactions=transactions, reported_balance=balance, balance_error=balance_error)
+    result.net = net_figures(bot=bot, transactions=transactions, reported_balance=balance,
+                             balance_error=balance_error)
     return result

@@ -117,15 +117,16 @@ def stars_text(nanostars: int) -> str:
     return f"{sign}{whole}.{fraction:09d}".rstrip("0")
 
 
-def fetch_star_transactions(*, page_size: int = MAX_PAGE_SIZE, on_page: Callable[[int], None] | None = None) -> list:
-    """Every Star transaction of the bot as raw JSON, oldest first, paging by offset/limit until a short page."""
+def fetch_star_transactions(*, bot, page_size: int = MAX_PAGE_SIZE, on_page: Callable[[int], None] | None = None
+                            ) -> list:
+    """Every Star transaction of `bot` as raw JSON, oldest first, paging by offset/limit until a short page."""
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page_size must be 1-{MAX_PAGE_SIZE}")
     transactions: list = []
     while True:
         params = {"offset": len(transactions), "limit": page_size}
         answer = call_bot("getStarTransactions",
-                          lambda bot, params=params: raw_call(bot, "getStarTransactions", params))
+                          lambda api, params=params: raw_call(api, "getStarTransactions", params), bot=bot)
         page = answer.get("transactions") if isinstance(answer, dict) else None
         if not isinstance(page, list):
             raise BotApiError("getStarTransactions", "the answer holds no list of transactions")
@@ -136,9 +137,10 @@ def fetch_star_transactions(*, page_size: int = MAX_PAGE_SIZE, on_page: Callable
             return transactions
 
 
-def fetch_star_balance(*, timeout: float | None = None) -> int:
-    """The bot's balance as Telegram reports it (`getMyStarBalance`, a StarAmount), in nanostars."""
-    answer = call_bot("getMyStarBalance", lambda bot: raw_call(bot, "getMyStarBalance", None), timeout=timeout)
+def fetch_star_balance(*, bot, timeout: float | None = None) -> int:
+    """`bot`'s balance as Telegram reports it (`getMyStarBalance`, a StarAmount), in nanostars."""
+    answer = call_bot("getMyStarBalance", lambda api: raw_call(api, "getMyStarBalance", None), bot=bot,
+                      timeout=timeout)
     try:
         if not isinstance(answer, dict):
             raise Malformed("not an object")
@@ -147,12 +149,12 @@ def fetch_star_balance(*, timeout: float | None = None) -> int:
         raise BotApiError("getMyStarBalance", f"unreadable answer: {exc}") from None
 
 
-async def raw_call(bot, method: str, params: dict | None):
+async def raw_call(api, method: str, params: dict | None):
     """`method`'s result as Telegram's JSON, not parsed by python-telegram-bot (which would fail
     the whole page on one transaction it cannot read)."""
     with warnings.catch_warnings():  # PTB suggests its typed method; we want the raw answer on purpose
         warnings.filterwarnings("ignore", message="Please use 'Bot.", category=PTBUserWarning)
-        return await bot.do_api_request(method, api_kwargs=params)
+        return await api.do_api_request(method, api_kwargs=params)
 
 
 def read_transactions(raw_transactions: list) -> tuple[list[StarTransaction], list[Unreadable]]:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from telegram import Bot
+from telegram import Bot as TelegramApi
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
@@ -62,16 +62,17 @@ class _RecordingRequest(HTTPXRequest):
             return None
 
 
-def call_bot(method: str, action: Callable[[Bot], Awaitable[T]], *, timeout: float | None = None) -> T:
-    """Run `action(bot)` on a fresh Bot and return its result, synchronously.
+def call_bot(method: str, action: Callable[[TelegramApi], Awaitable[T]], *, bot, timeout: float | None = None) -> T:
+    """Run `action(api)` on a fresh python-telegram-bot client for `bot` (a `Bot` row: its token) and
+    return its result, synchronously. `bot` is required: this is where the wrong bot would spend money.
 
     `timeout` (seconds) shortens the connect and read timeouts, for a call a person waits on.
 
     `method` names the Bot API method for errors and metrics, e.g.
-    `call_bot("refundStarPayment", lambda bot: bot.refund_star_payment(user_id, charge_id))`.
+    `call_bot("refundStarPayment", lambda api: api.refund_star_payment(user_id, charge_id), bot=event_bot)`.
     """
     try:
-        result = _call_bot(method, action, timeout)
+        result = _call_bot(method, action, timeout, bot.token())
     except BotNotConfigured:
         BOT_API_CALLS.labels(method=method, result="not_configured").inc()
         raise
@@ -85,22 +86,22 @@ def call_bot(method: str, action: Callable[[Bot], Awaitable[T]], *, timeout: flo
     return result
 
 
-def _call_bot(method: str, action: Callable[[Bot], Awaitable[T]], timeout: float | None) -> T:
-    if not stars_settings.BOT_TOKEN:
+def _call_bot(method: str, action: Callable[[TelegramApi], Awaitable[T]], timeout: float | None, token: str) -> T:
+    if not token:
         raise BotNotConfigured(method)
 
     request = _RecordingRequest(connect_timeout=min(CONNECT_TIMEOUT, timeout or CONNECT_TIMEOUT),
                                 read_timeout=min(READ_TIMEOUT, timeout or READ_TIMEOUT))
 
     async def run() -> T:
-        bot = Bot(
-            stars_settings.BOT_TOKEN,
+        api = TelegramApi(
+            token,
             base_url=f"{stars_settings.API_BASE_URL.rstrip('/')}/bot",
             base_file_url=f"{stars_settings.API_BASE_URL.rstrip('/')}/file/bot",
             request=request,
         )
         try:
-            return await action(bot)
+            return await action(api)
         finally:
             await request.shutdown()
 

@@ -13,7 +13,7 @@ def text(chat_id: int, words: str, *, buttons: list | None = None) -> dict:
     return reply
 
 
-def send(reply: dict) -> None:
-    """Send a `text` reply as a call (when the response body is taken by another answer)."""
+def send(reply: dict, *, bot) -> None:
+    """Send a `text` reply as `bot` (when the response body is taken by another answer)."""
     markup = InlineKeyboardMarkup.de_json(reply["reply_markup"], None) if "reply_markup" in reply else None
-    call_bot("sendMessage", lambda bot: bot.send_message(reply["chat_id"], reply["text"], reply_markup=markup))
+    call_bot("sendMessage", lambda api: api.send_message(reply["chat_id"], reply["text"], reply_markup=markup), bot=bot)

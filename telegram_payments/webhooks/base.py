@@ -12,7 +12,9 @@ from rest_framework.response import Response
 from entitlements.api_errors import JsonApiView
 from telegram_payments.conf import stars_settings
 from telegram_payments.logformat import log_webhook
+from telegram_payments.registry import bots
 from telegram_payments.webhooks.guards import (
+    NO_BOT,
     ForbiddenSource,
     TooManyAuthFailures,
     WebhookJSONParser,
@@ -53,10 +55,16 @@ def is_chunked(request) -> bool:
     return "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
 
 
-def secret_matches(given: str) -> bool:
-    expected = stars_settings.WEBHOOK_SECRET
+def secret_matches(bot, given: str) -> bool:
+    """Whether `given` is `bot`'s webhook secret (only that bot's: a bot is never looked up by its secret)."""
+    expected = bot.webhook_secret()
     # compare_digest takes the same time whatever the prefix that matches.
     return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+class UnknownBotPath(exceptions.NotFound):
+    default_code = "not_found"
+    default_detail = "Not found."
 
 
 class JSONOnly(DefaultContentNegotiation):
@@ -76,20 +84,24 @@ class WebhookView(JsonApiView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JSONOnly
 
+    bot = None  # the Bot this request is for: the default bot's URLs, or the bot whose path it names
+
     def initial(self, request, *args, **kwargs):
         if stars_settings.IP_ALLOWLIST and not ip_allowed(client_ip(request)):
             raise ForbiddenSource()
-        # Failed secret checks are counted per client address; once over the limit, that address gets
-        # 429 instead of 401. The right secret is always served, so a flood of wrong ones from an
-        # address Telegram shares (a proxy, a NAT) cannot lock payments out; guessing is made
-        # hopeless by the secret's length instead (settings: 32+ characters without DEBUG).
-        if not secret_matches(request.META.get(SECRET_HEADER, "")):
-            ip = client_ip(request)
-            if auth_failures(ip) >= stars_settings.WEBHOOK_AUTH_FAILURE_LIMIT or (
-                count_auth_failure(ip) > stars_settings.WEBHOOK_AUTH_FAILURE_LIMIT
+        bot_path = kwargs.get("bot_path")
+        self.bot = bots.default() if bot_path is None else bots.by_path(bot_path)
+        # Failed secret checks are counted per bot and client address; once over the limit, that address
+        # gets 429 instead of 401 (or 404, for a path of no bot). The right secret is always served, so a
+        # flood of wrong ones from an address Telegram shares (a proxy, a NAT) cannot lock payments out;
+        # guessing is made hopeless by the secret's length instead (settings: 32+ characters without DEBUG).
+        if self.bot is None or not secret_matches(self.bot, request.META.get(SECRET_HEADER, "")):
+            ip, counted_as = client_ip(request), self.bot or NO_BOT
+            if auth_failures(ip, counted_as) >= stars_settings.WEBHOOK_AUTH_FAILURE_LIMIT or (
+                count_auth_failure(ip, counted_as) > stars_settings.WEBHOOK_AUTH_FAILURE_LIMIT
             ):
                 raise TooManyAuthFailures(wait=stars_settings.WEBHOOK_AUTH_FAILURE_WINDOW)
-            raise Unauthorized()
+            raise UnknownBotPath() if self.bot is None else Unauthorized()
         if is_chunked(request):
             raise LengthRequired()
         try:

@@ -184,17 +184,26 @@ def ip_allowed(ip: str) -> bool:
 IPV6_CLIENT_PREFIX = 64
 
 
-def failure_key(ip: str) -> str:
-    """The cache key counting failures of `ip`: its IPv4 address, or its IPv6 /64 prefix."""
+NO_BOT = "none"  # what failures at a path of no bot are counted under
+
+
+def failure_key(ip: str, bot=None) -> str:
+    """The cache key counting failures of `ip` at `bot`'s webhook (None: the default bot's; `NO_BOT`: a
+    path of no bot): its IPv4 address, or its IPv6 /64 prefix. The default bot's keys are a one-bot
+    deployment's."""
+    if bot is None or bot == NO_BOT:
+        prefix = "webhook-auth-failures:" + ("none:" if bot == NO_BOT else "")
+    else:
+        prefix = "webhook-auth-failures:" + ("" if bot.is_default else f"{bot.pk}:")
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
-        return "webhook-auth-failures:unknown"  # only REMOTE_ADDR or a proxy's entry gets here: not a client's choice
+        return f"{prefix}unknown"  # only REMOTE_ADDR or a proxy's entry gets here: not a client's choice
     if address.version == 6 and address.ipv4_mapped:
         address = address.ipv4_mapped
     if address.version == 6:
-        return f"webhook-auth-failures:{ipaddress.ip_network(f'{address}/{IPV6_CLIENT_PREFIX}', strict=False)}"
-    return f"webhook-auth-failures:{address}"
+        return f"{prefix}{ipaddress.ip_network(f'{address}/{IPV6_CLIENT_PREFIX}', strict=False)}"
+    return f"{prefix}{address}"
 
 
 # While the cache is away the limiter counts nothing; that is said once a minute per process, not per request.
@@ -215,19 +224,19 @@ def limiter_cache_failed(exc: Exception) -> None:
                        "until it answers again", type(exc).__name__)
 
 
-def auth_failures(ip: str) -> int:
-    """Failures counted for `ip` in the current window (0 when the cache cannot be reached)."""
+def auth_failures(ip: str, bot=None) -> int:
+    """Failures counted for `ip` at `bot` in the current window (0 when the cache cannot be reached)."""
     try:
-        return cache.get(failure_key(ip), 0)
+        return cache.get(failure_key(ip, bot), 0)
     except Exception as exc:  # a cache outage must not turn a 401 into a 500
         limiter_cache_failed(exc)
         return 0
 
 
-def count_auth_failure(ip: str) -> int:
-    """Count one failure of `ip` and return the count in the current window (a fixed window in
+def count_auth_failure(ip: str, bot=None) -> int:
+    """Count one failure of `ip` at `bot` and return the count in the current window (a fixed window in
     Django's cache: CACHE_URL shares it across workers and servers; 0 when the cache is away)."""
-    key = failure_key(ip)
+    key = failure_key(ip, bot)
     window = stars_settings.WEBHOOK_AUTH_FAILURE_WINDOW
     try:
         cache.add(key, 0, timeout=window)

@@ -35,8 +35,9 @@ class RelaySuccessfulPaymentView(RelayView):
         "amount below its price or a currency other than XTR is stored as failed and answered 200, for staff "
         "to review.",
     )
-    def post(self, request):
+    def post(self, request, bot_path=None):
         return self.answer(request, SuccessfulPaymentRelaySerializer, lambda data: handle_successful_payment(
+            bot=self.bot,
             user_id=data["user_id"],
             entitlement_type=data["entitlement_type"],
             invoice_payload=data["invoice_id"],
@@ -58,8 +59,9 @@ class RelayRefundView(RelayView):
         "once per telegram_payment_charge_id (a copy answers duplicate); a refund that arrives before its "
         "payment is kept, and the late payment then grants nothing.",
     )
-    def post(self, request):
+    def post(self, request, bot_path=None):
         return self.answer(request, RefundRelaySerializer, lambda data: handle_refund(
+            bot=self.bot,
             user_id=data["user_id"],
             entitlement_type=data["entitlement_type"],
             telegram_payment_charge_id=data["telegram_payment_charge_id"],
@@ -89,11 +91,11 @@ class TelegramUpdateView(WebhookView):
             "to perform (answerPreCheckoutQuery, sendMessage).",
         )},
     )
-    def post(self, request):
+    def post(self, request, bot_path=None):
         if (event := redeliveries.recall(request)) is not None:  # a copy of a payment or refund update
             return outcome_response(redelivered(event))
         try:
-            result = process_update(request.data, source=EventSource.TELEGRAM)
+            result = process_update(request.data, bot=self.bot, source=EventSource.TELEGRAM)
         except InvalidUpdate as exc:
             raise ValidationError({exc.field: [str(exc)]}) from None
         if result.kind in ("successful_payment", "refunded_payment", "subscription") and result.outcome is not None:

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from telegram_payments.reads.money import nanostars_as_stars
 from telegram_payments.reconcile.balance import refresh_star_balance
+from telegram_payments.registry import bots
 
 
 class Command(BaseCommand):
@@ -12,7 +13,7 @@ class Command(BaseCommand):
             "(the last known balance is kept).")
 
     def handle(self, *args, **options):
-        balance, _ = refresh_star_balance()
+        balance, _ = refresh_star_balance(bot=bots.default())
         if balance.error:
             raise CommandError(f"getMyStarBalance failed: {balance.error}")
         self.stdout.write(f"Balance: {nanostars_as_stars(balance.nanostars)} "

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from telegram_payments.bot.updates import ALLOWED_UPDATES
 from telegram_payments.conf import stars_settings
+from telegram_payments.registry import bots
 from telegram_payments.telegram_api.client import BotApiError, call_bot
 
 
@@ -43,13 +44,12 @@ class Command(BaseCommand):
         try:
             call_bot(
                 "setWebhook",
-                lambda bot: bot.set_webhook(
+                lambda api: api.set_webhook(
                     url=url,
                     secret_token=stars_settings.WEBHOOK_SECRET,
                     allowed_updates=list(ALLOWED_UPDATES),
                     drop_pending_updates=drop_pending,
-                ),
-            )
+                ), bot=bots.default())
         except BotApiError as exc:
             raise CommandError(f"setWebhook failed: {exc.description}") from None
         self.stdout.write(self.style.SUCCESS(f"Webhook set: {url}"))

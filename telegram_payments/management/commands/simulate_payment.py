@@ -19,6 +19,7 @@ from entitlements.management import argtypes
 from telegram_payments.conf import stars_settings
 from telegram_payments.models import STARS_CURRENCY, Product
 from telegram_payments.payments.invoices import InvoiceError, create_invoice_link
+from telegram_payments.registry import bots
 from telegram_payments.telegram_api.client import BotApiError, call_bot
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -73,9 +74,9 @@ class Command(BaseCommand):
             payment.update(subscription_expiration_date=int(time.time()) + invoice.subscription_period,
                            is_recurring=True, is_first_recurring=True)
         try:  # what Telegram's getStarTransactions will list (the stand-in keeps it; Telegram does by itself)
-            call_bot("recordStarPayment", lambda bot: bot.do_api_request("recordStarPayment", api_kwargs={
+            call_bot("recordStarPayment", lambda api: api.do_api_request("recordStarPayment", api_kwargs={
                 "charge_id": charge, "user_id": user_id, "amount": invoice.price_stars,
-                "invoice_payload": invoice.payload}))
+                "invoice_payload": invoice.payload}), bot=bots.default())
         except BotApiError as exc:
             self.stderr.write(f"The Bot API did not record the Star transaction ({exc.description}).")
         message = {"message_id": 1, "date": int(time.time()), "chat": chat, "from": buyer,

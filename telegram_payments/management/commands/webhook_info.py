@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from telegram_payments.bot.updates import ALLOWED_UPDATES
 from telegram_payments.conf import stars_settings
+from telegram_payments.registry import bots
 from telegram_payments.telegram_api.client import BotApiError, call_bot
 
 
@@ -16,7 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            info = call_bot("getWebhookInfo", lambda bot: bot.get_webhook_info())
+            info = call_bot("getWebhookInfo", lambda api: api.get_webhook_info(), bot=bots.default())
         except BotApiError as exc:
             raise CommandError(f"getWebhookInfo failed: {exc.description}") from None
         allowed = list(info.allowed_updates or ())
