@@ -4,10 +4,13 @@
 It speaks the real wire format (POST /bot<token>/<method>, form or JSON parameters, answers
 `{"ok": true, "result": ...}` or `{"ok": false, "error_code": ..., "description": ...}`), answers
 every method this service calls, records every call, and can be told to answer a method with a
-result, a Bot API error, an HTTP 500, or a delay. Only the bot token it was started with is accepted.
-With `keeps_ledger`, it also keeps the bot's Star transactions as Telegram would: a payment the
-developer simulates (`recordStarPayment`, not a Bot API method) adds one, `refundStarPayment` adds
-its refund, and `getStarTransactions` / `getMyStarBalance` read them.
+result, a Bot API error, an HTTP 500, or a delay. One server can serve several bots: it is started
+for one token, and `add_bot` adds another on the same server, a separate `FakeBotApi` with its own
+calls, scripted answers, Star transactions, balance, webhook and getMe user. A token it does not
+serve gets 401. With `keeps_ledger`, each bot also keeps its Star transactions as Telegram would: a
+payment the developer simulates (`recordStarPayment`, not a Bot API method) adds one,
+`refundStarPayment` adds its refund (of a charge in that bot's ledger only), and
+`getStarTransactions` / `getMyStarBalance` read them.
 """
 
 import json
@@ -55,6 +58,8 @@ def _decode_params(content_type: str, body: bytes) -> dict:
 
 @dataclass
 class FakeBotApi:
+    """One bot as the stand-in serves it. Every bot on a server shares `server`, `thread` and `base_url`."""
+
     token: str
     calls: list[Call] = field(default_factory=list)
     scripted: dict[str, list[Scripted]] = field(default_factory=dict)
@@ -64,8 +69,47 @@ class FakeBotApi:
     webhook: dict = field(default_factory=dict)
     keeps_ledger: bool = False
     max_calls: int | None = None  # keep only the newest calls (a long development session)
+    user: dict = field(default_factory=lambda: dict(BOT_USER))  # getMe's answer and the `from` of its messages
     _message_id: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # token -> bot, in the order added, shared by every bot on the server (the first is the one started)
+    _bots: dict[str, "FakeBotApi"] = field(default_factory=dict, repr=False, compare=False)
+    _bots_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def __post_init__(self):
+        self._bots.setdefault(self.token, self)
+
+    # --- several bots on one server ------------------------------------------------------------
+    def add_bot(self, token: str, *, username: str | None = None, first_name: str | None = None,
+                keeps_ledger: bool | None = None, max_calls: int | None = None) -> "FakeBotApi":
+        """Serve `token` too, on this server, as a bot with its own state. Its getMe user has the id
+        before the token's ':', and `username` / `first_name` (by default derived from that id).
+        `keeps_ledger` and `max_calls` default to the first bot's."""
+        bot_id = _bot_id(token)
+        first = self._first()
+        user = {"id": bot_id, "is_bot": True, "first_name": first_name or f"Test Bot {bot_id}",
+                "username": username or f"bot{bot_id}"}
+        with self._bots_lock:
+            if token in self._bots:
+                raise ValueError("this server already serves that token")
+            bot = FakeBotApi(token=token, user=user,  # joins self._bots (__post_init__)
+                             keeps_ledger=first.keeps_ledger if keeps_ledger is None else keeps_ledger,
+                             max_calls=first.max_calls if max_calls is None else max_calls,
+                             _bots=self._bots, _bots_lock=self._bots_lock)
+        for name in ("server", "thread"):
+            if hasattr(first, name):
+                setattr(bot, name, getattr(first, name))
+        return bot
+
+    @property
+    def bots(self) -> dict[str, "FakeBotApi"]:
+        """Every bot this server serves, token -> bot, the first one started first (a copy)."""
+        with self._bots_lock:
+            return dict(self._bots)
+
+    def _first(self) -> "FakeBotApi":
+        with self._bots_lock:
+            return next(iter(self._bots.values()))
 
     # --- configuring answers -------------------------------------------------------------------
     def respond(self, method: str, *, result=None, error=None, http_status=200, delay=0.0,
@@ -90,13 +134,13 @@ class FakeBotApi:
     def _default_result(self, method: str, params: dict):
         now = int(time.time())
         if method == "getMe":
-            return BOT_USER
+            return self.user
         if method in {"sendMessage", "sendInvoice"}:
             with self._lock:
                 self._message_id += 1
                 message_id = self._message_id
             chat_id = params.get("chat_id", 1)
-            message = {"message_id": message_id, "date": now, "from": BOT_USER,
+            message = {"message_id": message_id, "date": now, "from": self.user,
                        "chat": {"id": chat_id, "type": "private"}}
             if method == "sendMessage":
                 message["text"] = params.get("text", "")
@@ -155,10 +199,14 @@ class FakeBotApi:
         return True
 
     def answer(self, method: str, params: dict) -> tuple[int, dict, Scripted | None]:
-        self.calls.append(Call(method, params))
-        if self.max_calls is not None and len(self.calls) > self.max_calls:
-            del self.calls[0]
+        return self._answer(Call(method, params))
+
+    def _answer(self, call: Call) -> tuple[int, dict, Scripted | None]:
+        method, params = call.method, call.params
         with self._lock:
+            self.calls.append(call)
+            if self.max_calls is not None and len(self.calls) > self.max_calls:
+                del self.calls[0]
             queue = self.scripted.get(method)
             scripted = queue.pop(0) if queue else self.defaults.get(method)
         if scripted is not None:
@@ -183,6 +231,14 @@ class FakeBotApi:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}, None
 
 
+def _bot_id(token: str) -> int:
+    """The bot's user id: the digits before the token's ':' (Telegram's tokens are `<id>:<secret>`)."""
+    head, sep, _ = token.partition(":")
+    if not sep or not head.isdigit() or "/" in token:
+        raise ValueError("a bot token looks like <bot id>:<secret>")
+    return int(head)
+
+
 class BotApiRefusal(Exception):
     def __init__(self, code: int, description: str):
         super().__init__(description)
@@ -191,8 +247,8 @@ class BotApiRefusal(Exception):
 
 def start_fake_bot_api(token: str, *, host: str = "127.0.0.1", port: int = 0, keeps_ledger: bool = False,
                        on_call=None, max_calls: int | None = None) -> FakeBotApi:
-    """Serve a stand-in for `token` on `host:port` (0: any free port) in a thread; `on_call(Call)` is
-    told of each call."""
+    """Serve a stand-in for `token` on `host:port` (0: any free port) in a thread; `on_call(call, status)`
+    is told of each call, to any bot on the server. `add_bot` on the result serves more tokens."""
     fake = FakeBotApi(token=token, keeps_ledger=keeps_ledger, max_calls=max_calls)
 
     class Handler(BaseHTTPRequestHandler):
@@ -202,15 +258,22 @@ def start_fake_bot_api(token: str, *, host: str = "127.0.0.1", port: int = 0, ke
         def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
-            prefix = f"/bot{fake.token}/"
-            if not self.path.startswith(prefix):
+            bot, method = self._bot_and_method()
+            if bot is None:
                 return self._send(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
-            method = self.path[len(prefix):]
-            params = _decode_params(self.headers.get("Content-Type", ""), body)
-            status, payload, _ = fake.answer(method, params)
+            call = Call(method, _decode_params(self.headers.get("Content-Type", ""), body))
+            status, payload, _ = bot._answer(call)
             if on_call is not None:
-                on_call(fake.calls[-1], status)
+                on_call(call, status)
             self._send(status, payload)
+
+        def _bot_and_method(self) -> tuple[FakeBotApi | None, str]:
+            """The bot whose token the path names (/bot<token>/<method>), and the method."""
+            for token, bot in fake.bots.items():
+                prefix = f"/bot{token}/"
+                if self.path.startswith(prefix):
+                    return bot, self.path[len(prefix):]
+            return None, ""
 
         do_GET = do_POST
 
@@ -230,6 +293,7 @@ def start_fake_bot_api(token: str, *, host: str = "127.0.0.1", port: int = 0, ke
 
 
 def stop_fake_bot_api(fake: FakeBotApi) -> None:
+    """Stop the server, and with it every bot it serves (`fake` may be any of them)."""
     stop(fake.server, fake.thread)
 
 
