@@ -1,0 +1,1 @@
+"""The bots this deployment serves: their registry, credentials and services."""
