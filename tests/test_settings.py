@@ -83,5 +83,13 @@ def test_credential_keys_come_comma_separated_from_the_environment():
     assert json.loads(result.stdout) == [[new, old], 5], result.stderr
 
 
+def test_a_malformed_credential_key_is_refused_by_position():
+    key = Fernet.generate_key().decode()
+    result = run_check(DEBUG="1", TELEGRAM_CREDENTIAL_KEYS=f"{key},not-a-key-but-secret")
+    assert result.returncode != 0
+    assert '(telegram_stars.E009) TELEGRAM_STARS["CREDENTIAL_KEYS"][1] is not a Fernet key' in result.stderr
+    assert key not in result.stderr and "not-a-key-but-secret" not in result.stderr
+
+
 def test_bot_registry_seconds_defaults_to_30(stars):
     assert stars.BOT_REGISTRY_SECONDS == 30 and stars.CREDENTIAL_KEYS == []
