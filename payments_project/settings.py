@@ -100,6 +100,9 @@ TELEGRAM_STARS = {
     "TRUSTED_PROXY_COUNT": TRUSTED_PROXY_COUNT,
     "IP_ALLOWLIST": env_bool("TELEGRAM_IP_ALLOWLIST", False),
     "IP_RANGES": env_list("TELEGRAM_IP_RANGES", "149.154.160.0/20,91.108.4.0/22"),
+    # Fernet keys sealing the stored bots' tokens and secrets, comma-separated, newest first.
+    "CREDENTIAL_KEYS": env_list("TELEGRAM_CREDENTIAL_KEYS"),
+    "BOT_REGISTRY_SECONDS": env_int("TELEGRAM_BOT_REGISTRY_SECONDS", 30),
 }
 # Texts set only when given: otherwise the app's defaults (telegram_payments/conf.py).
 for key, name in (("PAYSUPPORT_TEXT", "TELEGRAM_PAYSUPPORT_TEXT"), ("TERMS_TEXT", "TELEGRAM_TERMS_TEXT")):

@@ -12,6 +12,7 @@ checks): each problem is named by its own id, the key and what is wrong, never t
 | telegram_stars.E006 | a number out of its range, a flag that is not True/False, a text that is not text |
 | telegram_stars.E007 | `IP_RANGES` or `METRICS_ALLOWED_NETWORKS` not a list of networks (CIDR) |
 | telegram_stars.E008 | `STARS_USD_RATE` not a finite decimal of 0 or more |
+| telegram_stars.E009 | `CREDENTIAL_KEYS` not a list of Fernet keys (the message names the position, not the key) |
 """
 
 import ipaddress
@@ -24,6 +25,7 @@ from django.core.checks import Error, Tags, Warning, register
 
 from entitlements.conf import SETTING_NAME
 from telegram_payments.conf import ALL_KEYS, stars_settings
+from telegram_payments.registry.credentials import key_problems
 
 # What Telegram accepts as a webhook's secret_token; without DEBUG also at least 32 characters,
 # the length that makes guessing it hopeless (the failure limiter only slows guessing down).
@@ -39,6 +41,7 @@ NUMBER_RANGES = {
     "WEBHOOK_AUTH_FAILURE_WINDOW": (1, 86_400),
     "TRUSTED_PROXY_COUNT": (0, 10),
     "EVENT_RETENTION_DAYS": (1, 36_500),
+    "BOT_REGISTRY_SECONDS": (0, 86_400),
 }
 FLAGS = ("THANK_BUYERS", "AUTO_REFUND_UNFULFILLABLE", "IP_ALLOWLIST")
 TEXTS = ("BOT_TOKEN", "WEBHOOK_SECRET", "WEBHOOK_URL", "API_BASE_URL", "PAYSUPPORT_TEXT", "TERMS_TEXT",
@@ -122,6 +125,11 @@ def check_settings(app_configs=None, **kwargs):
     if not isinstance(rate, Decimal | int) or isinstance(rate, bool) or not Decimal(rate).is_finite() or rate < 0:
         problems.append(Error(f"{_key('STARS_USD_RATE')} must be a decimal number of 0 or more, "
                               'e.g. Decimal("0.013").', id="telegram_stars.E008"))
+    problems.extend(
+        Error(problem, hint='python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())" '
+              "makes a key.", id="telegram_stars.E009")
+        for problem in key_problems(read["CREDENTIAL_KEYS"])
+    )
     return problems
 
 

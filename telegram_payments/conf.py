@@ -63,6 +63,12 @@ DEFAULTS = {
     # GET /metrics (telegram_payments.metrics.metrics_view): a bearer token, and networks allowed without one.
     "METRICS_TOKEN": "",
     "METRICS_ALLOWED_NETWORKS": ["127.0.0.1/32", "::1/128"],
+    # Fernet keys, newest first, sealing the tokens and secrets of bots added in the admin
+    # (`registry/credentials.py`). Not derived from SECRET_KEY, so rotating Django's key loses no token.
+    "CREDENTIAL_KEYS": [],
+    # How long each worker keeps the list of bots before reading it again; 0: every request. An
+    # unknown path or wrong secret reloads it at most once a second.
+    "BOT_REGISTRY_SECONDS": 30,
 }
 
 stars_settings = AppSettings(DEFAULTS)

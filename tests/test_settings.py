@@ -1,11 +1,13 @@
 """Settings come from the environment, with safe production defaults."""
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,3 +69,27 @@ def test_stars_usd_rate_defaults_to_telegrams_withdrawal_rate(stars):
 
 
     assert stars.STARS_USD_RATE == Decimal("0.013")
+
+
+def test_credential_keys_come_comma_separated_from_the_environment():
+    new, old = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    result = run_check(DEBUG="1", TELEGRAM_CREDENTIAL_KEYS=f" {new} ,, {old},")
+    assert result.returncode == 0, result.stderr
+    code = "import json; from payments_project.settings import TELEGRAM_STARS as s; " \
+           "print(json.dumps([s['CREDENTIAL_KEYS'], s['BOT_REGISTRY_SECONDS']]))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "DEBUG": "1", "TELEGRAM_CREDENTIAL_KEYS": f" {new} ,, {old},",
+                                 "TELEGRAM_BOT_REGISTRY_SECONDS": "5"})
+    assert json.loads(result.stdout) == [[new, old], 5], result.stderr
+
+
+def test_a_malformed_credential_key_is_refused_by_position():
+    key = Fernet.generate_key().decode()
+    result = run_check(DEBUG="1", TELEGRAM_CREDENTIAL_KEYS=f"{key},not-a-key-but-secret")
+    assert result.returncode != 0
+    assert '(telegram_stars.E009) TELEGRAM_STARS["CREDENTIAL_KEYS"][1] is not a Fernet key' in result.stderr
+    assert key not in result.stderr and "not-a-key-but-secret" not in result.stderr
+
+
+def test_bot_registry_seconds_defaults_to_30(stars):
+    assert stars.BOT_REGISTRY_SECONDS == 30 and stars.CREDENTIAL_KEYS == []
