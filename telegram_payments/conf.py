@@ -31,9 +31,6 @@ DEFAULTS = {
     "BOT_TOKEN": "",
     "WEBHOOK_SECRET": "",
     "WEBHOOK_URL": "",
-    # How long each worker keeps the list of bots before reading it again (0: every request); an
-    # unknown path or wrong secret reads it again at most once a second.
-    "BOT_REGISTRY_SECONDS": 30,
     # The Bot API server: Telegram's, a self-hosted one, or a test fake.
     "API_BASE_URL": "https://api.telegram.org",
     # Answers to /paysupport and /terms (Telegram requires both of a bot that sells digital goods).

@@ -18,6 +18,7 @@ from telegram_payments.models import EVENT_PAYMENT, EventStatus, StripeEvent
 from telegram_payments.payments.refunds import refund_payment
 from telegram_payments.reconcile import CLEAN, reconcile_stars
 from telegram_payments.reconcile.balance import refresh_star_balance
+from telegram_payments.registry import bots
 from telegram_payments.telegram_api.client import BotApiError, call_bot
 
 BUYER = 424242
@@ -48,17 +49,18 @@ def test_a_simulated_purchase_goes_through_the_webhook_and_everything_after_it_w
     assert len(stand_in.star_transactions) == 1  # what Telegram would list
 
     assert reconcile_stars().outcome == CLEAN  # the audit trail matches Telegram's list
-    balance, _ = refresh_star_balance()
+    balance, _ = refresh_star_balance(bot=bots.default())
     assert balance.nanostars == 250 * 10**9
 
     staff = django_user_model.objects.create_user("sam", is_staff=True)
     assert refund_payment(event=payment, staff_user=staff, reason="trying a refund").status == "processed"
     assert Entitlement.objects.get(user_id=BUYER).revoked_at is not None
-    assert refresh_star_balance()[0].nanostars == 0 and reconcile_stars().outcome == CLEAN
+    assert refresh_star_balance(bot=bots.default())[0].nanostars == 0 and reconcile_stars().outcome == CLEAN
     with pytest.raises(Exception, match="CHARGE_ALREADY_REFUNDED|CHARGE_NOT_FOUND"):
         from telegram_payments.telegram_api.client import call_bot
 
-        call_bot("refundStarPayment", lambda bot: bot.refund_star_payment(BUYER, payment.telegram_payment_charge_id))
+        call_bot("refundStarPayment", lambda api: api.refund_star_payment(BUYER, payment.telegram_payment_charge_id),
+                 bot=bots.default())
 
 
 @pytest.mark.parametrize("command", ["dev_bot_api", "simulate_payment"])
@@ -104,15 +106,16 @@ def post(base_url: str, token: str, method: str, **params) -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
+@pytest.mark.django_db
 def test_two_bots_on_one_server_each_answer_as_themselves_and_record_only_their_calls(stars, two_bots):
     a, b = two_bots
     assert b.base_url == a.base_url and a.bots == b.bots == {stars.BOT_TOKEN: a, SECOND_TOKEN: b}
 
-    me_a = call_bot("getMe", lambda bot: bot.get_me())
-    sent_a = call_bot("sendMessage", lambda bot: bot.send_message(BUYER, "from A"))
+    me_a = call_bot("getMe", lambda api: api.get_me(), bot=bots.default())
+    sent_a = call_bot("sendMessage", lambda api: api.send_message(BUYER, "from A"), bot=bots.default())
     stars.BOT_TOKEN = SECOND_TOKEN
-    me_b = call_bot("getMe", lambda bot: bot.get_me())
-    sent_b = call_bot("sendMessage", lambda bot: bot.send_message(BUYER, "from B"))
+    me_b = call_bot("getMe", lambda api: api.get_me(), bot=bots.default())
+    sent_b = call_bot("sendMessage", lambda api: api.send_message(BUYER, "from B"), bot=bots.default())
 
     assert (me_a.id, me_a.username) == (BOT_USER["id"], BOT_USER["username"]) == (123456789, "stars_test_bot")
     assert (me_b.id, me_b.username, me_b.first_name) == (987654321, "second_test_bot", "Second Test Bot")
@@ -133,6 +136,7 @@ def test_an_added_bot_has_its_own_scripted_answers_and_defaults(two_bots):
     assert post(a.base_url, a.token, "getWebhookInfo")[1]["result"]["url"] == "https://a.example/hook"
 
 
+@pytest.mark.django_db
 def test_a_refund_through_one_bot_cannot_refund_another_bots_charge(stars, two_bots):
     a, b = two_bots
     status, _ = post(a.base_url, a.token, "recordStarPayment", charge_id="ch-a", user_id=BUYER, amount=250,
@@ -141,12 +145,12 @@ def test_a_refund_through_one_bot_cannot_refund_another_bots_charge(stars, two_b
 
     stars.BOT_TOKEN = SECOND_TOKEN
     with pytest.raises(BotApiError, match="CHARGE_NOT_FOUND"):
-        call_bot("refundStarPayment", lambda bot: bot.refund_star_payment(BUYER, "ch-a"))
+        call_bot("refundStarPayment", lambda api: api.refund_star_payment(BUYER, "ch-a"), bot=bots.default())
     assert len(a.star_transactions) == 1 and b.star_transactions == []
-    assert call_bot("getMyStarBalance", lambda bot: bot.get_my_star_balance()).amount == 0
+    assert call_bot("getMyStarBalance", lambda api: api.get_my_star_balance(), bot=bots.default()).amount == 0
 
     stars.BOT_TOKEN = a.token
-    assert call_bot("refundStarPayment", lambda bot: bot.refund_star_payment(BUYER, "ch-a")) is True
+    assert call_bot("refundStarPayment", lambda api: api.refund_star_payment(BUYER, "ch-a"), bot=bots.default()) is True
     assert [("source" in t, "receiver" in t) for t in a.star_transactions] == [(True, False), (False, True)]
     assert b.calls_of("refundStarPayment") == [{"user_id": BUYER, "telegram_payment_charge_id": "ch-a"}]
     assert len(a.calls_of("refundStarPayment")) == 1
