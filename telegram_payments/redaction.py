@@ -35,6 +35,9 @@ def known_secrets() -> list[str]:
             continue
         parts = (value, value.partition(":")[2]) if name == "BOT_TOKEN" else (value,)
         found.update(part for part in parts if len(part) >= MIN_SECRET_LENGTH)
+    from telegram_payments.registry import bots
+
+    found.update(bots.loaded_secrets())  # the stored bots' tokens and secrets, if this process read them
     return sorted(found, key=len, reverse=True)
 
 

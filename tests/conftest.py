@@ -197,3 +197,26 @@ def staff_groups(db):
     from django.contrib.auth.models import Group
 
     return {group.name: group for group in Group.objects.filter(name__in=["Support", "Catalog managers"])}
+
+
+TEST_CREDENTIAL_KEY = "mT0cKZ0wQn4hJ2cZ8Gm0m9b1G4Qy7cJbqv0tE2o1y3U="  # a Fernet key for tests only
+
+
+@pytest.fixture
+def credential_keys(stars):
+    stars.CREDENTIAL_KEYS = [TEST_CREDENTIAL_KEY]
+    return stars.CREDENTIAL_KEYS
+
+
+@pytest.fixture
+def other_bots(db, fake_bot_api, credential_keys):
+    """Two more bots beside the default one, added as staff would (`registry.services.add_bot`), each
+    with its own token on the same fake Bot API server: {"a": (Bot, FakeBotApi), "b": (...)}."""
+    from telegram_payments.registry.services import add_bot
+
+    made = {}
+    for slug, token in (("a", "700000001:TEST-bot-a-token-never-real_abcdefghij"),
+                        ("b", "700000002:TEST-bot-b-token-never-real_abcdefghij")):
+        fake = fake_bot_api.add_bot(token, username=f"bot_{slug}")
+        made[slug] = (add_bot(name=f"Bot {slug.upper()}", slug=slug, token=token), fake)
+    return made

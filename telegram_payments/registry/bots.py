@@ -104,6 +104,21 @@ def find(name: str) -> Bot:
     return bot
 
 
+def loaded_secrets() -> set[str]:
+    """The tokens (and their secret halves) and webhook secrets of the stored bots this process has
+    loaded, for `redaction` (never a query: a log line must not read the database)."""
+    found = set()
+    for bot in (_state["bots"] or {}).values():
+        if bot.is_default:
+            continue
+        try:
+            token, secret = bot.token(), bot.webhook_secret()
+        except Exception:  # noqa: BLE001 - a key gone: nothing to look for, and redaction must not fail
+            continue
+        found.update(value for value in (token, token.partition(":")[2], secret) if len(value) >= 8)
+    return found
+
+
 def ensure_default_bot() -> Bot:
     """The default bot's row, created if it is missing (by the migration; again after a flush)."""
     bot = Bot.objects.filter(is_default=True).first()
