@@ -5,6 +5,8 @@ staff member who is not a superuser is made a member of the default bot, so nobo
 """
 import secrets
 
+from django.core.management.color import no_style
+
 
 import django.db.models.deletion
 import django.utils.timezone
@@ -18,6 +20,10 @@ def create_default_bot(apps, schema_editor):
     if not Bot.objects.filter(is_default=True).exists():
         Bot.objects.create(pk=1, name="Default bot", slug="default", is_default=True, event_namespace="",
                            entitlement_scope="", webhook_path=secrets.token_urlsafe(32))
+    # pk 1 was given (the rows already there point at it): the next bot added must not be given it too.
+    with schema_editor.connection.cursor() as cursor:
+        for sql in schema_editor.connection.ops.sequence_reset_sql(no_style(), [Bot]):
+            cursor.execute(sql)
 
 
 def make_staff_members(apps, schema_editor):

@@ -37,10 +37,12 @@ def _granting():
 
 
 def _counterpart_recorded(other_type: str):
-    """An event of `other_type` (the refund of a payment, or the payment of a refund) exists for the charge."""
+    """An event of `other_type` (the refund of a payment, or the payment of a refund) exists for the charge
+    (of the same bot: two bots' charges may share an id)."""
     return Exists(
         StripeEvent.objects.filter(
-            event_type=other_type, telegram_payment_charge_id=OuterRef("telegram_payment_charge_id")
+            event_type=other_type, bot=OuterRef("bot"),
+            telegram_payment_charge_id=OuterRef("telegram_payment_charge_id"),
         )
     )
 

@@ -17,7 +17,6 @@ from django.db.models.signals import post_delete, post_save
 from telegram_payments.conf import stars_settings
 from telegram_payments.models import Bot
 
-DEFAULT_BOT_PK = 1
 MISS_RELOAD_SECONDS = 1.0
 
 _lock = threading.Lock()
@@ -126,7 +125,7 @@ def ensure_default_bot() -> Bot:
         return bot
     try:
         with transaction.atomic():
-            return Bot.objects.create(pk=DEFAULT_BOT_PK, name="Default bot", slug="default", is_default=True,
+            return Bot.objects.create(name="Default bot", slug="default", is_default=True,
                                       event_namespace="", entitlement_scope="")
     except IntegrityError:  # created meanwhile by another process
         return Bot.objects.get(is_default=True)

@@ -21,7 +21,7 @@ from telegram_payments.models import EventStatus, StripeEvent
 
 # What an answer, the metrics and the log line read of an event: kept as plain values, not model
 # instances, which the garbage collector would walk through on every full collection (tail latency).
-ANSWER_FIELDS = ("id", "event_id", "event_type", "status", "customer_id", "telegram_payment_charge_id",
+ANSWER_FIELDS = ("id", "bot_id", "event_id", "event_type", "status", "customer_id", "telegram_payment_charge_id",
                  "entitlement_type", "amount_cents", "currency", "source", "update_id")
 
 _lock = threading.Lock()
