@@ -1,6 +1,6 @@
 """PostgreSQL: the ids we look up exactly have their plain index and no prefix-search (`_like`) one
-(their uniqueness and indexes are declared in Meta), and each app's one initial migration can be reversed
-and applied again."""
+(their uniqueness and indexes are declared in Meta), and each app's migrations can be reversed and applied
+again."""
 
 import pytest
 from django.core.management import call_command
@@ -16,9 +16,12 @@ EXACT_ONLY = [  # (model, column): looked up with `=` only
     (StripeEvent, "event_id"),
     (StripeEvent, "telegram_payment_charge_id"),
     (Invoice, "payload"),
-    (PreCheckoutAnswer, "query_id"),
     (Entitlement, "event_id"),
 ]
+MIGRATIONS = {
+    "telegram_payments": {"0001_initial", "0002_several_bots"},
+    "entitlements": {"0001_initial", "0002_scope"},
+}
 
 
 def indexes_of(model, column) -> dict[str, str]:
@@ -45,10 +48,18 @@ def test_exact_ids_have_a_plain_index_and_no_prefix_one(model, column):
     assert opclasses == {"text_ops"}  # the unique or lookup index (varchar's default class): what `=` uses
 
 
-def test_each_app_has_one_initial_migration_that_reverses_and_applies_again():
+def test_a_pre_checkout_query_id_is_unique_per_bot_and_has_no_prefix_index():
+    """(bot, query_id) is the unique index `=` uses; no one-column index of either kind on query_id."""
+    assert indexes_of(PreCheckoutAnswer, "query_id") == {}
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, PreCheckoutAnswer._meta.db_table)
+    assert any(c["unique"] and c["columns"] == ["bot_id", "query_id"] for c in constraints.values())
+
+
+def test_each_apps_migrations_reverse_and_apply_again():
     loader = MigrationLoader(connection)
-    for app in ("telegram_payments", "entitlements"):
-        assert {name for label, name in loader.disk_migrations if label == app} == {"0001_initial"}
+    for app, names in MIGRATIONS.items():
+        assert {name for label, name in loader.disk_migrations if label == app} == names
     try:
         call_command("migrate", "entitlements", "zero", verbosity=0)
         call_command("migrate", "telegram_payments", "zero", verbosity=0)
