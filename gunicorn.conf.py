@@ -17,7 +17,10 @@ Access log and error log go to stdout/stderr, for the process manager to collect
 
 import multiprocessing
 import os
+import re
 from pathlib import Path
+
+from gunicorn.glogging import Logger
 
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2 + 1)
@@ -47,6 +50,26 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # No query string and no headers: nothing secret can reach the access log.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+
+# A stored bot's webhook path is unguessable, so that only Telegram knows where to post its Updates:
+# the access log shows it masked (the app's own log line names the bot by its slug).
+BOT_PATH = re.compile(r"^(/webhook/bot/)[^/]+")
+
+
+class AccessLogger(Logger):
+    """gunicorn's logger, with a bot's webhook path masked in the access log's URL atoms."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key in ("U", "r"):
+            if isinstance(atoms.get(key), str) and "/webhook/bot/" in atoms[key]:
+                method, _, rest = atoms[key].partition(" ") if key == "r" else ("", "", atoms[key])
+                masked = BOT_PATH.sub(r"\1…", rest)
+                atoms[key] = f"{method} {masked}" if key == "r" else masked
+        return atoms
+
+
+logger_class = AccessLogger
 
 # Heartbeat files in memory, not on a possibly slow disk.
 if Path("/dev/shm").is_dir():

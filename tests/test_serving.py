@@ -180,6 +180,27 @@ def test_gunicorn_conf_control_socket_at_a_given_path(monkeypatch, tmp_path):
     assert values["control_socket"] == str(tmp_path / "payments.ctl") and values["control_socket_disable"] is False
 
 
+def test_the_access_log_masks_a_bots_webhook_path(deployment):
+    """A stored bot's unguessable path never reaches gunicorn's access log (the request still does)."""
+    base, env = deployment["base"], deployment["env"]
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    path = "Zq3-unguessable-bot-path-of-43-characters_x"
+    request = urllib.request.Request(f"{base}/webhook/bot/{path}/successful_payment", data=b"{}", method="POST",
+                                     headers={"Content-Type": "application/json", **HTTPS})
+    try:
+        urllib.request.urlopen(request, timeout=10)
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 404  # no such bot
+    for _ in range(100):
+        log = deployment["log"].read_text()
+        if "/webhook/bot/" in log:
+            break
+        time.sleep(0.1)
+    access = [line for line in log.splitlines() if '"POST /webhook/' in line]
+    assert access == [line for line in access if '"POST /webhook/bot/…/successful_payment HTTP/1.1" 404' in line] != []
+    assert not [line for line in access if path in line]
+
+
 def test_gunicorn_does_not_take_script_name_from_a_header(deployment):
     """`SCRIPT_NAME: /public` from a trusted (loopback) peer must not make /public/metrics serve /metrics."""
     base = deployment["base"]
