@@ -173,8 +173,8 @@ def test_create_invoice_link_for_a_subscription_asks_for_30_day_period(catalog, 
 
 
 def test_create_invoice_link_failures_exit_non_zero(catalog, fake_bot_api):
-    assert "Unknown product 'gold' in the catalog of default. Known: lifetime, premium_monthly, premium_yearly." in fails(
-        "create_invoice_link", "gold")[0]
+    assert ("Unknown product 'gold' in the catalog of default. Known: lifetime, premium_monthly, premium_yearly."
+            in fails("create_invoice_link", "gold")[0])
     Product.objects.filter(entitlement_type="lifetime").update(is_active=False)
     assert "not on sale" in fails("create_invoice_link", "lifetime")[0]
     fake_bot_api.respond("createInvoiceLink", error=(400, "Bad Request: CURRENCY_TOTAL_AMOUNT_INVALID"))

@@ -121,21 +121,24 @@ def check_stored_credentials() -> tuple[bool, str]:
     return True, f"{bots_count} stored bot(s) readable, all under the newest key"
 
 
-def check_catalog(bot) -> tuple[bool, str]:
+def check_catalog(bot=None) -> tuple[bool, str]:
+    bot = bot or bots.default()
     on_sale = Product.objects.filter(bot=bot, is_active=True).count()
     if not on_sale:
         return False, "no product on sale (load or add the catalog)"
     return True, f"{on_sale} product(s) on sale"
 
 
-def check_bot_api(bot) -> tuple[bool, str]:
+def check_bot_api(bot=None) -> tuple[bool, str]:
+    bot = bot or bots.default()
     me = call_bot("getMe", lambda api: api.get_me(), bot=bot)
     if bot.telegram_id is not None and me.id != bot.telegram_id:
         return False, f"getMe answered as @{me.username} (id {me.id}), not as this bot (id {bot.telegram_id})"
     return True, f"getMe answered: @{me.username} (id {me.id})"
 
 
-def check_webhook_registered(bot) -> tuple[bool, str]:
+def check_webhook_registered(bot=None) -> tuple[bool, str]:
+    bot = bot or bots.default()
     info = call_bot("getWebhookInfo", lambda api: api.get_webhook_info(), bot=bot)
     expected_url = webhook_url(bot)
     setting = "TELEGRAM_WEBHOOK_URL" if bot.is_default else "its URL"
@@ -158,7 +161,8 @@ def check_webhook_registered(bot) -> tuple[bool, str]:
     return True, f"at our URL, allowed updates {allowed}, {info.pending_update_count} pending"
 
 
-def check_no_waiting_events(bot) -> tuple[bool, str]:
+def check_no_waiting_events(bot=None) -> tuple[bool, str]:
+    bot = bot or bots.default()
     waiting = waiting_events().filter(bot=bot)
     failed = waiting.filter(status=EventStatus.FAILED).count()
     stuck = waiting.count() - failed
@@ -177,6 +181,7 @@ CHECKS: list[tuple[str, Callable[[], tuple[bool, str]]]] = [
     ("migrations", check_migrations),
     ("stored bots", check_stored_credentials),
 ]
+# Each takes the bot to check (None: the default bot).
 BOT_CHECKS: list[tuple[str, Callable[[Bot], tuple[bool, str]]]] = [
     ("catalog", check_catalog),
     ("Bot API", check_bot_api),

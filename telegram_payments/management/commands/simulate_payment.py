@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from entitlements.management import argtypes
 from telegram_payments.conf import stars_settings
+from telegram_payments.logformat import shown_url
 from telegram_payments.management.cli import add_bot_argument, chosen_bot
 from telegram_payments.models import STARS_CURRENCY, Product
 from telegram_payments.payments.invoices import InvoiceError, create_invoice_link
@@ -97,6 +98,7 @@ class Command(BaseCommand):
             with urllib.request.urlopen(request, timeout=15) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            raise CommandError(f"{url} answered {exc.code}: {exc.read()[:300]!r}") from None
+            raise CommandError(f"{shown_url(url, bot)} answered {exc.code}: {exc.read()[:300]!r}") from None
         except OSError as exc:
-            raise CommandError(f"Cannot reach {url} ({exc}): is the service running (./scripts/run.sh)?") from None
+            raise CommandError(f"Cannot reach {shown_url(url, bot)} ({exc}): is the service running "
+                               "(./scripts/run.sh)?") from None
