@@ -75,5 +75,5 @@ class Command(BaseCommand):
         if drop_pending:
             self.stdout.write("Pending updates were dropped.")
         if failed:
-            raise CommandError("; ".join(failed) if len(failed) == 1 else
+            raise CommandError(failed[0] if len(chosen) == 1 else
                                f"{len(failed)} of {len(chosen)} bots not registered: " + "; ".join(failed))
