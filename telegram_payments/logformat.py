@@ -5,8 +5,10 @@ the bot token (and anything shaped like one), the webhook secret, the entitlemen
 and the metrics token are replaced by its marker whatever code logged them. (Code should not log
 them in the first place; this is the net under it.)
 
-`log_webhook` writes the one line per webhook request that operators read: update id, event id,
-user id, outcome, HTTP status and duration.
+`log_webhook` writes the one line per webhook request that operators read: the bot, update id, event
+id, user id, outcome, HTTP status and duration. A stored bot's webhook path is as good as a credential
+(with its secret, it is what Telegram posts to), so lines show `/webhook/bot/<slug>/...` instead
+(`shown_url`), and `redaction` takes out any path that still gets through (Django's own request lines).
 """
 
 import json
@@ -51,15 +53,28 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(entry, default=str, ensure_ascii=False))
 
 
-def log_webhook(request, response, started: float) -> None:
-    """One line per webhook request. `started` is `time.monotonic()` when the request came in."""
+def shown_url(url: str, bot=None) -> str:
+    """`url` (or a path) with a stored bot's webhook path replaced by its slug: `bot`'s, or any bot this
+    process has loaded (never a query)."""
+    from telegram_payments.registry import bots
+
+    for candidate in [bot] if bot is not None else bots.loaded():
+        if not candidate.is_default and candidate.webhook_path and candidate.webhook_path in url:
+            url = url.replace(candidate.webhook_path, candidate.slug)
+    return url
+
+
+def log_webhook(request, response, started: float, *, bot=None) -> None:
+    """One line per webhook request, for `bot` (None: no bot has the path). `started` is
+    `time.monotonic()` when the request came in."""
     outcome = getattr(response, "outcome", None)
     data = response.data if isinstance(getattr(response, "data", None), dict) else {}
     body = _parsed_body(request, response)
     update_id = body.get("update_id") if isinstance(body.get("update_id"), int) else None
     event = getattr(outcome, "event", None)
     fields = {
-        "path": request.path,
+        "path": shown_url(request.path, bot),
+        "bot": bot.slug if bot is not None else None,
         "http_status": response.status_code,
         "outcome": getattr(outcome, "status", None) or data.get("status") or data.get("error")
         or ("invalid" if "errors" in data else "ok" if response.status_code < 400 else f"http_{response.status_code}"),
@@ -69,8 +84,9 @@ def log_webhook(request, response, started: float) -> None:
         "duration_ms": round((time.monotonic() - started) * 1000, 1),
     }
     webhook_logger.info(
-        "webhook %s %s %s event=%s user=%s update=%s %.1fms", fields["path"], fields["http_status"],
-        fields["outcome"], fields["event_id"], fields["user_id"], fields["update_id"], fields["duration_ms"],
+        "webhook %s %s %s bot=%s event=%s user=%s update=%s %.1fms", fields["path"], fields["http_status"],
+        fields["outcome"], fields["bot"], fields["event_id"], fields["user_id"], fields["update_id"],
+        fields["duration_ms"],
         extra=fields,
     )
 

@@ -10,6 +10,10 @@ empty, writable directory before the server starts (gunicorn.conf.py empties it 
 library when a worker exits); each worker then writes its numbers there and any worker's
 /metrics answers with the sum of all. Without it each worker would answer with its own counts.
 
+The business counters and the failing gauge carry a `bot` label: the bot's slug, always read from a
+`Bot` row (the registry's, or the event's bot), never from a request's URL, so the series are bounded
+by the number of bots this deployment serves. `sum without (bot)` gives a deployment's totals.
+
 The outbox's counter is defined in `entitlements.metrics` (that app imports nothing from this one).
 """
 
@@ -45,44 +49,45 @@ REQUEST_LATENCY = Histogram(
 )
 PAYMENTS = Counter(
     "telegram_stars_payments",
-    "Payments processed (granted or recorded), by product (entitlement type).",
-    ["product"],
+    "Payments processed (granted or recorded), by product (entitlement type) and bot (slug).",
+    ["product", "bot"],
 )
 STARS_RECEIVED = Counter(
     "telegram_stars_received_stars",
-    "Telegram Stars received in processed payments, by product.",
-    ["product"],
+    "Telegram Stars received in processed payments, by product and bot.",
+    ["product", "bot"],
 )
 REFUNDS = Counter(
     "telegram_stars_refunds",
-    "Refunds processed, by source (telegram, relay, staff, reconciliation, manual).",
-    ["source"],
+    "Refunds processed, by source (telegram, relay, staff, reconciliation, manual) and bot.",
+    ["source", "bot"],
 )
 DUPLICATES = Counter(
     "telegram_stars_duplicate_events",
-    "Deliveries of an event already stored, absorbed without effect, by event kind.",
-    ["kind"],
+    "Deliveries of an event already stored, absorbed without effect, by event kind and bot.",
+    ["kind", "bot"],
 )
 EVENTS_FAILED = Counter(
     "telegram_stars_failed_events",
-    "Events recorded as failed (unknown product, wrong amount...), by event kind.",
-    ["kind"],
+    "Events recorded as failed (unknown product, wrong amount...), by event kind and bot.",
+    ["kind", "bot"],
 )
 SUBSCRIPTION_UPDATES = Counter(
     "telegram_stars_subscription_updates",
     "Subscription changes Telegram reported, recorded now, by state (canceled, active, failed: a renewal's "
-    "payment failed).",
-    ["state"],
+    "payment failed) and bot.",
+    ["state", "bot"],
 )
 PRE_CHECKOUT_ANSWERS = Counter(
     "telegram_stars_pre_checkout_answers",
-    "Answers to pre-checkout queries, by outcome (ok, or the reason for refusing).",
-    ["outcome"],
+    "Answers to pre-checkout queries, by outcome (ok, or the reason for refusing) and bot.",
+    ["outcome", "bot"],
 )
 BOT_API_CALLS = Counter(
     "telegram_bot_api_calls",
-    "Calls to the Telegram Bot API, by method and result (ok, error, transient_error, not_configured).",
-    ["method", "result"],
+    "Calls to the Telegram Bot API, by method, result (ok, error, transient_error, not_configured) and bot "
+    "(\"(new)\": a token being checked before its bot is added).",
+    ["method", "result", "bot"],
 )
 LIMITER_CACHE_ERRORS = Counter(
     "telegram_stars_auth_limiter_cache_errors",
@@ -101,22 +106,28 @@ class DatabaseGauges:
 
     def collect(self):
         from django.db import DatabaseError
+        from django.db.models import Count
         from prometheus_client.core import GaugeMetricFamily
 
         from entitlements.models import OutboxMessage
         from telegram_payments.reads.selectors import failed_waiting
+        from telegram_payments.registry import bots
 
         try:
-            failed = failed_waiting().count()
+            failed = dict(failed_waiting().order_by().values_list("bot__slug").annotate(Count("pk")))
             outbox = OutboxMessage.objects.filter(delivered_at__isnull=True).count()
+            every_bot = [bot.slug for bot in bots.all()]
         except DatabaseError as exc:
             logger.warning("metrics: database gauges skipped: %s", type(exc).__name__)
             return
-        yield GaugeMetricFamily(
+        failing = GaugeMetricFamily(
             "telegram_stars_failed_events_waiting",
-            "Failing events: failed and not ended (refunded, fulfilled by a staff grant or dismissed).",
-            value=failed,
+            "Failing events: failed and not ended (refunded, fulfilled by a staff grant or dismissed), by bot.",
+            labels=["bot"],
         )
+        for slug in sorted(set(every_bot) | set(failed)):  # every active bot, at 0 too: an alert has a series
+            failing.add_metric([slug], failed.get(slug, 0))
+        yield failing
         yield GaugeMetricFamily(
             "entitlements_outbox_messages_waiting",
             "Grants and revokes not yet delivered to ENTITLEMENTS_SERVICE_URL.",
@@ -135,21 +146,37 @@ def _event_kind(event) -> str:
     return "subscription" if event.is_subscription_update else "other"
 
 
+NEW_BOT = "(new)"  # no slug has parentheses
+
+
+def bot_label(bot) -> str:
+    """The `bot` label of `bot` (a `Bot` row): its slug; "(new)" for a token checked before its bot exists."""
+    return bot.slug if bot is not None and bot.slug else NEW_BOT
+
+
+def _event_bot(event) -> str:
+    from telegram_payments.registry import bots
+
+    loaded = type(event).bot.is_cached(event)  # the event's own row, else the registry's (no query)
+    return bot_label(event.bot if loaded else bots.get(event.bot_id))
+
+
 def record_outcome(outcome) -> None:
-    """Count one `EventOutcome` (processed, duplicate or failed) of a payment or refund."""
+    """Count one `EventOutcome` (processed, duplicate or failed) of a payment or refund, for its event's bot."""
     event = outcome.event
     kind = _event_kind(event)
+    bot = _event_bot(event)
     if outcome.status == "duplicate":  # an Outcome (a str enum); metrics know nothing of the apps
-        DUPLICATES.labels(kind=kind).inc()
+        DUPLICATES.labels(kind=kind, bot=bot).inc()
     elif outcome.status == "failed":
-        EVENTS_FAILED.labels(kind=kind).inc()
+        EVENTS_FAILED.labels(kind=kind, bot=bot).inc()
     elif outcome.status == "processed":
         if kind == "payment":
             product = event.entitlement_type or "unknown"
-            PAYMENTS.labels(product=product).inc()
-            STARS_RECEIVED.labels(product=product).inc(max(event.amount_cents or 0, 0))
+            PAYMENTS.labels(product=product, bot=bot).inc()
+            STARS_RECEIVED.labels(product=product, bot=bot).inc(max(event.amount_cents or 0, 0))
         elif kind == "refund":
-            REFUNDS.labels(source=event.source).inc()
+            REFUNDS.labels(source=event.source, bot=bot).inc()
 
 
 def observe_outcome(func):
@@ -167,14 +194,19 @@ def observe_outcome(func):
     return wrapper
 
 
-def record_subscription_update(state: str) -> None:
-    """Count one subscription update recorded now: "canceled", "active" or "failed"."""
-    SUBSCRIPTION_UPDATES.labels(state=state).inc()
+def record_subscription_update(state: str, *, bot) -> None:
+    """Count one subscription update `bot` recorded now: "canceled", "active" or "failed"."""
+    SUBSCRIPTION_UPDATES.labels(state=state, bot=bot_label(bot)).inc()
 
 
-def record_pre_checkout_answer(outcome: str) -> None:
-    """Count one pre-checkout answer: "ok", or a short reason for refusing ("unknown_invoice"...)."""
-    PRE_CHECKOUT_ANSWERS.labels(outcome=outcome).inc()
+def record_pre_checkout_answer(outcome: str, *, bot) -> None:
+    """Count one pre-checkout answer of `bot`: "ok", or a short reason for refusing ("unknown_invoice"...)."""
+    PRE_CHECKOUT_ANSWERS.labels(outcome=outcome, bot=bot_label(bot)).inc()
+
+
+def record_bot_api_call(method: str, result: str, *, bot) -> None:
+    """Count one Bot API call `bot` made: "ok", "error", "transient_error" or "not_configured"."""
+    BOT_API_CALLS.labels(method=method, result=result, bot=bot_label(bot)).inc()
 
 
 def _static_prefix() -> str:

@@ -173,8 +173,8 @@ def test_create_invoice_link_for_a_subscription_asks_for_30_day_period(catalog, 
 
 
 def test_create_invoice_link_failures_exit_non_zero(catalog, fake_bot_api):
-    assert "Unknown product 'gold'. Known: lifetime, premium_monthly, premium_yearly." in fails(
-        "create_invoice_link", "gold")[0]
+    assert ("Unknown product 'gold' in the catalog of default. Known: lifetime, premium_monthly, premium_yearly."
+            in fails("create_invoice_link", "gold")[0])
     Product.objects.filter(entitlement_type="lifetime").update(is_active=False)
     assert "not on sale" in fails("create_invoice_link", "lifetime")[0]
     fake_bot_api.respond("createInvoiceLink", error=(400, "Bad Request: CURRENCY_TOTAL_AMOUNT_INVALID"))
@@ -198,7 +198,7 @@ def test_entitlements_lists_states_dates_and_the_payment_behind_each(catalog):
     assert "premium_monthly      ACTIVE" in out and "event tg_stars:payment:paid" in out
     assert "premium_yearly       EXPIRED" in out and "(not in the audit trail)" in out
     assert "Active now: premium_monthly until" in out
-    assert run("entitlements", "6")[0].strip() == "User 6 has no entitlements."
+    assert run("entitlements", "6")[0].strip() == "User 6 has no entitlements at default."
 
 
 def test_grant_entitlement_is_recorded_as_manual_with_its_reason(catalog, django_user_model):
@@ -265,7 +265,7 @@ def production_settings(settings, stars, fake_bot_api):
 def test_verify_deployment_all_pass(catalog, production_settings, stars):
     out, _ = run("verify_deployment")
     lines = out.strip().splitlines()
-    assert lines[-1] == "Checks passed: 11/11"
+    assert lines[-1] == "Checks passed: 12/12"
     assert all(line.startswith("✓") for line in lines[:-1]), out
     assert "✓ Bot API: getMe answered: @stars_test_bot" in out
     assert stars.BOT_TOKEN not in out
@@ -290,7 +290,7 @@ def test_verify_deployment_reports_each_problem_and_exits_non_zero(catalog, prod
     assert "✗ catalog: no product on sale" in out
     assert "✗ Bot API: BotApiError: getMe: Unauthorized" in out  # the fake accepts only the real token
     assert "✗ events: 1 failed and 0 stuck pending event(s)" in out
-    assert "Checks passed: 2/11" in out and "9 check(s) failed" in message
+    assert "Checks passed: 3/12" in out and "9 check(s) failed" in message
     assert "123:short" not in out and "short secret!" not in out
 
 
@@ -309,7 +309,7 @@ def test_verify_deployment_webhook_not_ours(catalog, production_settings, fake_b
     assert ("✗ webhook: registered at https://old.example.com/hook, not at TELEGRAM_WEBHOOK_URL "
             "https://pay.example.com/webhook/telegram") in out
     assert "allowed updates Telegram default, expected" in out and "last delivery error: Connection refused" in out
-    assert "Checks passed: 10/11" in out
+    assert "Checks passed: 11/12" in out
 
 
 def test_verify_deployment_unapplied_migration(catalog, production_settings):
@@ -321,14 +321,14 @@ def test_verify_deployment_unapplied_migration(catalog, production_settings):
     MigrationRecorder(connection).record_unapplied(app, newest)  # rolled back after the test
     message, out = fails("verify_deployment")
     assert f"✗ migrations: 1 unapplied migration(s): entitlements.{newest} (run manage.py migrate)" in out
-    assert "Checks passed: 10/11" in out
+    assert "Checks passed: 11/12" in out
 
 
 def test_verify_deployment_bot_api_down(catalog, production_settings, stars):
     stars.API_BASE_URL = "http://127.0.0.1:9"
     message, out = fails("verify_deployment")
     assert "✗ Bot API: BotApiError: getMe:" in out and "✗ webhook: BotApiError: getWebhookInfo:" in out
-    assert "Checks passed: 9/11" in out
+    assert "Checks passed: 10/12" in out
 
 
 # --- prune_events ------------------------------------------------------------------------------------

@@ -50,14 +50,14 @@ def test_payments_stars_duplicates_and_failures_are_counted(client, post_json, c
     assert post_json(PAY_URL, payment("m-3", entitlement_type="no_such_thing")).json()["status"] == "failed"
     after = scrape(client)
 
-    assert delta(before, after, "telegram_stars_payments_total", product="premium_monthly") == 1
-    assert delta(before, after, "telegram_stars_payments_total", product="lifetime") == 1
-    assert delta(before, after, "telegram_stars_received_stars_total", product="premium_monthly") == 250
-    assert delta(before, after, "telegram_stars_received_stars_total", product="lifetime") == 10000
-    assert delta(before, after, "telegram_stars_duplicate_events_total", kind="payment") == 1
-    assert delta(before, after, "telegram_stars_failed_events_total", kind="payment") == 1
+    assert delta(before, after, "telegram_stars_payments_total", bot="default", product="premium_monthly") == 1
+    assert delta(before, after, "telegram_stars_payments_total", bot="default", product="lifetime") == 1
+    assert delta(before, after, "telegram_stars_received_stars_total", bot="default", product="premium_monthly") == 250
+    assert delta(before, after, "telegram_stars_received_stars_total", bot="default", product="lifetime") == 10000
+    assert delta(before, after, "telegram_stars_duplicate_events_total", bot="default", kind="payment") == 1
+    assert delta(before, after, "telegram_stars_failed_events_total", bot="default", kind="payment") == 1
     # The gauge is read from the database at scrape time: one failed event is waiting.
-    assert value(after, "telegram_stars_failed_events_waiting") == 1
+    assert value(after, "telegram_stars_failed_events_waiting", bot="default") == 1
 
 
 def test_refunds_are_counted_by_source(client, post_json, catalog):
@@ -71,9 +71,9 @@ def test_refunds_are_counted_by_source(client, post_json, catalog):
     assert response.json()["status"] == "processed"
     handle_refund(user_id=4242, telegram_payment_charge_id="r-2", source=EventSource.STAFF, payload={})
     after = scrape(client)
-    assert delta(before, after, "telegram_stars_refunds_total", source="relay") == 1
-    assert delta(before, after, "telegram_stars_refunds_total", source="staff") == 1
-    assert delta(before, after, "telegram_stars_refunds_total", source="telegram") == 0
+    assert delta(before, after, "telegram_stars_refunds_total", bot="default", source="relay") == 1
+    assert delta(before, after, "telegram_stars_refunds_total", bot="default", source="staff") == 1
+    assert delta(before, after, "telegram_stars_refunds_total", bot="default", source="telegram") == 0
 
 
 def test_bot_api_calls_are_counted_by_method_and_result(client, fake_bot_api, stars):
@@ -89,11 +89,12 @@ def test_bot_api_calls_are_counted_by_method_and_result(client, fake_bot_api, st
     with pytest.raises(BotApiError):
         call_bot("getStarTransactions", lambda api: api.get_star_transactions(), bot=bots.default())
     after = scrape(client)
-    assert delta(before, after, "telegram_bot_api_calls_total", method="getMe", result="ok") == 1
-    assert delta(before, after, "telegram_bot_api_calls_total", method="refundStarPayment", result="error") == 1
-    assert delta(before, after, "telegram_bot_api_calls_total", method="refundStarPayment",
+    assert delta(before, after, "telegram_bot_api_calls_total", bot="default", method="getMe", result="ok") == 1
+    assert delta(before, after, "telegram_bot_api_calls_total", bot="default", method="refundStarPayment",
+                 result="error") == 1
+    assert delta(before, after, "telegram_bot_api_calls_total", bot="default", method="refundStarPayment",
                  result="transient_error") == 1
-    assert delta(before, after, "telegram_bot_api_calls_total", method="getStarTransactions",
+    assert delta(before, after, "telegram_bot_api_calls_total", bot="default", method="getStarTransactions",
                  result="not_configured") == 1
 
 
@@ -225,5 +226,39 @@ def test_pre_checkout_answers_are_counted_by_outcome(client, post_json, catalog)
     unknown["pre_checkout_query"].update(id="other-query", invoice_payload="inv_nobody_issued")
     assert post_json("/webhook/telegram", unknown).json()["ok"] is False
     after = scrape(client)
-    assert delta(before, after, "telegram_stars_pre_checkout_answers_total", outcome="ok") == 1
-    assert delta(before, after, "telegram_stars_pre_checkout_answers_total", outcome="unknown_invoice") == 1
+    assert delta(before, after, "telegram_stars_pre_checkout_answers_total", bot="default", outcome="ok") == 1
+    assert delta(before, after, "telegram_stars_pre_checkout_answers_total", bot="default",
+                 outcome="unknown_invoice") == 1
+
+
+def test_each_bot_is_counted_under_its_slug_and_no_label_holds_a_path(client, other_bots, catalog):
+    from django.urls import reverse
+
+    from telegram_payments.models import EventSource, Product
+    from telegram_payments.payments.pipeline import handle_successful_payment
+
+    bot_a, fake_a = other_bots["a"]
+    Product.objects.create(bot=bot_a, entitlement_type="premium_monthly", title="Premium A", description="A month",
+                           price_stars=100, duration_days=30)
+    before = scrape(client)
+    relay = reverse("bot-relay-successful-payment", args=[bot_a.webhook_path])
+    body = payment("bots-1", total_amount=100)
+    headers = {"HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN": bot_a.webhook_secret()}
+    assert client.post(relay, body, content_type="application/json", **headers).json()["status"] == "processed"
+    assert client.post(relay, body, content_type="application/json", **headers).json()["status"] == "duplicate"
+    handle_successful_payment(user_id=5, telegram_payment_charge_id="bots-2", total_amount=1, currency="XTR",
+                              entitlement_type="no_such_product", source=EventSource.RELAY, payload={}, bot=bot_a)
+    call_bot("getMe", lambda api: api.get_me(), bot=bot_a)
+    after = scrape(client)
+    assert delta(before, after, "telegram_stars_payments_total", bot="a", product="premium_monthly") == 1
+    assert delta(before, after, "telegram_stars_payments_total", bot="default", product="premium_monthly") == 0
+    assert delta(before, after, "telegram_stars_received_stars_total", bot="a", product="premium_monthly") == 100
+    assert delta(before, after, "telegram_stars_duplicate_events_total", bot="a", kind="payment") == 1
+    assert delta(before, after, "telegram_stars_failed_events_total", bot="a", kind="payment") == 1
+    assert delta(before, after, "telegram_bot_api_calls_total", bot="a", method="getMe", result="ok") == 1
+    # The gauge has a series for every bot, at 0 too.
+    assert [value(after, "telegram_stars_failed_events_waiting", bot=slug) for slug in ("default", "a", "b")] == [
+        0, 1, 0]
+    labels = {v for key in after for _, v in key[1]}
+    assert {"default", "a", "b"} <= labels
+    assert not any(bot.webhook_path in label for bot, _ in other_bots.values() for label in labels)

@@ -141,7 +141,7 @@ def test_every_kind_is_classified_and_summarised(every_kind, fake_bot_api):
     assert summary == (
         "reconcile_stars status=missing missing_payments=1 missing_refunds=1 only_here=0 failed_here=0 "
         "recorded_differently=0 debits_without_charge=2 debits_without_charge_stars=155 unknown=2 unreadable=1 "
-        "balance_stars=-1996.25 audit_trail_stars=500")
+        "balance_stars=-1996.25 audit_trail_stars=500 bot=default")
 
 
 def test_apply_records_the_missed_refund_once_and_a_second_run_finds_nothing(every_kind, fake_bot_api):
@@ -205,7 +205,7 @@ def test_clean_run_exits_0(catalog, fake_bot_api):
     assert (out, status) == ("reconcile_stars status=clean missing_payments=0 missing_refunds=0 only_here=0 "
                              "failed_here=0 recorded_differently=0 debits_without_charge=0 "
                              "debits_without_charge_stars=0 unknown=0 unreadable=0 balance_stars=0 "
-                             "audit_trail_stars=0\n", 0)
+                             "audit_trail_stars=0 bot=default\n", 0)
 
 
 def test_an_answer_without_a_list_fails_the_run(catalog, fake_bot_api):
@@ -309,4 +309,4 @@ def test_since_keeps_older_findings_out_of_the_alert_but_not_out_of_the_net_figu
     assert "Other Star movements" not in out and "Unreadable" not in out
     assert re.search(r"^  balance reported by Telegram\s+-1996\.25\s", out, re.M)
     assert out.splitlines()[-1].startswith("reconcile_stars status=clean ")
-    assert out.splitlines()[-1].endswith(" since=2026-01-01T00:00Z")
+    assert out.splitlines()[-1].endswith(" since=2026-01-01T00:00Z bot=default")

@@ -201,10 +201,10 @@ def test_subscription_updates_are_counted_by_state(client, post_json, subscripti
     post_json(URL, subscription_update("canceled", update_id=704118020))
     post_json(URL, subscription_update("canceled", update_id=704118021, invoice_payload="inv_not_ours"))
     after = scrape(client)
-    assert delta(before, after, "telegram_stars_subscription_updates_total", state="failed") == 1
-    assert delta(before, after, "telegram_stars_subscription_updates_total", state="canceled") == 1
-    assert delta(before, after, "telegram_stars_duplicate_events_total", kind="subscription") == 1
-    assert delta(before, after, "telegram_stars_failed_events_total", kind="subscription") == 1
+    assert delta(before, after, "telegram_stars_subscription_updates_total", bot="default", state="failed") == 1
+    assert delta(before, after, "telegram_stars_subscription_updates_total", bot="default", state="canceled") == 1
+    assert delta(before, after, "telegram_stars_duplicate_events_total", bot="default", kind="subscription") == 1
+    assert delta(before, after, "telegram_stars_failed_events_total", bot="default", kind="subscription") == 1
 
 
 # --- replay, staff ------------------------------------------------------------------------------

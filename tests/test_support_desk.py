@@ -438,4 +438,4 @@ def test_a_refunded_failed_payment_is_no_longer_waiting(admin_client, catalog, d
     assert glance_stats()["failed_waiting"] == 1
     assert check_no_waiting_events() == (False, "1 failed and 0 stuck pending event(s): see replay_events "
                                                 "--failed/--pending")
-    assert "telegram_stars_failed_events_waiting 1.0" in admin_client.get("/metrics").content.decode()
+    assert 'telegram_stars_failed_events_waiting{bot="default"} 1.0' in admin_client.get("/metrics").content.decode()

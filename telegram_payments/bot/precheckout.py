@@ -90,7 +90,7 @@ def answer_pre_checkout(query: PreCheckoutQuery, *, bot, update_id: int, raw: di
             raise
         return UpdateResult(Outcome.DUPLICATE, "pre_checkout_query", update_id, _body(existing),
                             pre_checkout_answer=existing)
-    record_pre_checkout_answer(reason or "ok")
+    record_pre_checkout_answer(reason or "ok", bot=bot)
     if reason:
         logger.info("pre-checkout %s declined: %s", query.id, reason)
     return UpdateResult(Reply.ANSWERED, "pre_checkout_query", update_id, _body(answer), pre_checkout_answer=answer)

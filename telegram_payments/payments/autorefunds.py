@@ -35,13 +35,18 @@ class AutoRefundResult:
 
 
 def refund_one(*, due_before: datetime | None = None, backoff_base: float = BACKOFF_BASE_SECONDS,
-               backoff_max: float = BACKOFF_MAX_SECONDS, max_attempts: int = MAX_ATTEMPTS) -> AutoRefundResult | None:
-    """Claim and refund one due payment; None when nothing is due (or all due are claimed)."""
+               backoff_max: float = BACKOFF_MAX_SECONDS, max_attempts: int = MAX_ATTEMPTS,
+               bots=None) -> AutoRefundResult | None:
+    """Claim and refund one due payment (`bots`: of these bots only; None: of any); None when nothing is
+    due (or all due are claimed)."""
     with transaction.atomic():
         now = timezone.now()
-        job = (AutoRefund.objects
-               .filter(done_at__isnull=True, next_attempt_at__lte=due_before or now, attempt_count__lt=max_attempts)
-               .order_by("next_attempt_at", "id").select_for_update(skip_locked=True).first())
+        jobs = AutoRefund.objects.filter(done_at__isnull=True, next_attempt_at__lte=due_before or now,
+                                         attempt_count__lt=max_attempts)
+        if bots is not None:
+            jobs = jobs.filter(payment__bot__in=list(bots))
+        # of=self: with --bot the query joins the payment, whose row is locked next, in that order.
+        job = jobs.order_by("next_attempt_at", "id").select_for_update(skip_locked=True, of=("self",)).first()
         if job is None:
             return None
         payment = StripeEvent.objects.select_for_update().get(pk=job.payment_id)

@@ -169,7 +169,7 @@ def handle_subscription_update(
         payload=payload,
     ))
     if outcome.status == Outcome.PROCESSED:
-        record_subscription_update(telegram_state(outcome.event))
+        record_subscription_update(telegram_state(outcome.event), bot=bot)
     return outcome
 
 

@@ -28,8 +28,13 @@ class PruneSummary:
     kept_unfinished: int  # failed or pending, older than the cutoff
 
 
-def _old_processed(cutoff: datetime) -> QuerySet:
-    return StripeEvent.objects.filter(status=EventStatus.PROCESSED, received_at__lt=cutoff)
+def _of_bots(bots) -> QuerySet:
+    events = StripeEvent.objects.all()
+    return events if bots is None else events.filter(bot__in=list(bots))
+
+
+def _old_processed(cutoff: datetime, bots=None) -> QuerySet:
+    return _of_bots(bots).filter(status=EventStatus.PROCESSED, received_at__lt=cutoff)
 
 
 def _granting():
@@ -47,9 +52,10 @@ def _counterpart_recorded(other_type: str):
     )
 
 
-def prunable_events(*, cutoff: datetime, payloads_only: bool = False) -> QuerySet:
-    """Processed events received before `cutoff` that may go (or, `payloads_only`, lose their payload)."""
-    events = _old_processed(cutoff)
+def prunable_events(*, cutoff: datetime, payloads_only: bool = False, bots=None) -> QuerySet:
+    """Processed events received before `cutoff` that may go (or, `payloads_only`, lose their payload);
+    `bots`: only these bots' events (None: every bot's)."""
+    events = _old_processed(cutoff, bots)
     if payloads_only:
         return events.exclude(payload={})
     return (
@@ -67,20 +73,22 @@ def prune_events(
     batch_size: int = 1000,
     now: datetime | None = None,
     on_batch: Callable[[int, int], None] | None = None,
+    bots=None,
 ) -> PruneSummary:
-    """Delete (or strip the payload of) prunable events older than `older_than`, in batches."""
+    """Delete (or strip the payload of) prunable events older than `older_than`, in batches; `bots`: only
+    these bots' events (None: every bot's)."""
     if older_than <= timedelta(0):
         raise ValueError("older_than must be positive")
     cutoff = (now or timezone.now()) - older_than
-    selection = prunable_events(cutoff=cutoff, payloads_only=payloads_only)
+    selection = prunable_events(cutoff=cutoff, payloads_only=payloads_only, bots=bots)
     selected = selection.count()
-    old = _old_processed(cutoff)
+    old = _old_processed(cutoff, bots)
     kept_for_entitlements = 0 if payloads_only else old.filter(_granting()).count()
     kept_in_pairs = 0 if payloads_only else (
         old.exclude(_granting()).filter(_counterpart_recorded(EVENT_REFUND), event_type=EVENT_PAYMENT).count()
         + old.exclude(_granting()).filter(_counterpart_recorded(EVENT_PAYMENT), event_type=EVENT_REFUND).count()
     )
-    kept_unfinished = StripeEvent.objects.filter(received_at__lt=cutoff).exclude(status=EventStatus.PROCESSED).count()
+    kept_unfinished = _of_bots(bots).filter(received_at__lt=cutoff).exclude(status=EventStatus.PROCESSED).count()
 
     def prune(batch: QuerySet) -> int:
         return batch.update(payload={}) if payloads_only else batch.delete()[0]

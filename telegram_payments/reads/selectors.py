@@ -38,12 +38,14 @@ def events_to_replay(
     since: datetime | None = None,
     until: datetime | None = None,
     now: datetime | None = None,
+    bots=None,
 ) -> QuerySet[StripeEvent]:
     """Events a replay should run, oldest first.
 
     `failed`, `pending` (older than `stuck_after`, so a webhook still in flight is left alone) and
     `event_ids` are alternatives (any of them selects); `event_type`, `since` and `until` narrow the
-    result. With none of the three alternatives nothing is selected, never "everything".
+    result, and so does `bots` (None: every bot's events). With none of the three alternatives nothing is
+    selected, never "everything".
     Processed events may be selected by id; `replay_event` leaves them alone.
     """
     now = now or timezone.now()
@@ -55,6 +57,8 @@ def events_to_replay(
     if event_ids:
         which |= Q(event_id__in=list(event_ids))
     events = StripeEvent.objects.filter(which)
+    if bots is not None:
+        events = events.filter(bot__in=list(bots))
     if event_type:
         events = events.filter(event_type=resolve_event_type(event_type))
     if since is not None:

@@ -103,13 +103,19 @@ def find(name: str) -> Bot:
     return bot
 
 
+def loaded() -> list[Bot]:
+    """The bots this process has loaded already, without reading the table (for log lines)."""
+    return list((_state["bots"] or {}).values())
+
+
 def loaded_secrets() -> set[str]:
-    """The tokens (and their secret halves) and webhook secrets of the stored bots this process has
-    loaded, for `redaction` (never a query: a log line must not read the database)."""
+    """The tokens (and their secret halves), webhook secrets and webhook paths of the stored bots this
+    process has loaded, for `redaction` (never a query: a log line must not read the database)."""
     found = set()
-    for bot in (_state["bots"] or {}).values():
+    for bot in loaded():
         if bot.is_default:
             continue
+        found.add(bot.webhook_path)  # with the secret, what Telegram posts to: never in a log line
         try:
             token, secret = bot.token(), bot.webhook_secret()
         except Exception:  # noqa: BLE001 - a key gone: nothing to look for, and redaction must not fail

@@ -7,6 +7,7 @@ sealed (`credentials`). Its event ids, locks and entitlement scope are derived f
 """
 
 import secrets
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.db import transaction
@@ -16,7 +17,7 @@ from django.utils import timezone
 from telegram_payments.bot.updates import ALLOWED_UPDATES
 from telegram_payments.conf import stars_settings
 from telegram_payments.models import Bot, BotMembership
-from telegram_payments.registry.credentials import seal
+from telegram_payments.registry.credentials import CredentialError, needs_reseal, reseal, seal
 from telegram_payments.telegram_api.client import BotApiError, call_bot
 
 
@@ -101,3 +102,35 @@ def rotate_secret(*, bot: Bot) -> Bot:
     bot.secret_sealed = seal(secret)
     bot.save(update_fields=["secret_sealed"])
     return bot
+
+
+@dataclass(frozen=True)
+class ResealSummary:
+    resealed: int  # bots with a value moved (or, in a dry run, to move) to the newest key
+    current: int  # bots whose token and secret were under the newest key already
+    unreadable: list[str]  # slugs of bots with a value no key opens (left as they are)
+
+
+def reseal_stored_bots(*, dry_run: bool = False) -> ResealSummary:
+    """Reseal every stored bot's token and secret under the newest of CREDENTIAL_KEYS (a key rotation:
+    the new key first everywhere, this, then drop the old key). Each bot's row is locked while its values
+    are read and written, so a token replaced meanwhile is never overwritten with the old one."""
+    resealed = current = 0
+    unreadable = []
+    for pk in Bot.objects.filter(is_default=False).order_by("pk").values_list("pk", flat=True):
+        with transaction.atomic():
+            bot = Bot.objects.select_for_update().get(pk=pk)
+            try:
+                stale = [field for field in ("token_sealed", "secret_sealed") if needs_reseal(getattr(bot, field))]
+            except CredentialError:
+                unreadable.append(bot.slug)
+                continue
+            if not stale:
+                current += 1
+                continue
+            resealed += 1
+            if not dry_run:
+                for field in stale:
+                    setattr(bot, field, reseal(getattr(bot, field)))
+                bot.save(update_fields=stale)
+    return ResealSummary(resealed, current, unreadable)

@@ -17,7 +17,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
 from telegram_payments.conf import stars_settings
-from telegram_payments.metrics import BOT_API_CALLS
+from telegram_payments.metrics import record_bot_api_call
 from telegram_payments.redaction import redact
 
 logger = logging.getLogger(__name__)
@@ -74,15 +74,15 @@ def call_bot(method: str, action: Callable[[TelegramApi], Awaitable[T]], *, bot,
     try:
         result = _call_bot(method, action, timeout, bot.token())
     except BotNotConfigured:
-        BOT_API_CALLS.labels(method=method, result="not_configured").inc()
+        record_bot_api_call(method, "not_configured", bot=bot)
         raise
     except BotApiError as exc:
-        BOT_API_CALLS.labels(method=method, result="transient_error" if exc.transient else "error").inc()
+        record_bot_api_call(method, "transient_error" if exc.transient else "error", bot=bot)
         raise
     except Exception:
-        BOT_API_CALLS.labels(method=method, result="error").inc()
+        record_bot_api_call(method, "error", bot=bot)
         raise
-    BOT_API_CALLS.labels(method=method, result="ok").inc()
+    record_bot_api_call(method, "ok", bot=bot)
     return result
 
 

@@ -116,7 +116,7 @@ class WebhookView(JsonApiView):
     def dispatch(self, request, *args, **kwargs):
         started = time.monotonic()
         response = super().dispatch(request, *args, **kwargs)
-        log_webhook(self.request, response, started)  # one structured line per webhook
+        log_webhook(self.request, response, started, bot=self.bot)  # one structured line per webhook
         return response
 
 

@@ -4,8 +4,9 @@ from django.core.management.base import BaseCommand
 
 from entitlements.management import argtypes
 from entitlements.selectors import current_access
+from telegram_payments.management.cli import add_bot_argument, chosen_bot
 from telegram_payments.models import EventSource
-from telegram_payments.reads.selectors import user_entitlements
+from telegram_payments.reads.selectors import bot_scopes, user_entitlements
 
 
 def _when(value) -> str:
@@ -13,18 +14,22 @@ def _when(value) -> str:
 
 
 class Command(BaseCommand):
-    help = "Show every entitlement of USER_ID: state, dates, and the payment (or manual grant) behind it."
+    help = ("Show every entitlement of USER_ID with a bot (--bot, default the default bot; its own scope and "
+            "the shared ones its products grant): state, dates, and the payment (or manual grant) behind it.")
 
     def add_arguments(self, parser):
         parser.add_argument("user_id", type=argtypes.user_id, metavar="USER_ID", help="Telegram user id")
+        add_bot_argument(parser)
 
     def handle(self, *args, **options):
         user_id = options["user_id"]
-        records = user_entitlements(user_id)
+        bot = chosen_bot(options)
+        scopes = bot_scopes(bot)
+        records = user_entitlements(user_id, scopes=scopes)
         if not records:
-            self.stdout.write(f"User {user_id} has no entitlements.")
+            self.stdout.write(f"User {user_id} has no entitlements at {bot.slug}.")
             return
-        self.stdout.write(f"Entitlements of user {user_id} (times UTC):")
+        self.stdout.write(f"Entitlements of user {user_id} at {bot.slug} (times UTC):")
         for record in records:
             grant, event = record.entitlement, record.event
             ends = _when(grant.expires_at) if grant.expires_at else "never"
@@ -48,7 +53,7 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"    refund {record.revoking_event.event_id} ({record.revoking_event.get_source_display()})"
                 )
-        active = current_access(user_id)
+        active = [access for scope in scopes for access in current_access(user_id, scope=scope)]
         summary = ", ".join(f"{a.entitlement_type} until {_when(a.expires_at) if a.expires_at else 'never'}"
                             for a in active)
         self.stdout.write(f"Active now: {summary or 'nothing'}.")

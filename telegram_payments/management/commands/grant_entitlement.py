@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from entitlements.management import argtypes
+from telegram_payments.management.cli import add_bot_argument, chosen_bot
 from telegram_payments.models import StripeEvent
 from telegram_payments.payments.manual import ManualActionRefused, grant_manually
 
@@ -43,19 +44,22 @@ class Command(BaseCommand):
                             help="the user's failed payment this grant delivers: it ends as fulfilled, linked to it")
         parser.add_argument("--operator", metavar="USERNAME", help="your staff username, recorded as initiated_by")
         parser.add_argument("--dry-run", action="store_true", help="say what would be granted, change nothing")
+        add_bot_argument(parser)
 
     def handle(self, *args, **options):
         operator = staff_user(options["operator"])
+        bot = chosen_bot(options)
         fulfils = None
         if options["fulfils"]:
-            fulfils = StripeEvent.objects.filter(event_id=options["fulfils"],
+            fulfils = StripeEvent.objects.filter(event_id=options["fulfils"], bot=bot,
                                                  customer_id=str(options["user_id"])).first()
             if fulfils is None:
-                raise CommandError(f"No event {options['fulfils']!r} of user {options['user_id']}.")
+                raise CommandError(f"No event {options['fulfils']!r} of user {options['user_id']} at {bot.slug}.")
         if options["dry_run"]:
             length = f"{options['days']} days" if options["days"] else "the product's duration"
             self.stdout.write(
-                f"Dry run: would grant {options['entitlement_type']} to {options['user_id']} for {length}; "
+                f"Dry run: would grant {options['entitlement_type']} to {options['user_id']} for {length} "
+                f"at {bot.slug}; "
                 "nothing changed."
             )
             return
@@ -63,7 +67,7 @@ class Command(BaseCommand):
             outcome = grant_manually(
                 user_id=options["user_id"], entitlement_type=options["entitlement_type"],
                 reason=options["reason"], days=options["days"], operator=operator,
-                operator_name=options["operator"] or os_user(), fulfils=fulfils,
+                operator_name=options["operator"] or os_user(), fulfils=fulfils, bot=bot,
             )
         except ManualActionRefused as exc:
             raise CommandError(f"Not granted: {exc}.") from None

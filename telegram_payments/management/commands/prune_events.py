@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from entitlements.management import argtypes
 from telegram_payments.conf import stars_settings
-from telegram_payments.management.cli import Progress
+from telegram_payments.management.cli import Progress, add_bot_argument, chosen_bots
 from telegram_payments.payments.retention import prune_events
 
 
@@ -14,7 +14,7 @@ class Command(BaseCommand):
     help = (
         "Delete processed events older than --older-than DAYS (default EVENT_RETENTION_DAYS), or with "
         "--payloads-only clear their raw payloads. Never failed or pending events, never an event an "
-        "entitlement points to, never a payment/refund pair. --dry-run counts first."
+        "entitlement points to, never a payment/refund pair. Every bot's, unless --bot narrows. --dry-run counts first."
     )
 
     def add_arguments(self, parser):
@@ -24,6 +24,7 @@ class Command(BaseCommand):
                             help="keep the rows, clear only the stored raw payloads")
         parser.add_argument("--dry-run", action="store_true", help="count, change nothing")
         parser.add_argument("--batch-size", type=argtypes.batch_size, default=1000, help="rows per transaction")
+        add_bot_argument(parser, all_bots=True)
 
     def handle(self, *args, **options):
         days = options["older_than"] if options["older_than"] is not None else stars_settings.EVENT_RETENTION_DAYS
@@ -38,7 +39,7 @@ class Command(BaseCommand):
         summary = prune_events(
             older_than=timedelta(days=days), payloads_only=options["payloads_only"],
             dry_run=options["dry_run"], batch_size=options["batch_size"],
-            on_batch=on_batch,
+            on_batch=on_batch, bots=chosen_bots(options) if options["bot"] is not None else None,
         )
         progress.finish()
         what = "payloads cleared" if options["payloads_only"] else "events deleted"

@@ -1,9 +1,10 @@
-"""Compare Telegram's Star transactions with the audit trail; --apply records what we are missing."""
+"""Compare a bot's Star transactions at Telegram with its audit trail; --apply records what we are missing.
+`--bot` picks the bot (default: the default bot); `--all-bots` runs for each active bot in turn."""
 
 from django.core.management.base import BaseCommand, CommandError
 
 from entitlements.management import argtypes
-from telegram_payments.management.cli import Progress, iso_datetime
+from telegram_payments.management.cli import Progress, add_bot_argument, chosen_bot, iso_datetime
 from telegram_payments.payments.events import TRANSIENT_ERRORS
 from telegram_payments.reconcile import (
     ATTENTION,
@@ -14,9 +15,11 @@ from telegram_payments.reconcile import (
     reconcile_stars,
 )
 from telegram_payments.reconcile.transactions import stars_text
+from telegram_payments.registry import bots
 from telegram_payments.telegram_api.client import BotApiError
 
-EXIT_MISSING, EXIT_ATTENTION = 2, 3
+EXIT_FAILED, EXIT_MISSING, EXIT_ATTENTION = 1, 2, 3
+WORST_FIRST = (EXIT_FAILED, EXIT_MISSING, EXIT_ATTENTION, 0)  # --all-bots exits with the worst of its runs
 MIXED_GROUPS = {"fees and commissions", "other movements"}  # net figures: show their kinds
 
 
@@ -28,7 +31,9 @@ class Command(BaseCommand):
         "summarised by kind; the balance Telegram reports (getMyStarBalance) beside what the audit trail "
         "implies, the difference explained by kind. A dry run unless --apply, which records the missing "
         "sales and refunds through the payment pipeline (source: reconciliation); a second run finds nothing. "
-        "The last line is a one-line summary (--summary: only that line). Exit status: 0 clean; 2 sales or "
+        "For one bot (--bot, default the default bot) or each in turn (--all-bots). "
+        "The last line of each run is a one-line summary ending bot=<slug> (--summary: only that line). Exit "
+        "status (--all-bots: the worst of its runs, in this order: 1, 2, 3, 0): 0 clean; 2 sales or "
         "refunds missing here (run --apply); 3 nothing missing, but something for a human (rows only here, "
         "recorded as failed or differently, debits without a charge of ours, unknown or unreadable "
         "transactions); 1 the run failed (Telegram or the database unreachable; safe to run again)."
@@ -46,8 +51,29 @@ class Command(BaseCommand):
                             help=f"transactions per getStarTransactions call (1-{MAX_PAGE_SIZE})")
         parser.add_argument("--summary", action="store_true",
                             help="print only the one-line summary (for cron); the exit status is the same")
+        which = parser.add_mutually_exclusive_group()
+        add_bot_argument(which)
+        which.add_argument("--all-bots", action="store_true", help="every active bot, in turn")
 
     def handle(self, *args, **options):
+        if not options["all_bots"]:
+            code, message = self._reconcile(chosen_bot(options), options)
+            if code:
+                raise CommandError(message, returncode=code)
+            return
+        outcomes = []
+        for bot in bots.all():
+            code, message = self._reconcile(bot, options)
+            outcomes.append((code, bot.slug, message))
+        worst = min((code for code, _, _ in outcomes), key=WORST_FIRST.index)
+        if worst:
+            raise CommandError("; ".join(f"{slug}: {message}" for code, slug, message in outcomes if code),
+                               returncode=worst)
+
+    def _reconcile(self, bot, options) -> tuple[int, str]:
+        """Reconcile `bot`, print its report and summary line; (exit status, why it is not 0)."""
+        if options["all_bots"] and not options["summary"]:
+            self.stdout.write(f"== {bot.slug}" + (f" (@{bot.username})" if bot.username else ""))
         verbose = options["verbosity"] >= 1 and not options["summary"]
         fetching = Progress(self.stderr, "fetched transactions", every=1, enabled=verbose)
         applying = Progress(self.stderr, "reconciled", enabled=verbose, every=10)
@@ -58,25 +84,29 @@ class Command(BaseCommand):
 
         try:
             result = reconcile_stars(
-                since=options["since"], apply=options["apply"], page_size=options["page_size"],
+                bot=bot, since=options["since"], apply=options["apply"], page_size=options["page_size"],
                 on_page=fetching.update, on_applied=on_applied,
             )
         except BotApiError as exc:
-            raise CommandError(f"Telegram did not answer {exc.method}: {exc.description}") from None
+            failure = f"Telegram did not answer {exc.method}: {exc.description}"
         except TRANSIENT_ERRORS as exc:  # what was recorded stays recorded; a rerun picks up the rest
-            raise CommandError(f"Database unavailable ({type(exc).__name__}); safe to run again.") from None
+            failure = f"Database unavailable ({type(exc).__name__}); safe to run again."
+        else:
+            failure = ""
         fetching.finish()
         applying.finish()
+        if failure:
+            self.stdout.write(f"reconcile_stars status=failed bot={bot.slug}")
+            return EXIT_FAILED, failure
 
         if not options["summary"]:
             self._report(result, options["since"])
-        self.stdout.write(self._summary_line(result, options["since"]))
+        self.stdout.write(f"{self._summary_line(result, options['since'])} bot={bot.slug}")
         if result.outcome == MISSING:
-            missing = len(result.missing_here)
-            raise CommandError(f"{missing} sale(s)/refund(s) missing here; run with --apply.", returncode=EXIT_MISSING)
+            return EXIT_MISSING, f"{len(result.missing_here)} sale(s)/refund(s) missing here; run with --apply."
         if result.outcome == ATTENTION:
-            raise CommandError(f"{result.attention} finding(s) for a human; nothing missing here.",
-                               returncode=EXIT_ATTENTION)
+            return EXIT_ATTENTION, f"{result.attention} finding(s) for a human; nothing missing here."
+        return 0, ""
 
     # --- the report -------------------------------------------------------------------------------
     def _report(self, result, since):

@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from entitlements.management import argtypes
-from telegram_payments.management.cli import Progress, iso_datetime
+from telegram_payments.management.cli import Progress, add_bot_argument, chosen_bots, iso_datetime
 from telegram_payments.payments.events import TRANSIENT_ERRORS, Outcome
 from telegram_payments.payments.notices import replay_and_thank
 from telegram_payments.reads.selectors import events_to_replay
@@ -17,7 +17,8 @@ MINUTES = argtypes.int_range(0, argtypes.MAX_DAYS * 24 * 60, "a number of minute
 class Command(BaseCommand):
     help = (
         "Replay stored events through exactly the code a webhook runs: --failed, --pending (stuck "
-        "longer than --older-than minutes) and/or --ids, narrowed by --type and --since/--until. "
+        "longer than --older-than minutes) and/or --ids, narrowed by --type, --since/--until and --bot "
+        "(an event id names its bot: --ids needs no --bot). "
         "Exits 1 when any event is still failing."
     )
 
@@ -33,6 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("--since", type=iso_datetime, help="received at or after (ISO date/datetime, UTC)")
         parser.add_argument("--until", type=iso_datetime, help="received before (ISO date/datetime, UTC)")
         parser.add_argument("--dry-run", action="store_true", help="list what would be replayed, change nothing")
+        add_bot_argument(parser, all_bots=True)
 
     def handle(self, *args, **options):
         if not (options["failed"] or options["pending"] or options["ids"]):
@@ -46,6 +48,7 @@ class Command(BaseCommand):
                 event_type=options["event_type"],
                 since=options["since"],
                 until=options["until"],
+                bots=chosen_bots(options) if options["bot"] is not None else None,
             )
         )
         missing = sorted(set(options["ids"]) - {e.event_id for e in events})

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from telegram_payments.bot.updates import InvalidUpdate, process_update
 from telegram_payments.conf import stars_settings
-from telegram_payments.management.cli import Progress
+from telegram_payments.management.cli import Progress, add_bot_argument, chosen_bot
 from telegram_payments.models import EventSource
 from telegram_payments.payments.events import TRANSIENT_ERRORS, Outcome
 from telegram_payments.telegram_api.limits import is_bigint
@@ -25,8 +25,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file", metavar="FILE", help="JSON Lines file of updates, or - for stdin")
         parser.add_argument("--dry-run", action="store_true", help="check every line, store nothing")
+        add_bot_argument(parser)  # the bot the updates were sent to
 
     def handle(self, *args, **options):
+        bot = chosen_bot(options)
         lines = self._read(options["file"])
         progress = Progress(self.stderr, "updates", len(lines), enabled=options["verbosity"] >= 1)
         counts: Counter[str] = Counter()
@@ -47,7 +49,7 @@ class Command(BaseCommand):
                 counts["bad" if problem else "valid"] += 1
                 continue
             try:
-                result = process_update(data, source=EventSource.REPLAY)
+                result = process_update(data, bot=bot, source=EventSource.REPLAY)
             except InvalidUpdate as exc:
                 problems.append(f"line {number}: {exc}")
                 counts["bad"] += 1

@@ -17,9 +17,10 @@ from django.urls import reverse
 
 from entitlements.management import argtypes
 from telegram_payments.conf import stars_settings
+from telegram_payments.logformat import shown_url
+from telegram_payments.management.cli import add_bot_argument, chosen_bot
 from telegram_payments.models import STARS_CURRENCY, Product
 from telegram_payments.payments.invoices import InvoiceError, create_invoice_link
-from telegram_payments.registry import bots
 from telegram_payments.telegram_api.client import BotApiError, call_bot
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -35,6 +36,7 @@ class Command(BaseCommand):
         parser.add_argument("--username", default="", help="the buyer's @username, without the @")
         parser.add_argument("--service", default="http://127.0.0.1:8000", metavar="URL",
                             help="where the service runs (default http://127.0.0.1:8000)")
+        add_bot_argument(parser)
 
     def handle(self, *args, **options):
         if not settings.DEBUG:
@@ -43,12 +45,14 @@ class Command(BaseCommand):
         for name, url in (("--service", options["service"]), ("TELEGRAM_API_BASE_URL", stars_settings.API_BASE_URL)):
             if urlsplit(url).hostname not in LOOPBACK:
                 raise CommandError(f"{name} must be on this machine (127.0.0.1, localhost or [::1]): {url!r}.")
-        product = Product.objects.filter(entitlement_type=options["product"], is_active=True).first()
+        bot = chosen_bot(options)
+        product = Product.objects.filter(bot=bot, entitlement_type=options["product"], is_active=True).first()
         if product is None:
-            raise CommandError(f"No product {options['product']!r} on sale (manage.py loaddata demo_catalog).")
+            raise CommandError(f"No product {options['product']!r} on sale at {bot.slug} "
+                               "(manage.py loaddata demo_catalog).")
         user_id = options["user"]
         try:
-            issued = create_invoice_link(product=product, user_id=user_id)
+            issued = create_invoice_link(product=product, user_id=user_id, bot=bot)
         except (InvoiceError, BotApiError) as exc:
             raise CommandError(f"Could not issue the invoice: {exc} (is manage.py dev_bot_api running?)") from None
         invoice = issued.invoice
@@ -62,7 +66,7 @@ class Command(BaseCommand):
         query = {"update_id": update_id, "pre_checkout_query": {
             "id": secrets.token_hex(8), "from": buyer, "currency": STARS_CURRENCY,
             "total_amount": invoice.price_stars, "invoice_payload": invoice.payload}}
-        answer = self._post(options["service"], query)
+        answer = self._post(options["service"], query, bot=bot)
         self.stdout.write(f"Pre-checkout: {json.dumps(answer)}")
         if not answer.get("ok"):
             raise CommandError("The pre-checkout query was declined: no payment sent.")
@@ -76,22 +80,25 @@ class Command(BaseCommand):
         try:  # what Telegram's getStarTransactions will list (the stand-in keeps it; Telegram does by itself)
             call_bot("recordStarPayment", lambda api: api.do_api_request("recordStarPayment", api_kwargs={
                 "charge_id": charge, "user_id": user_id, "amount": invoice.price_stars,
-                "invoice_payload": invoice.payload}), bot=bots.default())
+                "invoice_payload": invoice.payload}), bot=bot)
         except BotApiError as exc:
             self.stderr.write(f"The Bot API did not record the Star transaction ({exc.description}).")
         message = {"message_id": 1, "date": int(time.time()), "chat": chat, "from": buyer,
                    "successful_payment": payment}
-        answer = self._post(options["service"], {"update_id": update_id + 1, "message": message})
+        answer = self._post(options["service"], {"update_id": update_id + 1, "message": message}, bot=bot)
         self.stdout.write(f"Payment {charge}: {json.dumps(answer, ensure_ascii=False)}")
 
-    def _post(self, service: str, update: dict) -> dict:
-        url = service.rstrip("/") + reverse("telegram-webhook")
+    def _post(self, service: str, update: dict, *, bot) -> dict:
+        """POST `update` to `bot`'s webhook path with its secret, as Telegram would."""
+        path = reverse("telegram-webhook") if bot.is_default else reverse("bot-webhook", args=[bot.webhook_path])
+        url = service.rstrip("/") + path
         request = urllib.request.Request(url, data=json.dumps(update).encode(), method="POST", headers={
-            "Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": stars_settings.WEBHOOK_SECRET})
+            "Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": bot.webhook_secret()})
         try:
             with urllib.request.urlopen(request, timeout=15) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            raise CommandError(f"{url} answered {exc.code}: {exc.read()[:300]!r}") from None
+            raise CommandError(f"{shown_url(url, bot)} answered {exc.code}: {exc.read()[:300]!r}") from None
         except OSError as exc:
-            raise CommandError(f"Cannot reach {url} ({exc}): is the service running (./scripts/run.sh)?") from None
+            raise CommandError(f"Cannot reach {shown_url(url, bot)} ({exc}): is the service running "
+                               "(./scripts/run.sh)?") from None

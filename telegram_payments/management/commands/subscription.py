@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from entitlements.management import argtypes
+from telegram_payments.management.cli import add_bot_argument, chosen_bot
 from telegram_payments.models import EventSource
 from telegram_payments.payments.renewals import UnknownSubscription, set_subscription_cancelled
 from telegram_payments.telegram_api.client import BotApiError
@@ -20,11 +21,12 @@ class Command(BaseCommand):
         action = parser.add_mutually_exclusive_group(required=True)
         action.add_argument("--cancel", action="store_true", help="Stop renewing at the end of the paid period.")
         action.add_argument("--enable", action="store_true", help="Resume renewing a cancelled subscription.")
+        add_bot_argument(parser)
 
     def handle(self, *args, user_id, charge_id, cancel=False, enable=False, **options):
         try:
             set_subscription_cancelled(user_id=user_id, charge_id=charge_id, cancelled=cancel,
-                                       source=EventSource.MANUAL)
+                                       source=EventSource.MANUAL, bot=chosen_bot(options))
         except UnknownSubscription as exc:
             raise CommandError(str(exc)) from None
         except BotApiError as exc:

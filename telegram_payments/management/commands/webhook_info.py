@@ -1,10 +1,11 @@
-"""manage.py webhook_info: what Telegram knows of this bot's webhook (getWebhookInfo), readably."""
+"""manage.py webhook_info [--bot BOT]: what Telegram knows of each bot's webhook (getWebhookInfo), readably."""
 
 from django.core.management.base import BaseCommand, CommandError
 
 from telegram_payments.bot.updates import ALLOWED_UPDATES
-from telegram_payments.conf import stars_settings
-from telegram_payments.registry import bots
+from telegram_payments.logformat import shown_url
+from telegram_payments.management.cli import add_bot_argument, chosen_bots
+from telegram_payments.registry.services import webhook_url
 from telegram_payments.telegram_api.client import BotApiError, call_bot
 
 
@@ -13,16 +14,33 @@ def _when(moment) -> str:
 
 
 class Command(BaseCommand):
-    help = "Print the bot's webhook as Telegram sees it: URL, pending updates, last error and its date."
+    help = ("Print each bot's webhook as Telegram sees it (every active bot, or --bot): URL, pending updates, "
+            "last error and its date. A stored bot's path is shown as its slug.")
+
+    def add_arguments(self, parser):
+        add_bot_argument(parser, all_bots=True)
 
     def handle(self, *args, **options):
-        try:
-            info = call_bot("getWebhookInfo", lambda api: api.get_webhook_info(), bot=bots.default())
-        except BotApiError as exc:
-            raise CommandError(f"getWebhookInfo failed: {exc.description}") from None
+        chosen = chosen_bots(options)
+        failed = []
+        for bot in chosen:
+            if len(chosen) > 1:
+                self.stdout.write(f"Bot {bot.slug}" + (f" (@{bot.username})" if bot.username else "") + ":")
+            try:
+                info = call_bot("getWebhookInfo", lambda api: api.get_webhook_info(), bot=bot)
+            except BotApiError as exc:
+                failed.append(f"{bot.slug}: getWebhookInfo failed: {exc.description}")
+                self.stdout.write(self.style.ERROR(f"getWebhookInfo failed: {exc.description}"))
+                continue
+            self._show(info, bot)
+        if failed:
+            raise CommandError("; ".join(failed) if len(chosen) == 1 else
+                               f"{len(failed)} of {len(chosen)} bots: " + "; ".join(failed))
+
+    def _show(self, info, bot):
         allowed = list(info.allowed_updates or ())
         rows = [
-            ("URL", info.url or "(none: no webhook is set, run set_webhook)"),
+            ("URL", shown_url(info.url, bot) if info.url else "(none: no webhook is set, run set_webhook)"),
             ("Pending updates", str(info.pending_update_count)),
             ("Allowed updates", ", ".join(allowed) or "(Telegram's default: all but a few)"),
             ("Max connections", str(info.max_connections or "")),
@@ -34,9 +52,10 @@ class Command(BaseCommand):
         for label, value in rows:
             if value:
                 self.stdout.write(f"{label + ':':<17} {value}")
-        if info.url and stars_settings.WEBHOOK_URL and info.url != stars_settings.WEBHOOK_URL:
-            self.stdout.write(self.style.WARNING(
-                f"Warning: TELEGRAM_WEBHOOK_URL is {stars_settings.WEBHOOK_URL}; run set_webhook."))
+        expected = webhook_url(bot)
+        if info.url and expected and info.url != expected:
+            setting = "TELEGRAM_WEBHOOK_URL is" if bot.is_default else "its URL is"
+            self.stdout.write(self.style.WARNING(f"Warning: {setting} {shown_url(expected, bot)}; run set_webhook."))
         if info.url and set(allowed) != set(ALLOWED_UPDATES):
             self.stdout.write(self.style.WARNING(
                 f"Warning: this service handles {', '.join(ALLOWED_UPDATES)}; run set_webhook."))
