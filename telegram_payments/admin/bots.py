@@ -13,6 +13,7 @@ change bots. Others with the view permission see the bots they are members of (`
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import display_for_value
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -53,9 +54,10 @@ def without_token(message: str, token: str) -> str:
 
 
 def token_field(label: str, help_text: str, *, required: bool) -> forms.CharField:
-    # render_value=False: a page shown again (a form error) never carries the token back.
+    # render_value=False: a page shown again (a form error) never carries the token back; "new-password":
+    # no browser fills in the staff member's own saved password.
     return forms.CharField(label=label, required=required, strip=True, max_length=200, help_text=help_text,
-                           widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}))
+                           widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}))
 
 
 def staff_field() -> forms.ModelMultipleChoiceField:
@@ -217,7 +219,7 @@ class BotAdmin(StarsAdminMixin, admin.ModelAdmin):
     def token_set(self, obj):
         if obj.is_default:
             return FROM_SETTINGS
-        return obj.token_set_at or self.get_empty_value_display()
+        return display_for_value(obj.token_set_at, self.get_empty_value_display())
 
     @admin.display(description="token and webhook secret")
     def credentials(self, obj):
