@@ -95,6 +95,15 @@ def test_the_webhook_url_is_on_the_change_page_only(admin_client, other_bots, ht
     assert bot.webhook_path not in admin_client.get(LIST_URL).content.decode()
     page = admin_client.get(change_url(bot)).content.decode()
     assert f"https://pay.example.com{reverse('bot-webhook', args=[bot.webhook_path])}" in page
+    assert "token_sealed" not in page and "secret_sealed" not in page
+    assert bot.token_sealed not in page and bot.secret_sealed not in page
+
+
+def test_a_slug_in_use_is_a_form_error_before_telegram_is_asked(admin_client, other_bots, fake_bot_api):
+    fake = fake_bot_api.add_bot(NEW_TOKEN)
+    response = admin_client.post(ADD_URL, {"name": "Another A", "slug": "a", "token": NEW_TOKEN})
+    assert response.status_code == 200 and "slug" in response.context["adminform"].form.errors
+    assert not fake.calls_of("getMe") and Bot.objects.filter(slug="a").count() == 1
 
 
 def test_a_refused_token_is_a_form_error_and_stores_nothing(admin_client, fake_bot_api, credential_keys):
@@ -272,13 +281,19 @@ def test_an_agent_sees_only_the_bots_they_are_a_member_of(client, other_bots, st
                            {"reason": "x"}).status_code == 403
 
 
-def test_a_manager_with_view_all_bots_changes_every_bot(client, other_bots, staff_user):
+def test_a_manager_with_view_all_bots_changes_every_bot(client, other_bots, staff_user, fake_bot_api):
     bot_b, _ = other_bots["b"]
     manager = staff_user("manager", "view_bot", "change_bot", "view_all_bots")
     client.force_login(manager)
     assert client.get(LIST_URL).context["cl"].result_count == Bot.objects.count()
     assert client.post(change_url(bot_b), change_data(bot_b, name="Renamed")).status_code == 302
     assert Bot.objects.get(pk=bot_b.pk).name == "Renamed"
+    assert client.get(ADD_URL).status_code == 403  # adding needs add_bot too
+    manager.user_permissions.add(Permission.objects.get(codename="add_bot"))
+    client.force_login(type(manager).objects.get(pk=manager.pk))
+    fake_bot_api.add_bot(NEW_TOKEN)
+    assert client.post(ADD_URL, {"name": "Shop", "slug": "shop", "token": NEW_TOKEN}).status_code == 302
+    assert Bot.objects.get(slug="shop").telegram_id == 700000123
     # change_bot alone (no view_all_bots) changes nothing.
     plain = staff_user("plain", "view_bot", "change_bot")
     BotMembership.objects.create(user=plain, bot=bot_b)
