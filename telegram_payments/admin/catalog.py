@@ -13,6 +13,20 @@ class ProductForm(forms.ModelForm):
     cannot see uses (they would grant into, and read, that bot's customers' access)."""
 
     visible_bot_pks: frozenset = frozenset()
+    only_bot_pk: int | None = None  # the one bot the staff member sees: a new product is its (no choice shown)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "bot" not in self.fields and self.instance.pk is None and self.only_bot_pk is not None:
+            self.instance.bot_id = self.only_bot_pk
+
+    def clean_entitlement_type(self):
+        value = self.cleaned_data.get("entitlement_type")
+        # With the bot not in the form, Django leaves the unique (bot, entitlement_type) to the database.
+        if ("bot" not in self.fields and self.instance.pk is None and value
+                and Product.objects.filter(bot_id=self.instance.bot_id, entitlement_type=value).exists()):
+            raise forms.ValidationError("This bot already sells a product of this entitlement type.")
+        return value
 
     def clean_shared_access(self):
         name = self.cleaned_data.get("shared_access", "")
@@ -35,6 +49,15 @@ class ProductAdmin(StarsAdminMixin, BotScopedMixin, admin.ModelAdmin):
     readonly_fields = ["created_at", "updated_at"]
     form = ProductForm
 
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if obj is None and len(visible_bots(request)) == 1:
+            fields.remove("bot")  # one bot: it is the new product's
+        return fields
+
+    def has_add_permission(self, request):
+        return bool(visible_bots(request)) and super().has_add_permission(request)
+
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
         bots = visible_bots(request)
@@ -49,7 +72,9 @@ class ProductAdmin(StarsAdminMixin, BotScopedMixin, admin.ModelAdmin):
             "is_active": "Untick to take it off sale (payments for it are then recorded as failed).",
         })
         form = super().get_form(request, obj, **kwargs)
-        form.visible_bot_pks = frozenset(bot.pk for bot in visible_bots(request))
+        bots = visible_bots(request)
+        form.visible_bot_pks = frozenset(bot.pk for bot in bots)
+        form.only_bot_pk = bots[0].pk if len(bots) == 1 else None
         return form
 
     @admin.display(description="price", ordering="price_stars")

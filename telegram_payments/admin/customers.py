@@ -192,7 +192,9 @@ class CustomerAdmin(ReadOnlyAdmin):
         if len(term) > MAX_TERM:
             return HttpResponseBadRequest(f"search term too long (at most {MAX_TERM} characters)",
                                           content_type="text/plain")
-        matches = find_customers(term, bots=self.bots(request)) if term else []
+        visible = self.bots(request)
+        matches = find_customers(term, bots=visible) if term else []
+        digits = term if term.isdigit() and user_id_from(term) and visible else ""
         if len(matches) == 1:
             return redirect("admin:telegram_payments_customer_bot", matches[0].bot.pk, matches[0].user_id)
         return TemplateResponse(request, "admin/telegram_payments/customer/search.html", {
@@ -202,8 +204,12 @@ class CustomerAdmin(ReadOnlyAdmin):
             "customer_search_term": term,
             "term": term,
             "matches": matches,
-            "several_bots": len(self.bots(request)) > 1,
-            "digits": term if term.isdigit() and user_id_from(term) and self.bots(request) else "",
+            "several_bots": len(visible) > 1,
+            "digits": digits,
+            # One bot: its page of that user; several: the chooser (which bot's page to open).
+            "open_anyway_url": "" if not digits else (
+                reverse("admin:telegram_payments_customer_bot", args=[visible[0].pk, int(digits)]) if len(visible) == 1
+                else reverse("admin:telegram_payments_customer", args=[int(digits)])),
         })
 
     # --- actions ---

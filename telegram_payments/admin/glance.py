@@ -288,7 +288,8 @@ def refresh_balance(request, *, bots: list):
         messages.error(request, f"Telegram did not give the balance: {balance.error}. "
                                 "The last known balance is shown.")
     else:
-        messages.success(request, f"Balance of {bot.name} refreshed: {nanostars_as_stars(balance.nanostars)}.")
+        whose = f" of {bot.name}" if len(bots) > 1 else ""
+        messages.success(request, f"Balance{whose} refreshed: {nanostars_as_stars(balance.nanostars)}.")
     return redirect(reverse("admin:telegram_payments_glance") + _keep_period(request))
 
 
