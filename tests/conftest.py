@@ -44,6 +44,30 @@ def _fresh_cache():
     bots.forget()
 
 
+@pytest.fixture(autouse=True)
+def _staff_are_members_of_the_default_bot(request):
+    """A staff user a test creates (not a superuser) is made a member of the default bot, as migration
+    0002 made every staff member there was: the tests written for one bot see what they saw. A test of
+    who sees which bot (`@pytest.mark.bot_memberships_by_hand`) gives memberships itself."""
+    if request.node.get_closest_marker("bot_memberships_by_hand"):
+        yield
+        return
+    from django.contrib.auth import get_user_model
+    from django.db.models.signals import post_save
+
+    def member(sender, instance, created, raw=False, **kwargs):
+        if created and not raw and instance.is_staff and not instance.is_superuser:
+            from telegram_payments.models import BotMembership
+            from telegram_payments.registry import bots
+
+            BotMembership.objects.get_or_create(user=instance, bot=bots.default())
+
+    model = get_user_model()
+    post_save.connect(member, sender=model, dispatch_uid="tests.default_bot_membership")
+    yield
+    post_save.disconnect(sender=model, dispatch_uid="tests.default_bot_membership")
+
+
 class StarsSettings:
     """The apps' settings (`settings.TELEGRAM_STARS`) as attributes: `stars.BOT_TOKEN` reads a key (its
     default filled in), `stars.BOT_TOKEN = ...` sets it for this test only (through pytest-django's

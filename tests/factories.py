@@ -60,3 +60,17 @@ class EntitlementFactory(factory.django.DjangoModelFactory):
     event_id = factory.Sequence(lambda n: f"tg_stars:payment:factory_{n}")
     starts_at = factory.LazyFunction(timezone.now)
     expires_at = factory.LazyAttribute(lambda o: o.starts_at + timedelta(days=30))
+
+
+def default_bot_pk() -> int:
+    """The default bot's pk (the customer pages' URLs name their bot)."""
+    from telegram_payments.registry import bots
+
+    return bots.default().pk
+
+
+def customer_page(user_id: int) -> str:
+    """The customer page of `user_id` with the default bot."""
+    from django.urls import reverse
+
+    return reverse("admin:telegram_payments_customer_bot", args=[default_bot_pk(), user_id])

@@ -21,7 +21,7 @@ from telegram_payments.models import (
     Subscription,
 )
 from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
-from tests.factories import EntitlementFactory, StripeEventFactory
+from tests.factories import EntitlementFactory, StripeEventFactory, customer_page, default_bot_pk
 from tests.test_admin_refund import make_staff
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ SUPPORT_PERMS = [
 
 
 def page_url(user_id=USER):
-    return reverse("admin:telegram_payments_customer", args=[user_id])
+    return customer_page(user_id)
 
 
 @pytest.fixture
@@ -104,7 +104,8 @@ def test_buttons_for_what_this_user_may_do(support, history):
     refund = reverse("admin:telegram_payments_stripeevent_refund", args=[history["paid"].pk])
     assert f'href="{refund}?next=' in html
     assert reverse("admin:telegram_payments_stripeevent_refund", args=[history["refunded"].pk]) not in html
-    assert reverse("admin:telegram_payments_customer_replay", args=[USER, history["failed"].pk]) in html
+    assert reverse("admin:telegram_payments_customer_replay",
+                   args=[default_bot_pk(), USER, history["failed"].pk]) in html
     # A failed payment was still paid: it may be refunded too.
     assert reverse("admin:telegram_payments_stripeevent_refund", args=[history["failed"].pk]) in html
     assert 'id="grant-button"' in html and "revoke-action" in html
@@ -130,9 +131,9 @@ def test_a_viewer_sees_no_action_buttons_and_gets_403_on_every_action(viewer, hi
                    "subscription-action"):
         assert button not in html
     action_urls = [
-        reverse("admin:telegram_payments_customer_grant", args=[USER]),
-        reverse("admin:telegram_payments_customer_revoke", args=[USER]),
-        reverse("admin:telegram_payments_customer_replay", args=[USER, history["failed"].pk]),
+        reverse("admin:telegram_payments_customer_grant", args=[default_bot_pk(), USER]),
+        reverse("admin:telegram_payments_customer_revoke", args=[default_bot_pk(), USER]),
+        reverse("admin:telegram_payments_customer_replay", args=[default_bot_pk(), USER, history["failed"].pk]),
         reverse("admin:telegram_payments_stripeevent_refund", args=[history["paid"].pk]),
         reverse("admin:telegram_payments_stripeevent_subscription", args=[history["paid"].pk]),
     ]
@@ -145,7 +146,7 @@ def test_a_viewer_sees_no_action_buttons_and_gets_403_on_every_action(viewer, hi
 
 # --- actions --------------------------------------------------------------------------------------
 def test_grant_a_month_with_a_reason(support, history):
-    url = reverse("admin:telegram_payments_customer_grant", args=[USER])
+    url = reverse("admin:telegram_payments_customer_grant", args=[default_bot_pk(), USER])
     page = support.get(url, {"type": "premium_monthly"})
     assert page.status_code == 200 and 'id="confirm-grant"' in page.content.decode()
     refused = support.post(url, {"entitlement_type": "premium_monthly", "days": 30, "reason": ""})
@@ -162,7 +163,7 @@ def test_grant_a_month_with_a_reason(support, history):
 
 
 def test_revoke_a_type_with_a_reason(support, history):
-    url = reverse("admin:telegram_payments_customer_revoke", args=[USER])
+    url = reverse("admin:telegram_payments_customer_revoke", args=[default_bot_pk(), USER])
     response = support.post(url, {"entitlement_type": "premium_monthly", "reason": "Chargeback"})
     assert response.status_code == 302
     assert Entitlement.objects.get(event_id=history["paid"].event_id).revoked_at is not None
@@ -172,7 +173,7 @@ def test_revoke_a_type_with_a_reason(support, history):
 
 def test_replay_a_failed_payment_with_a_reason(support, history):
     Product.objects.filter(entitlement_type="team_plan").update(is_active=True)
-    url = reverse("admin:telegram_payments_customer_replay", args=[USER, history["failed"].pk])
+    url = reverse("admin:telegram_payments_customer_replay", args=[default_bot_pk(), USER, history["failed"].pk])
     assert "not on sale" in support.get(url).content.decode().lower()
     response = support.post(url, {"reason": "Back on sale"})
     assert response.status_code == 302
@@ -183,7 +184,7 @@ def test_replay_a_failed_payment_with_a_reason(support, history):
 
 
 def test_replay_of_another_users_event_is_a_404(support, history):
-    url = reverse("admin:telegram_payments_customer_replay", args=[999, history["failed"].pk])
+    url = reverse("admin:telegram_payments_customer_replay", args=[default_bot_pk(), 999, history["failed"].pk])
     assert support.get(url).status_code == 404
 
 
@@ -230,7 +231,8 @@ def test_the_page_takes_a_fixed_number_of_queries(support, catalog, count, djang
     assert len(captured.captured_queries) == QUERIES
 
 
-QUERIES = 15  # the totals: one count, one sum of Stars (revenue.money_totals)
+QUERIES = 17  # the totals: one count, one sum of Stars (revenue.money_totals); the bots the staff member
+# sees (registry.access), and the shared scopes of the page's bot (selectors.bot_scopes)
 
 
 # --- staff roles ----------------------------------------------------------------------------------
@@ -249,7 +251,8 @@ def test_a_support_group_member_may_grant_and_a_catalog_manager_may_not(client, 
     sue = django_user_model.objects.create_user(username="sue", password="pw-for-tests-only", is_staff=True)
     sue.groups.add(Group.objects.get(name="Support"))
     client.force_login(sue)
-    assert client.get(reverse("admin:telegram_payments_customer_grant", args=[USER])).status_code == 200
+    grant = reverse("admin:telegram_payments_customer_grant", args=[default_bot_pk(), USER])
+    assert client.get(grant).status_code == 200
     assert client.get(reverse("admin:telegram_payments_product_change", args=[catalog["premium_monthly"].pk])
                       ).content.decode().count('name="_save"') == 0
     carl = django_user_model.objects.create_user(username="carl", password="pw-for-tests-only", is_staff=True)
@@ -288,7 +291,7 @@ def test_the_search_box_is_in_every_admin_page_header(admin_client, viewer, clie
 def test_an_id_no_table_can_hold_is_a_404(support, db):
     for user_id in (0, 2**63, 10**30):
         assert support.get(page_url(user_id)).status_code == 404
-        assert support.post(reverse("admin:telegram_payments_customer_grant", args=[user_id]),
+        assert support.post(reverse("admin:telegram_payments_customer_grant", args=[default_bot_pk(), user_id]),
                             {"entitlement_type": "premium_monthly", "days": 1, "reason": "x"}).status_code == 404
 
 

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from telegram_payments.models import Customer, Invoice, PreCheckoutAnswer
-from tests.factories import StripeEventFactory
+from tests.factories import StripeEventFactory, customer_page
 from tests.test_admin_refund import make_staff
 
 pytestmark = pytest.mark.django_db
@@ -14,7 +14,7 @@ SEARCH = reverse("admin:telegram_payments_customer_search")
 
 
 def page(user_id):
-    return reverse("admin:telegram_payments_customer", args=[user_id])
+    return customer_page(user_id)  # the one match's page with its bot (here: the default bot)
 
 
 @pytest.fixture

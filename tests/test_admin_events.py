@@ -16,7 +16,7 @@ from django.utils import timezone
 from entitlements.models import Entitlement
 from telegram_payments.models import EVENT_PAYMENT, EVENT_REFUND, EventSource, EventStatus, StripeEvent
 from telegram_payments.payments.pipeline import handle_refund, handle_successful_payment
-from tests.factories import InvoiceFactory, StripeEventFactory
+from tests.factories import InvoiceFactory, StripeEventFactory, customer_page
 
 pytestmark = pytest.mark.django_db
 
@@ -354,7 +354,7 @@ def test_amounts_read_the_same_on_every_admin_page_without_an_emoji(admin_client
         "list": CHANGELIST,
         "payment": reverse("admin:telegram_payments_stripeevent_change", args=[payment.pk]),
         "refund": reverse("admin:telegram_payments_stripeevent_change", args=[refund.pk]),
-        "customer": reverse("admin:telegram_payments_customer", args=[7]),
+        "customer": customer_page(7),
         "catalog": reverse("admin:telegram_payments_product_changelist"),
     }
     html = {name: admin_client.get(url).content.decode() for name, url in pages.items()}

@@ -9,6 +9,7 @@ from django.urls import reverse
 from entitlements.models import Entitlement
 from telegram_payments.models import EventSource, StripeEvent
 from telegram_payments.payments.pipeline import handle_successful_payment
+from tests.factories import default_bot_pk
 
 pytestmark = pytest.mark.django_db
 
@@ -46,9 +47,9 @@ def test_the_customer_search_refuses_a_nul(admin_client, paid):
 def test_every_action_form_refuses_a_nul_and_changes_nothing(admin_client, paid):
     before = (StripeEvent.objects.count(), Entitlement.objects.filter(revoked_at__isnull=True).count())
     posts = [
-        (reverse("admin:telegram_payments_customer_grant", args=[5150]),
+        (reverse("admin:telegram_payments_customer_grant", args=[default_bot_pk(), 5150]),
          {"entitlement_type": "premium_monthly", "days": "30", "reason": "goodwill\x00"}),
-        (reverse("admin:telegram_payments_customer_revoke", args=[5150]),
+        (reverse("admin:telegram_payments_customer_revoke", args=[default_bot_pk(), 5150]),
          {"entitlement_type": "premium_monthly", "reason": "\x00"}),
         (reverse("admin:telegram_payments_stripeevent_refund", args=[paid.pk]), {"reason": "a\x00b"}),
         (reverse("admin:telegram_payments_stripeevent_changelist"),

@@ -8,6 +8,7 @@ from django.urls import reverse
 from telegram_payments.models import EventSource
 from telegram_payments.payments.pipeline import handle_successful_payment
 from telegram_payments.reads.money import nanostars_number, signed_stars, stars_out, usd_estimate
+from tests.factories import customer_page
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ def test_failing_is_the_one_word_where_failed_events_are_counted(admin_client, c
     handle_successful_payment(user_id=32, telegram_payment_charge_id="w2", total_amount=1, currency="XTR",
                               entitlement_type="premium_monthly", source=EventSource.RELAY, payload={})
     pages = [admin_client.get(url).content.decode() for url in (
-        "/admin/", reverse("admin:telegram_payments_glance"), reverse("admin:telegram_payments_customer", args=[32]))]
+        "/admin/", reverse("admin:telegram_payments_glance"), customer_page(32))]
     assert all("failing event" in html.lower() for html in pages)
     assert not any("failed events waiting" in html for html in pages)
 

@@ -11,6 +11,7 @@ from django.urls import reverse
 from telegram_payments.models import Customer, EventSource, StripeEvent
 from telegram_payments.payments.pipeline import handle_successful_payment
 from tests.conftest import load_update
+from tests.factories import customer_page
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,7 @@ def test_the_demo_customers_have_their_names_and_are_found_by_username(admin_cli
     assert {str(c.user_id) for c in Customer.objects.all()} == users
     assert Customer.objects.get(user_id=1001).name == "Ana Souza"
     search = admin_client.get(reverse("admin:telegram_payments_customer_search"), {"q": "@ana_demo"})
-    assert search.status_code == 302 and search.url == reverse("admin:telegram_payments_customer", args=[1001])
+    assert search.status_code == 302 and search.url == customer_page(1001)
     page = admin_client.get(search.url).content.decode()
     assert "Ana Souza" in page and "Name not seen yet" not in page
     listing = admin_client.get(reverse("admin:telegram_payments_customer_changelist"))

@@ -16,6 +16,8 @@ from telegram_payments.models import EventSource, EventStatus, FailureResolution
 from telegram_payments.payments.failures import failure_state
 from telegram_payments.payments.pipeline import handle_successful_payment, replay_event
 from telegram_payments.reads.revenue import failing_event_count
+from tests.factories import customer_page as customer_url
+from tests.factories import default_bot_pk
 from tests.test_admin_refund import make_staff
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +53,7 @@ def staff(client, django_user_model, catalog):
 
 
 def customer_page(client):
-    return client.get(reverse("admin:telegram_payments_customer", args=[USER])).content.decode()
+    return client.get(customer_url(USER)).content.decode()
 
 
 def test_a_grant_that_fulfils_a_failed_payment_ends_it(staff, fake_bot_api):
@@ -61,7 +63,7 @@ def test_a_grant_that_fulfils_a_failed_payment_ends_it(staff, fake_bot_api):
     html = customer_page(staff)
     assert "Fulfil by a grant…" in html and "Dismiss…" not in html  # no resolve_failure permission
 
-    grant_url = reverse("admin:telegram_payments_customer_grant", args=[USER])
+    grant_url = reverse("admin:telegram_payments_customer_grant", args=[default_bot_pk(), USER])
     page = staff.get(grant_url, {"fulfils": payment.pk, "type": "premium_monthly"})
     assert page.status_code == 200 and 'id="grant-fulfils"' in page.content.decode()
     response = staff.post(f"{grant_url}?fulfils={payment.pk}",
@@ -96,7 +98,7 @@ def test_a_grant_that_fulfils_a_failed_payment_ends_it(staff, fake_bot_api):
 
 def test_dismiss_needs_its_own_permission_a_confirmation_and_a_reason(client, django_user_model, catalog):
     payment = failed_payment("stxDISMISS1")
-    url = reverse("admin:telegram_payments_customer_dismiss", args=[USER, payment.pk])
+    url = reverse("admin:telegram_payments_customer_dismiss", args=[default_bot_pk(), USER, payment.pk])
     client.force_login(make_staff(django_user_model, "gil", SUPPORT))
     assert client.get(url).status_code == 403
     client.force_login(make_staff(django_user_model, "hal", SUPPORT + ["telegram_payments.resolve_failure"]))
@@ -141,14 +143,15 @@ def test_grant_entitlement_fulfils_from_the_command_line(catalog):
 
 # --- the grant form's defaults ---------------------------------------------------------------------
 def test_the_grant_form_chooses_no_product_and_no_days_for_you(staff):
-    html = staff.get(reverse("admin:telegram_payments_customer_grant", args=[USER])).content.decode()
+    url = reverse("admin:telegram_payments_customer_grant", args=[default_bot_pk(), USER])
+    html = staff.get(url).content.decode()
     assert '<option value="" selected>— choose —</option>' in html
     assert "Premium for life (lifetime): for life" in html and "Premium, 1 month (premium_monthly): 30 days" in html
     assert 'name="days"' in html and 'name="days" value="30"' not in html
 
 
 def test_a_product_for_life_takes_no_days(staff, fake_bot_api):
-    url = reverse("admin:telegram_payments_customer_grant", args=[USER])
+    url = reverse("admin:telegram_payments_customer_grant", args=[default_bot_pk(), USER])
     response = staff.post(url, {"entitlement_type": "lifetime", "days": "30", "reason": "vip"})
     assert response.status_code == 200 and "is for life: it takes no days" in response.content.decode()
     assert not Entitlement.objects.exists()

@@ -5,11 +5,11 @@ number, with processed, failed, refunded and unseen-refund charges, all through 
 import copy
 
 import pytest
-from django.urls import reverse
 
 from telegram_payments.devtools.botapi import star_payment, star_refund
 from telegram_payments.models import EVENT_PAYMENT, EVENT_REFUND, EventStatus, StripeEvent
 from tests.conftest import load_update
+from tests.factories import customer_page
 
 pytestmark = pytest.mark.django_db
 
@@ -73,11 +73,11 @@ def test_at_a_glance_equals_the_audit_trail_and_the_balance_change(post_json, ad
     # The customer pages add up by the same rule: 601 paid 2,600, of which 100 in a failed payment.
     nets = {}
     for user in (601, 602, 603, 604):
-        money = admin_client.get(reverse("admin:telegram_payments_customer", args=[user])).context["money"]
+        money = admin_client.get(customer_page(user)).context["money"]
         nets[user] = money.net
     assert nets == {601: 2600, 602: 0, 603: 0, 604: -700}
     assert sum(nets.values()) == current.net
-    html = admin_client.get(reverse("admin:telegram_payments_customer", args=[601])).content.decode()
+    html = admin_client.get(customer_page(601)).content.decode()
     assert "2,600 XTR" in html and "of which 100 XTR in failed payments (1)" in html
-    html = admin_client.get(reverse("admin:telegram_payments_customer", args=[604])).content.decode()
+    html = admin_client.get(customer_page(604)).content.decode()
     assert "−700 XTR in refunds of payments never seen (1)" in html

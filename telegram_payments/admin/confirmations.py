@@ -140,7 +140,8 @@ class ConfirmationPagesMixin:
     def _event_to_act_on(self, request, object_id, allowed, problem_of):
         """The event a confirmation page acts on, its change page's URL, and a redirect back there (with
         the reason) if `problem_of(event)` says it cannot be done, else None. 403 unless `allowed(user)`."""
-        event = get_object_or_404(StripeEvent.objects.select_related("initiated_by"), pk=object_id)
+        # Through the admin's queryset: another bot's payment answers 404.
+        event = get_object_or_404(self.get_queryset(request).select_related("initiated_by"), pk=object_id)
         if not (self.has_view_permission(request, event) and allowed(request.user)):
             raise PermissionDenied
         change_url = reverse("admin:telegram_payments_stripeevent_change", args=[event.pk])
@@ -158,9 +159,9 @@ class ConfirmationPagesMixin:
             "title": title,
             "event": event,
             "amount": amount_text(event.amount_cents, event.currency),
-            "product": Product.objects.filter(entitlement_type=event.entitlement_type).first(),
+            "product": Product.objects.filter(bot_id=event.bot_id, entitlement_type=event.entitlement_type).first(),
             "form": form,
             "change_url": change_url,
-            "customer_link": customer_link(event.customer_id),
+            "customer_link": customer_link(event.customer_id, event.bot_id),
             **extra,
         })

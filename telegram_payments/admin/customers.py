@@ -27,11 +27,12 @@ from telegram_payments.admin.timeline import Action, timeline
 from telegram_payments.models import REPLAYABLE_STATUSES, Customer, Product, StripeEvent
 from telegram_payments.payments.events import Outcome
 from telegram_payments.payments.failures import ResolutionRefused, dismiss_failure, resolution_of, resolution_problem
-from telegram_payments.payments.manual import ManualActionRefused, grant_manually, revoke_manually
+from telegram_payments.payments.manual import ManualActionRefused, grant_manually, revocable_grants, revoke_manually
 from telegram_payments.payments.notices import replay_and_thank
 from telegram_payments.payments.refunds import refund_problem
 from telegram_payments.reads.customer_history import customer_history
-from telegram_payments.reads.customer_search import MAX_TERM, find_customers
+from telegram_payments.reads.customer_search import MAX_TERM, bots_knowing, find_customers
+from telegram_payments.reads.selectors import bot_scopes
 from telegram_payments.redaction import redact
 from telegram_payments.telegram_api.limits import user_id_from
 
@@ -73,7 +74,7 @@ class CustomerAdmin(ReadOnlyAdmin):
 
     @admin.display(description="user id", ordering="user_id")
     def customer_page(self, obj):
-        return customer_link(obj.user_id)
+        return customer_link(obj.user_id, obj.bot_id)
 
     @admin.display(description="username", ordering="username")
     def at_username(self, obj):
@@ -90,22 +91,47 @@ class CustomerAdmin(ReadOnlyAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("search/", wrap(self.search_view), name="telegram_payments_customer_search"),
-            path("<int:user_id>/", wrap(self.customer_view), name="telegram_payments_customer"),
-            path("<int:user_id>/grant/", wrap(self.grant_view), name="telegram_payments_customer_grant"),
-            path("<int:user_id>/revoke/", wrap(self.revoke_view), name="telegram_payments_customer_revoke"),
-            path("<int:user_id>/replay/<int:event_pk>/", wrap(self.replay_view),
+            path("<int:user_id>/", wrap(self.chooser_view), name="telegram_payments_customer"),
+            path("bot/<int:bot_id>/<int:user_id>/", wrap(self.customer_view), name="telegram_payments_customer_bot"),
+            path("bot/<int:bot_id>/<int:user_id>/grant/", wrap(self.grant_view),
+                 name="telegram_payments_customer_grant"),
+            path("bot/<int:bot_id>/<int:user_id>/revoke/", wrap(self.revoke_view),
+                 name="telegram_payments_customer_revoke"),
+            path("bot/<int:bot_id>/<int:user_id>/replay/<int:event_pk>/", wrap(self.replay_view),
                  name="telegram_payments_customer_replay"),
-            path("<int:user_id>/dismiss/<int:event_pk>/", wrap(self.dismiss_view),
+            path("bot/<int:bot_id>/<int:user_id>/dismiss/<int:event_pk>/", wrap(self.dismiss_view),
                  name="telegram_payments_customer_dismiss"),
         ] + super().get_urls()
 
-    # --- the page ---
-    def customer_view(self, request, user_id):
+    # --- the pages ---
+    def chooser_view(self, request, user_id):
+        """The user's page without a bot: the visible bots that know them (or, if none does, every visible
+        bot, to grant them something); one: its page; no visible bot: 404."""
         self._check(request, user_id=user_id)
-        history = customer_history(user_id)
+        visible = self.bots(request)
+        if not visible:
+            raise Http404("You see no bot's customers.")
+        known = bots_knowing(user_id, visible)
+        choices = known or visible
+        if len(choices) == 1:
+            return redirect("admin:telegram_payments_customer_bot", choices[0].pk, user_id)
+        return TemplateResponse(request, "admin/telegram_payments/customer/chooser.html", {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"User {user_id}: which bot?",
+            "user_id": user_id,
+            "known": bool(known),
+            "choices": [{"bot": bot, "url": reverse("admin:telegram_payments_customer_bot", args=[bot.pk, user_id])}
+                        for bot in choices],
+        })
+
+    def customer_view(self, request, bot_id, user_id):
+        self._check(request, user_id=user_id)
+        bot = self._bot(request, bot_id)
+        history = customer_history(user_id, bot=bot)
         user = request.user
-        page_url = reverse("admin:telegram_payments_customer", args=[user_id])
-        grant_url = reverse("admin:telegram_payments_customer_grant", args=[user_id])
+        page_url = reverse("admin:telegram_payments_customer_bot", args=[bot.pk, user_id])
+        grant_url = reverse("admin:telegram_payments_customer_grant", args=[bot.pk, user_id])
 
         def actions_for(event: StripeEvent) -> list[Action]:
             actions = []
@@ -114,7 +140,7 @@ class CustomerAdmin(ReadOnlyAdmin):
             if (event.status in REPLAYABLE_STATUSES and not refunded and not resolved
                     and user.has_perm(REPLAY_PERMISSION)):
                 actions.append(Action("Replay…", reverse("admin:telegram_payments_customer_replay",
-                                                         args=[user_id, event.pk]), "replay-action"))
+                                                         args=[bot.pk, user_id, event.pk]), "replay-action"))
             if can_refund(user) and offers_refund(event, history.refunded_charges):
                 url = reverse("admin:telegram_payments_stripeevent_refund", args=[event.pk])
                 actions.append(Action("Refund…", f"{url}?{urlencode({'next': page_url})}", "refund-action"))
@@ -124,7 +150,7 @@ class CustomerAdmin(ReadOnlyAdmin):
                     actions.append(Action("Fulfil by a grant…", f"{grant_url}?{query}", "fulfil-action"))
                 if user.has_perm(RESOLVE_PERMISSION):
                     actions.append(Action("Dismiss…", reverse("admin:telegram_payments_customer_dismiss",
-                                                              args=[user_id, event.pk]), "dismiss-action"))
+                                                              args=[bot.pk, user_id, event.pk]), "dismiss-action"))
             return actions
 
         subscriptions = [{
@@ -138,8 +164,15 @@ class CustomerAdmin(ReadOnlyAdmin):
         return TemplateResponse(request, "admin/telegram_payments/customer/page.html", {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": f"Customer {user_id}",
+            "title": f"Customer {user_id}" + (f" of {bot.name}" if len(self.bots(request)) > 1 else ""),
             "user_id": user_id,
+            "bot": bot,
+            "several_bots": len(self.bots(request)) > 1,
+            # The user's pages with the other bots this staff member sees (none to look for with one bot).
+            "other_bots": [{"bot": other, "url": reverse("admin:telegram_payments_customer_bot",
+                                                         args=[other.pk, user_id])}
+                           for other in bots_knowing(user_id, self.bots(request)) if other.pk != bot.pk]
+            if len(self.bots(request)) > 1 else [],
             "history": history,
             "customer": history.customer,
             "access": [{"type": a.entitlement_type, "until": wording.until(a.expires_at)} for a in history.access],
@@ -148,8 +181,8 @@ class CustomerAdmin(ReadOnlyAdmin):
             "money": history.totals["money"],
             "can_grant": user.has_perm(GRANT_PERMISSION),
             "can_revoke": user.has_perm(REVOKE_PERMISSION),
-            "grant_url": reverse("admin:telegram_payments_customer_grant", args=[user_id]),
-            "revoke_url": reverse("admin:telegram_payments_customer_revoke", args=[user_id]),
+            "grant_url": grant_url,
+            "revoke_url": reverse("admin:telegram_payments_customer_revoke", args=[bot.pk, user_id]),
         })
 
     def search_view(self, request):
@@ -159,9 +192,11 @@ class CustomerAdmin(ReadOnlyAdmin):
         if len(term) > MAX_TERM:
             return HttpResponseBadRequest(f"search term too long (at most {MAX_TERM} characters)",
                                           content_type="text/plain")
-        matches = find_customers(term) if term else []
+        visible = self.bots(request)
+        matches = find_customers(term, bots=visible) if term else []
+        digits = term if term.isdigit() and user_id_from(term) and visible else ""
         if len(matches) == 1:
-            return redirect("admin:telegram_payments_customer", matches[0].user_id)
+            return redirect("admin:telegram_payments_customer_bot", matches[0].bot.pk, matches[0].user_id)
         return TemplateResponse(request, "admin/telegram_payments/customer/search.html", {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -169,27 +204,33 @@ class CustomerAdmin(ReadOnlyAdmin):
             "customer_search_term": term,
             "term": term,
             "matches": matches,
-            "digits": term if term.isdigit() and user_id_from(term) else "",
+            "several_bots": len(visible) > 1,
+            "digits": digits,
+            # One bot: its page of that user; several: the chooser (which bot's page to open).
+            "open_anyway_url": "" if not digits else (
+                reverse("admin:telegram_payments_customer_bot", args=[visible[0].pk, int(digits)]) if len(visible) == 1
+                else reverse("admin:telegram_payments_customer", args=[int(digits)])),
         })
 
     # --- actions ---
-    def grant_view(self, request, user_id):
+    def grant_view(self, request, bot_id, user_id):
         """GET: a confirmation with the entitlement, days and a reason (`?fulfils=<pk>`: for that open
         failed payment, whose product is chosen). POST: grant (stacking after what the user has of that
         type), recorded as a manual audit event; the failed payment it fulfils ends, linked to it."""
         self._check(request, GRANT_PERMISSION, user_id=user_id)
-        products = list(Product.objects.order_by("entitlement_type"))
-        fulfils = self._fulfilled_payment(request, user_id)
+        bot = self._bot(request, bot_id)
+        products = list(Product.objects.filter(bot=bot).order_by("entitlement_type"))
+        fulfils = self._fulfilled_payment(request, bot, user_id)
         initial_type = fulfils.entitlement_type if fulfils is not None else request.GET.get("type", "")
         form = GrantForm(request.POST or None, products=products,
                          initial={"entitlement_type": initial_type, "fulfils": fulfils.pk if fulfils else None})
-        page_url = reverse("admin:telegram_payments_customer", args=[user_id])
+        page_url = reverse("admin:telegram_payments_customer_bot", args=[bot.pk, user_id])
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
                 outcome = grant_manually(user_id=user_id, entitlement_type=data["entitlement_type"],
                                          days=data["days"], reason=data["reason"], operator=request.user,
-                                         operator_name=request.user.get_username(), fulfils=fulfils)
+                                         operator_name=request.user.get_username(), fulfils=fulfils, bot=bot)
             except ManualActionRefused as exc:
                 messages.warning(request, f"Not granted: {exc}.")
             else:
@@ -197,15 +238,16 @@ class CustomerAdmin(ReadOnlyAdmin):
                 done = f" It fulfils {redact(fulfils.event_id)}." if fulfils is not None else ""
                 messages.success(request, f"{wording.granted(outcome.entitlements[0])}.{done}")
                 return redirect(page_url)
-        return self._confirmation(request, "grant.html", "Grant or extend an entitlement?", user_id, form,
+        return self._confirmation(request, "grant.html", "Grant or extend an entitlement?", bot, user_id, form,
                                   fulfils=fulfils)
 
-    def dismiss_view(self, request, user_id, event_pk):
+    def dismiss_view(self, request, bot_id, user_id, event_pk):
         """GET: a confirmation showing the failed payment and a reason field. POST: end it as dismissed
         (no grant, no refund), with your name and reason; it no longer counts as failing."""
         self._check(request, RESOLVE_PERMISSION, user_id=user_id)
-        event = get_object_or_404(StripeEvent.objects.defer("payload"), pk=event_pk, customer_id=str(user_id))
-        page_url = reverse("admin:telegram_payments_customer", args=[user_id])
+        bot = self._bot(request, bot_id)
+        event = self._event(bot, user_id, event_pk)
+        page_url = reverse("admin:telegram_payments_customer_bot", args=[bot.pk, user_id])
         if (problem := resolution_problem(event)) is not None:
             messages.warning(request, f"Not dismissed: {problem}.")
             return redirect(page_url)
@@ -220,25 +262,32 @@ class CustomerAdmin(ReadOnlyAdmin):
                 self.log_change(request, event, f"Dismissed: {reason}")
                 messages.success(request, f"Dismissed {redact(event.event_id)}: it no longer counts as failing.")
             return redirect(page_url)
-        return self._confirmation(request, "dismiss.html", "Dismiss this failed payment?", user_id, form, event=event)
+        return self._confirmation(request, "dismiss.html", "Dismiss this failed payment?", bot, user_id, form,
+                                  event=event)
 
-    @staticmethod
-    def _fulfilled_payment(request, user_id: int) -> StripeEvent | None:
+    @classmethod
+    def _fulfilled_payment(cls, request, bot, user_id: int) -> StripeEvent | None:
         """The failed payment a grant is to fulfil (`fulfils`, in the query or the form), if it is this
-        user's; 404 for one that is not (an id guessed or from another page)."""
+        user's with this bot; 404 for one that is not (an id guessed or from another page)."""
         raw = request.POST.get("fulfils") or request.GET.get("fulfils") or ""
         if not raw:
             return None
         if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
             raise Http404("No such payment.")
-        return get_object_or_404(StripeEvent.objects.defer("payload"), pk=int(raw), customer_id=str(user_id))
+        return cls._event(bot, user_id, int(raw))
 
-    def revoke_view(self, request, user_id):
+    @staticmethod
+    def _event(bot, user_id: int, event_pk: int) -> StripeEvent:
+        """This user's event with this bot (a bot the staff member sees: `_bot`), else 404."""
+        return get_object_or_404(StripeEvent.objects.defer("payload"), pk=event_pk, bot=bot, customer_id=str(user_id))
+
+    def revoke_view(self, request, bot_id, user_id):
         """GET: a confirmation with the type and a reason. POST: revoke every running or waiting grant of
         that type, recorded as a manual audit event."""
         self._check(request, REVOKE_PERMISSION, user_id=user_id)
-        types = self._revocable_types(user_id)
-        page_url = reverse("admin:telegram_payments_customer", args=[user_id])
+        bot = self._bot(request, bot_id)
+        types = self._revocable_types(bot, user_id)
+        page_url = reverse("admin:telegram_payments_customer_bot", args=[bot.pk, user_id])
         if not types:
             messages.warning(request, f"User {user_id} holds nothing to revoke.")
             return redirect(page_url)
@@ -249,20 +298,21 @@ class CustomerAdmin(ReadOnlyAdmin):
             try:
                 outcome = revoke_manually(user_id=user_id, entitlement_type=data["entitlement_type"],
                                           reason=data["reason"], operator=request.user,
-                                          operator_name=request.user.get_username())
+                                          operator_name=request.user.get_username(), bot=bot)
             except ManualActionRefused as exc:
                 messages.warning(request, f"Not revoked: {exc}.")
             else:
                 self.log_addition(request, outcome.event, f"Revoked from the customer page: {data['reason']}")
                 messages.success(request, redact(outcome.event.note))
                 return redirect(page_url)
-        return self._confirmation(request, "revoke.html", "Revoke an entitlement?", user_id, form)
+        return self._confirmation(request, "revoke.html", "Revoke an entitlement?", bot, user_id, form)
 
-    def replay_view(self, request, user_id, event_pk):
+    def replay_view(self, request, bot_id, user_id, event_pk):
         """GET: a confirmation showing the failure and a reason field. POST: run the event again."""
         self._check(request, REPLAY_PERMISSION, user_id=user_id)
-        event = get_object_or_404(StripeEvent.objects.defer("payload"), pk=event_pk, customer_id=str(user_id))
-        page_url = reverse("admin:telegram_payments_customer", args=[user_id])
+        bot = self._bot(request, bot_id)
+        event = self._event(bot, user_id, event_pk)
+        page_url = reverse("admin:telegram_payments_customer_bot", args=[bot.pk, user_id])
         if event.status not in REPLAYABLE_STATUSES:
             messages.warning(request, "This event is already processed: there is nothing to replay.")
             return redirect(page_url)
@@ -281,7 +331,7 @@ class CustomerAdmin(ReadOnlyAdmin):
                 messages.success(request, f"Replayed {redact(event.event_id)}: "
                                           f"{redact(outcome.event.note) or 'processed'}")
             return redirect(page_url)
-        return self._confirmation(request, "replay.html", "Replay this event?", user_id, form, event=event)
+        return self._confirmation(request, "replay.html", "Replay this event?", bot, user_id, form, event=event)
 
     # --- helpers ---
     def _check(self, request, permission: str | None = None, *, user_id: int = 1) -> None:
@@ -292,20 +342,32 @@ class CustomerAdmin(ReadOnlyAdmin):
         if user_id_from(user_id) is None:
             raise Http404("No Telegram user has this id.")
 
-    @staticmethod
-    def _revocable_types(user_id: int) -> list[str]:
-        """The types of which the user holds a running or waiting grant (what `revoke_manually` takes)."""
-        grants = Entitlement.objects.not_revoked().filter(user_id=user_id).exclude(expires_at__lte=timezone.now())
-        return sorted(set(grants.values_list("entitlement_type", flat=True)))
+    def _bot(self, request, bot_id: int):
+        """The bot of a customer page: one the staff member sees, else 404 (another bot's page, actions
+        and events do not exist for them)."""
+        for bot in self.bots(request):
+            if bot.pk == bot_id:
+                return bot
+        raise Http404("No such bot.")
 
-    def _confirmation(self, request, template, title, user_id, form, **extra):
+    @staticmethod
+    def _revocable_types(bot, user_id: int) -> list[str]:
+        """The types of which the user holds a running or waiting grant with `bot` (in a scope its products
+        grant into, what `revoke_manually` takes)."""
+        grants = (Entitlement.objects.not_revoked().filter(user_id=user_id, scope__in=bot_scopes(bot))
+                  .exclude(expires_at__lte=timezone.now()))
+        types = set(grants.values_list("entitlement_type", flat=True))
+        return sorted(t for t in types if revocable_grants(user_id=user_id, entitlement_type=t, bot=bot).exists())
+
+    def _confirmation(self, request, template, title, bot, user_id, form, **extra):
         return TemplateResponse(request, f"admin/telegram_payments/customer/{template}", {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": title,
             "user_id": user_id,
-            "customer": Customer.objects.filter(user_id=user_id).first(),
+            "bot": bot,
+            "customer": Customer.objects.filter(bot=bot, user_id=user_id).first(),
             "form": form,
-            "change_url": reverse("admin:telegram_payments_customer", args=[user_id]),
+            "change_url": reverse("admin:telegram_payments_customer_bot", args=[bot.pk, user_id]),
             **extra,
         })

@@ -27,9 +27,11 @@ from telegram_payments.admin.mixins import (
     customer_link,
     reason_field,
 )
+from telegram_payments.models import Bot, Product
 from telegram_payments.payments.manual import ManualActionRefused, revoke_manually
 from telegram_payments.reads.selectors import subscription_of_grant
 from telegram_payments.redaction import redact
+from telegram_payments.registry import bots
 
 # Revoking is the only change the admin makes to a grant, so it takes the model's change permission.
 REVOKE_PERMISSION = "entitlements.change_entitlement"
@@ -62,6 +64,27 @@ class RevokeForm(forms.Form):
     reason = reason_field("Why this grant is taken back. Recorded on the grant and in the admin log.")
 
 
+def bot_id_of_scope(scope: str) -> int | None:
+    """The bot whose own scope this is (no query: the registry), None for a shared scope."""
+    return next((bot.pk for bot in bots.all() if bot.entitlement_scope == scope), None)
+
+
+def bot_of_grant(grant: Entitlement, visible: list[Bot]) -> Bot | None:
+    """The bot, among `visible`, in whose name a grant is revoked: the bot whose scope it is, or for a
+    shared scope a bot whose product of that type shares it. None: the default bot (`revoke_manually`)."""
+    for bot in visible:
+        if bot.entitlement_scope == grant.scope:
+            return bot
+    if grant.scope.startswith("shared:"):
+        pks = [bot.pk for bot in visible]
+        product = (Product.objects.filter(bot__in=pks, entitlement_type=grant.entitlement_type,
+                                          shared_access=grant.scope.removeprefix("shared:"))
+                   .order_by("bot_id").first())
+        if product is not None:
+            return next(bot for bot in visible if bot.pk == product.bot_id)
+    return None
+
+
 def payment_event_link(event_id: str):
     try:
         url = reverse("admin:telegram_payments_stripeevent_by_event_id", args=[event_id])
@@ -72,6 +95,7 @@ def payment_event_link(event_id: str):
 
 @admin.register(Entitlement)
 class EntitlementAdmin(ReadOnlyAdmin):
+    scope_lookup = "scope"  # a grant knows its bot only by its scope (and a shared scope, several bots)
     list_display = ["user", "entitlement_type", "state_badge", "starts_at", "expires_at", "revoked_at",
                     "payment_event"]
     list_display_links = ["entitlement_type"]
@@ -86,7 +110,7 @@ class EntitlementAdmin(ReadOnlyAdmin):
 
     @admin.display(description="user id", ordering="user_id")
     def user(self, obj):
-        return customer_link(obj.user_id)
+        return customer_link(obj.user_id, bot_id_of_scope(obj.scope))
 
     @admin.display(description="state")
     def state_badge(self, obj):
@@ -118,7 +142,7 @@ class EntitlementAdmin(ReadOnlyAdmin):
 
     def revoke_view(self, request, object_id):
         """GET: a confirmation with a reason field. POST: revoke now (grants stacked behind move up)."""
-        grant = get_object_or_404(Entitlement, pk=object_id)
+        grant = get_object_or_404(self.get_queryset(request), pk=object_id)
         if not (self.has_view_permission(request, grant) and request.user.has_perm(REVOKE_PERMISSION)):
             raise PermissionDenied
         change_url = reverse("admin:entitlements_entitlement_change", args=[grant.pk])
@@ -130,7 +154,8 @@ class EntitlementAdmin(ReadOnlyAdmin):
             try:
                 outcome = revoke_manually(user_id=grant.user_id, entitlement_type=grant.entitlement_type,
                                           reason=form.cleaned_data["reason"], operator=request.user,
-                                          operator_name=request.user.get_username(), only=grant)
+                                          operator_name=request.user.get_username(), only=grant,
+                                          bot=bot_of_grant(grant, self.bots(request)))
             except ManualActionRefused as exc:
                 messages.warning(request, f"Not revoked: {exc}.")
                 return redirect(change_url)
@@ -173,6 +198,8 @@ class DeliveredFilter(admin.SimpleListFilter):
 class OutboxMessageAdmin(ReadOnlyAdmin):
     """Grants and revokes sent to ENTITLEMENTS_SERVICE_URL, with every attempt. Read-only."""
 
+    scope_lookup = "scope"
+
     list_display = ["id", "user", "kind", "created_at", "delivered_at", "attempt_count", "next_attempt_at",
                     "last_error"]
     list_filter = [DeliveredFilter, "kind"]
@@ -184,7 +211,7 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
 
     @admin.display(description="user id", ordering="user_id")
     def user(self, obj):
-        return customer_link(obj.user_id)
+        return customer_link(obj.user_id, bot_id_of_scope(obj.scope))
 
 
 # API tokens of the services that read the entitlements API (rest_framework.authtoken). DRF's own

@@ -37,8 +37,9 @@ NAMED_FAILURES = 10  # the replay action's message names this many events still 
 
 
 def refund_of_charge():
-    """`Exists` of a recorded refund of the outer row's charge (one subquery, on the charge id's index)."""
-    return Exists(StripeEvent.objects.filter(event_type=EVENT_REFUND,
+    """`Exists` of a recorded refund of the outer row's charge to its bot (one subquery, on the charge
+    id's index): two bots' charges may share an id."""
+    return Exists(StripeEvent.objects.filter(event_type=EVENT_REFUND, bot=OuterRef("bot"),
                                              telegram_payment_charge_id=OuterRef("telegram_payment_charge_id")))
 
 
@@ -141,11 +142,11 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
 
     @admin.display(description="user id", ordering="customer_id")
     def user_id(self, obj):
-        return customer_link(obj.customer_id)
+        return customer_link(obj.customer_id, obj.bot_id)
 
     @admin.display(description="customer id")
     def customer(self, obj):
-        return customer_link(obj.customer_id)
+        return customer_link(obj.customer_id, obj.bot_id)
 
     @admin.display(description="amount", ordering="amount_cents")
     def amount(self, obj):
@@ -241,31 +242,32 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
             if (request.user.has_perm("telegram_payments.resolve_failure") and event.customer_id.isdigit()
                     and resolution_problem(event) is None):
                 extra_context["dismiss_url"] = reverse("admin:telegram_payments_customer_dismiss",
-                                                       args=[int(event.customer_id), event.pk])
+                                                       args=[event.bot_id, int(event.customer_id), event.pk])
         return super().change_view(request, object_id, form_url, extra_context)
 
     def by_event_id_view(self, request, event_id):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        event = get_object_or_404(StripeEvent, event_id=event_id)
+        event = get_object_or_404(self.get_queryset(request), event_id=event_id)
         return redirect("admin:telegram_payments_stripeevent_change", event.pk)
 
     def glance_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        return glance.glance(request, admin_context=self.admin_site.each_context(request), opts=self.opts)
+        return glance.glance(request, admin_context=self.admin_site.each_context(request), opts=self.opts,
+                             bots=self.bots(request))
 
     def glance_csv_view(self, request):
         """The figures At a glance shows, for the same span, as CSV."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        return glance.glance_csv(request)
+        return glance.glance_csv(request, bots=self.bots(request))
 
     @method_decorator(require_POST)
     def refresh_balance_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        return glance.refresh_balance(request)
+        return glance.refresh_balance(request, bots=self.bots(request))
 
     def export_view(self, request):
         """The rows the change list shows with the same filters and search, as CSV."""
@@ -280,7 +282,7 @@ class StripeEventAdmin(ConfirmationPagesMixin, ReadOnlyAdmin):
         return require_POST(self._replay_one)(request, object_id)
 
     def _replay_one(self, request, object_id):
-        event = get_object_or_404(StripeEvent, pk=object_id)
+        event = get_object_or_404(self.get_queryset(request), pk=object_id)
         if not (self.has_view_permission(request, event) and self.has_replay_permission(request)):
             raise PermissionDenied
         if event.status != EventStatus.FAILED:
@@ -351,7 +353,7 @@ class RefundEventAdmin(StripeEventAdmin):
 
     def get_queryset(self, request):
         # Each refund's payment, if one was recorded, in the list's one query: its link goes straight there.
-        payment = StripeEvent.objects.filter(event_type=EVENT_PAYMENT,
+        payment = StripeEvent.objects.filter(event_type=EVENT_PAYMENT, bot=OuterRef("bot"),
                                              telegram_payment_charge_id=OuterRef("telegram_payment_charge_id"))
         return (super().get_queryset(request).filter(event_type=EVENT_REFUND)
                 .annotate(payment_pk=Subquery(payment.values("pk")[:1])))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.contrib import messages
-from django.http import HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -21,15 +21,12 @@ from django.utils.http import urlencode
 
 from telegram_payments.admin.export import csv_cell
 from telegram_payments.conf import stars_settings
+from telegram_payments.models import StarBalance
 from telegram_payments.reads import revenue
 from telegram_payments.reads.money import nanostars_as_stars
-from telegram_payments.reconcile.balance import (
-    INTERACTIVE_TIMEOUT,
-    MIN_INTERVAL,
-    refresh_star_balance,
-    stored_star_balance,
-)
-from telegram_payments.registry import bots
+from telegram_payments.reconcile.balance import INTERACTIVE_TIMEOUT, MIN_INTERVAL, refresh_star_balance
+from telegram_payments.registry import access
+from telegram_payments.registry import bots as bot_registry
 
 DAYS = revenue.DEFAULT_PERIOD
 MAX_SPAN_DAYS = 366  # a from/to range: at most a year of days on one page
@@ -101,15 +98,23 @@ def span_from(params, today: date) -> Span | str:
     return Span(first, today, first - timedelta(days=days), f"last {days} days", {"days": raw})
 
 
-def glance_stats(*, days: int = DAYS, now=None, span: Span | None = None) -> dict:
-    """The figures of the page: `span` (default: the last `days` days, today included) and the span before."""
+def glance_stats(*, days: int = DAYS, now=None, span: Span | None = None, bots=None) -> dict:
+    """The figures of the page: `span` (default: the last `days` days, today included) and the span before,
+    of `bots` together (None: every bot's): their payments, their waiting events, the grants in their
+    scopes, and each one's balance with their sum."""
     now = now or timezone.now()
+    shown = list(bots) if bots is not None else bot_registry.all()
+    scopes = access.scopes_of(shown) if bots is not None else None
     today = timezone.localdate(now)
     if span is None:
         span = span_from({"days": str(days)}, today)
     figures = revenue.revenue(now=now, first_day=span.first_day, last_day=span.last_day,
-                              previous_first_day=span.previous_first_day)
-    waiting = revenue.waiting_counts()
+                              previous_first_day=span.previous_first_day, bots=bots)
+    waiting = revenue.waiting_counts(bots=bots)
+    stored = {balance.bot_id: balance for balance in StarBalance.objects.filter(bot__in=[bot.pk for bot in shown])}
+    balances = [{"bot": bot, "balance": stored.get(bot.pk)} for bot in shown]
+    known = [row["balance"].nanostars for row in balances
+             if row["balance"] is not None and row["balance"].nanostars is not None]
     current = figures.current
     return {
         "span": span,
@@ -136,8 +141,12 @@ def glance_stats(*, days: int = DAYS, now=None, span: Span | None = None) -> dic
         "refund_rate": current.refund_rate,
         "failed_waiting": waiting["failed"],
         "pending_waiting": waiting["pending"],
-        "active_entitlements": revenue.active_entitlements(now=now),
-        "balance": stored_star_balance(bot=bots.default()),
+        "active_entitlements": revenue.active_entitlements(now=now, scopes=scopes),
+        "bots": shown,
+        # One bot: its balance as before; several: each one's, and their sum (of those fetched).
+        "balance": balances[0]["balance"] if len(balances) == 1 else None,
+        "balances": balances,
+        "balance_total": sum(known) if known else None,
     }
 
 
@@ -186,11 +195,29 @@ def _span(request) -> Span | HttpResponse:
     return span
 
 
-def glance(request, *, admin_context: dict, opts):
+def chosen_bots(params, visible: list) -> list:
+    """The bots a page shows: `?bot=<slug>` for one of the visible bots (404 for any other), else all of
+    them together."""
+    slug = params.get("bot", "")
+    if not slug:
+        return list(visible)
+    chosen = [bot for bot in visible if bot.slug == slug]
+    if not chosen:
+        raise Http404("No such bot.")
+    return chosen
+
+
+def _bot_query(params) -> dict:
+    return {"bot": params["bot"]} if params.get("bot") else {}
+
+
+def glance(request, *, admin_context: dict, opts, bots: list):
     span = _span(request)
     if isinstance(span, HttpResponse):
         return span
-    stats = glance_stats(span=span)
+    shown = chosen_bots(request.GET, bots)
+    stats = glance_stats(span=span, bots=shown)
+    bot_query = _bot_query(request.GET)
     stars = [(d.day, d.stars) for d in stats["days"]]
     refunds = [(d.day, d.refunds) for d in stats["days"]]
     context = {
@@ -203,7 +230,12 @@ def glance(request, *, admin_context: dict, opts):
         # The same charts drawn for a phone's width (shown below 600 px instead): readable at 390 px.
         "stars_chart_narrow": bar_chart(stars, unit="XTR", colour="#2f81f7", width=360, height=200),
         "refunds_chart_narrow": bar_chart(refunds, unit="refunds", colour="#cf222e", width=360, height=150),
-        "csv_query": urlencode(span.query),
+        "csv_query": urlencode({**span.query, **bot_query}),
+        # The bot chooser (shown when more than one bot is visible), and the bot kept by the period links.
+        "visible_bots": bots,
+        "chosen_bot": shown[0] if bot_query and len(bots) > 1 else None,
+        "bot_suffix": f"&{urlencode(bot_query)}" if bot_query else "",
+        "span_query": urlencode(span.query),
     }
     return TemplateResponse(request, "admin/telegram_payments/glance.html", context)
 
@@ -212,15 +244,18 @@ FIGURE_COLUMNS = ["section", "label", "payments", "received", "of which in faile
                   "refunds of payments never seen", "refunded, payment never seen", "net"]
 
 
-def glance_csv(request):
-    """The figures At a glance shows for the same span, as CSV: each day, the span and the one before,
-    each product. Stars as whole numbers, refunds as they reduce net (negative)."""
+def glance_csv(request, *, bots: list):
+    """The figures At a glance shows for the same span and bots, as CSV: each day, the span and the one
+    before, each product. Stars as whole numbers, refunds as they reduce net (negative)."""
     span = _span(request)
     if isinstance(span, HttpResponse):
         return span
-    stats = glance_stats(span=span)
+    shown = chosen_bots(request.GET, bots)
+    stats = glance_stats(span=span, bots=shown)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (f'attachment; filename="at-a-glance-{span.first_day}-{span.last_day}.csv"')
+    which = f"-{shown[0].slug}" if request.GET.get("bot") else ""
+    response["Content-Disposition"] = (
+        f'attachment; filename="at-a-glance{which}-{span.first_day}-{span.last_day}.csv"')
     writer = csv.writer(response)
     writer.writerow(FIGURE_COLUMNS)
 
@@ -239,9 +274,13 @@ def glance_csv(request):
     return response
 
 
-def refresh_balance(request):
-    """POST: ask Telegram for the bot's balance now (short timeout); the outcome as a message."""
-    balance, asked = refresh_star_balance(bot=bots.default(), timeout=INTERACTIVE_TIMEOUT, min_interval=MIN_INTERVAL)
+def refresh_balance(request, *, bots: list):
+    """POST: ask Telegram for a bot's balance now (short timeout; `bot`: its slug, needed when several
+    bots are visible); the outcome as a message."""
+    if not request.POST.get("bot") and len(bots) != 1:
+        return HttpResponseBadRequest("bot: which bot's balance to refresh", content_type="text/plain; charset=utf-8")
+    bot = chosen_bots(request.POST, bots)[0]
+    balance, asked = refresh_star_balance(bot=bot, timeout=INTERACTIVE_TIMEOUT, min_interval=MIN_INTERVAL)
     if not asked:
         messages.info(request, f"The balance was asked for less than {MIN_INTERVAL.seconds} seconds ago; "
                                "showing that answer.")
@@ -249,12 +288,15 @@ def refresh_balance(request):
         messages.error(request, f"Telegram did not give the balance: {balance.error}. "
                                 "The last known balance is shown.")
     else:
-        messages.success(request, f"Balance refreshed: {nanostars_as_stars(balance.nanostars)}.")
+        whose = f" of {bot.name}" if len(bots) > 1 else ""
+        messages.success(request, f"Balance{whose} refreshed: {nanostars_as_stars(balance.nanostars)}.")
     return redirect(reverse("admin:telegram_payments_glance") + _keep_period(request))
 
 
 def _keep_period(request) -> str:
-    """The page's span again after a refresh (the form posts the span's query back)."""
+    """The page's span (and bot) again after a refresh (the form posts the page's query back)."""
     span = span_from(request.POST, timezone.localdate())
-    return f"?{urlencode(span.query)}" if not isinstance(span, str) and request.POST.keys() & {
-        "days", "month", "from", "to"} else ""
+    query = dict(span.query) if not isinstance(span, str) and request.POST.keys() & {
+        "days", "month", "from", "to"} else {}
+    query.update(_bot_query({"bot": request.POST.get("page_bot", "")}))
+    return f"?{urlencode(query)}" if query else ""

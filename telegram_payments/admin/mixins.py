@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 
 from telegram_payments.redaction import redact
+from telegram_payments.registry import access
 
 GREY = "#6e7781"
 
@@ -76,20 +77,109 @@ def check_admin_input(site: admin.AdminSite) -> None:
 
 
 # The support desk's page of one customer, named here so that every app links to it without importing
-# the app that serves it (telegram_payments).
+# the app that serves it (telegram_payments): per (bot, user), and a chooser of the user's bots.
 CUSTOMER_PAGE = "admin:telegram_payments_customer"
+CUSTOMER_BOT_PAGE = "admin:telegram_payments_customer_bot"
 
 
-def customer_link(user_id) -> str:
-    """A user id as a link to its customer page (plain text where there is no such page, or no id)."""
+def customer_link(user_id, bot_id=None) -> str:
+    """A user id as a link to its customer page with bot `bot_id` (without one: the chooser of the
+    user's bots); plain text where there is no such page, or no id."""
     text = redact(str(user_id)) if user_id not in (None, "") else "—"
     if text.isdigit():
         try:
-            url = reverse(CUSTOMER_PAGE, args=[int(text)])
+            url = (reverse(CUSTOMER_BOT_PAGE, args=[bot_id, int(text)]) if bot_id is not None
+                   else reverse(CUSTOMER_PAGE, args=[int(text)]))
         except NoReverseMatch:
             return text
         return format_html('<a href="{}" class="customer-link">{}</a>', url, text)
     return text
+
+
+def visible_bots(request) -> list:
+    """The bots whose data the request's user may see (`registry.access.visible_bots`), read once per request."""
+    if not hasattr(request, "_stars_visible_bots"):
+        request._stars_visible_bots = access.visible_bots(getattr(request, "user", None))
+    return request._stars_visible_bots
+
+
+def visible_scopes(request) -> list[str]:
+    """The entitlement scopes whose grants the request's user may see, read once per request."""
+    if not hasattr(request, "_stars_visible_scopes"):
+        request._stars_visible_scopes = access.scopes_of(visible_bots(request))
+    return request._stars_visible_scopes
+
+
+def sees_every_bot(request) -> bool:
+    return access.sees_every_bot(getattr(request, "user", None))
+
+
+class BotFilter(admin.SimpleListFilter):
+    """The bot a list shows (`?bot=<slug>`), among the bots the staff member may see."""
+
+    title = "bot"
+    parameter_name = "bot"
+
+    def __init__(self, request, params, model, model_admin):
+        self.model_admin = model_admin
+        self.visible = visible_bots(request)
+        super().__init__(request, params, model, model_admin)
+
+    def lookups(self, request, model_admin):
+        return [(bot.slug, bot.name) for bot in self.visible]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        chosen = [bot for bot in self.visible if bot.slug == self.value()]
+        return self.model_admin.rows_of_bots(queryset, chosen)
+
+
+class BotScopedMixin:
+    """The one place an admin keeps to the bots the staff member may see (`registry.access`).
+
+    `bot_lookup` is the path from a row to its bot ("bot", "payment__bot"); an admin over grants or
+    outbox messages, which know a bot only by its scope, sets `scope_lookup` ("scope") instead.
+    `get_queryset` keeps the visible bots' rows only, so another bot's change, history and action pages
+    answer 404 (every view that reads by pk goes through `self.get_queryset(request)`); every list has
+    a `BotFilter` first (hidden when one bot is visible); a `bot` foreign key offers the visible bots only.
+    """
+
+    bot_lookup = "bot"
+    scope_lookup = None
+
+    def bots(self, request) -> list:
+        return visible_bots(request)
+
+    def rows_of_bots(self, queryset, bots):
+        """`queryset`'s rows belonging to `bots`."""
+        if self.scope_lookup:
+            return queryset.filter(**{f"{self.scope_lookup}__in": access.scopes_of(bots)})
+        return queryset.filter(**{f"{self.bot_lookup}__in": [bot.pk for bot in bots]})
+
+    def visible_rows(self, request, queryset):
+        """`queryset`'s rows the request's user may see (all of them for who sees every bot)."""
+        if sees_every_bot(request):
+            return queryset
+        if self.scope_lookup:
+            return queryset.filter(**{f"{self.scope_lookup}__in": visible_scopes(request)})
+        return queryset.filter(**{f"{self.bot_lookup}__in": [bot.pk for bot in visible_bots(request)]})
+
+    def get_queryset(self, request):
+        return self.visible_rows(request, super().get_queryset(request))
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        if len(visible_bots(request)) > 1:
+            filters.insert(0, BotFilter)
+        return filters
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "bot":
+            from telegram_payments.models import Bot
+
+            kwargs["queryset"] = Bot.objects.filter(pk__in=[bot.pk for bot in visible_bots(request)])
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class ReadOnlyAdminMixin:
@@ -234,8 +324,9 @@ class StarsAdminMixin:
         return patterns
 
 
-class ReadOnlyAdmin(StarsAdminMixin, ReadOnlyAdminMixin, RedactedFieldsMixin, admin.ModelAdmin):
-    """An admin over rows written by services only: look, never add, change or delete; secrets redacted."""
+class ReadOnlyAdmin(StarsAdminMixin, BotScopedMixin, ReadOnlyAdminMixin, RedactedFieldsMixin, admin.ModelAdmin):
+    """An admin over rows written by services only: look, never add, change or delete; secrets redacted;
+    the rows of the bots the staff member may see only (`BotScopedMixin`)."""
 
     # Its breadcrumbs name the object redacted too. An admin with its own change form extends this one
     # (admin/redacted_change_form.html).

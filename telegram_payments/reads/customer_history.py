@@ -18,6 +18,7 @@ from entitlements.selectors import ActiveEntitlement, current_access
 from telegram_payments.models import (
     EVENT_PAYMENT,
     EVENT_REFUND,
+    Bot,
     Customer,
     EventStatus,
     Invoice,
@@ -26,7 +27,8 @@ from telegram_payments.models import (
     Subscription,
 )
 from telegram_payments.reads.revenue import money_totals
-from telegram_payments.reads.selectors import ended_failure
+from telegram_payments.reads.selectors import bot_scopes, ended_failure
+from telegram_payments.registry import bots
 
 LIMIT = 200  # newest rows of each kind on the page; the lists in the admin hold the rest
 
@@ -60,6 +62,7 @@ class SubscriptionRecord:
 @dataclass(frozen=True)
 class CustomerHistory:
     user_id: int
+    bot: Bot
     customer: Customer | None
     access: list[ActiveEntitlement]
     subscriptions: list[SubscriptionRecord]
@@ -79,10 +82,14 @@ class CustomerHistory:
         return any(len(rows) >= LIMIT for rows in (self.events, self.invoices, self.answers, self.log_entries))
 
 
-def customer_history(user_id: int, *, now: datetime | None = None) -> CustomerHistory:
-    """Everything the customer page shows about `user_id` (about nine queries, whatever the history)."""
+def customer_history(user_id: int, *, bot: Bot | None = None, now: datetime | None = None) -> CustomerHistory:
+    """Everything the customer page shows about `user_id` as a customer of `bot` (default: the default
+    bot): that bot's rows, and the grants in its scopes (its own, and those its products share). About
+    ten queries, whatever the history."""
     now = now or timezone.now()
-    events_of_user = StripeEvent.objects.filter(customer_id=str(user_id))
+    bot = bot or bots.default()
+    scopes = bot_scopes(bot)
+    events_of_user = StripeEvent.objects.filter(bot=bot, customer_id=str(user_id))
     events = list(
         events_of_user.select_related("initiated_by", "resolution", "resolution__grant_event",
                                       "resolution__resolved_by").defer("payload", "resolution__grant_event__payload")
@@ -99,22 +106,24 @@ def customer_history(user_id: int, *, now: datetime | None = None) -> CustomerHi
     latest: dict[str, StripeEvent] = {}
     for payment in subscription_payments:  # newest period first: the first of each invoice is its latest
         latest.setdefault(payment.invoice_payload, payment)
-    states = list(Subscription.objects.filter(user_id=user_id).select_related("product")
+    states = list(Subscription.objects.filter(bot=bot, user_id=user_id).select_related("product")
                   .order_by("-updated_at", "-pk")[:LIMIT])
     subscriptions = [_subscription(s, latest.pop(s.invoice_payload, None), refunded_charges) for s in states]
     subscriptions += [_subscription(None, p, refunded_charges) for p in latest.values()]
+    access = [item for scope in scopes for item in current_access(user_id, scope=scope, at=now)]
     return CustomerHistory(
         user_id=user_id,
-        customer=Customer.objects.filter(user_id=user_id).first(),
-        access=current_access(user_id, at=now),
+        bot=bot,
+        customer=Customer.objects.filter(bot=bot, user_id=user_id).first(),
+        access=sorted(access, key=lambda item: item.entitlement_type),
         subscriptions=subscriptions,
         events=events,
         refunded_charges=refunded_charges,
-        invoices=list(Invoice.objects.filter(user_id=user_id).select_related("product")
+        invoices=list(Invoice.objects.filter(bot=bot, user_id=user_id).select_related("product")
                       .order_by("-created_at", "-pk")[:LIMIT]),
-        answers=list(PreCheckoutAnswer.objects.filter(user_id=user_id).defer("payload")
+        answers=list(PreCheckoutAnswer.objects.filter(bot=bot, user_id=user_id).defer("payload")
                      .order_by("-answered_at", "-pk")[:LIMIT]),
-        log_entries=staff_log(user_id),
+        log_entries=staff_log(user_id, bot=bot, scopes=scopes),
         totals=totals(events_of_user),
     )
 
@@ -133,15 +142,18 @@ def totals(events) -> dict:
     return figures
 
 
-def staff_log(user_id: int) -> list[LogEntry]:
-    """The admin log's entries about this customer's events and grants (replays, renewals stopped or
-    resumed, grants revoked in the entitlements admin), newest first. One query.
+def staff_log(user_id: int, *, bot: Bot | None = None, scopes: list[str] | None = None) -> list[LogEntry]:
+    """The admin log's entries about this customer's events with `bot` (default: the default bot) and
+    their grants in `scopes` (default: the bot's: `bot_scopes`) (replays, renewals stopped or resumed,
+    grants revoked in the entitlements admin), newest first. One query.
 
     Left out: additions (an audit event a staff action created is on the page itself) and the log line of
     a staff refund (its refund event says who and why)."""
-    event_pks = StripeEvent.objects.filter(customer_id=str(user_id)).annotate(
+    bot = bot or bots.default()
+    scopes = bot_scopes(bot) if scopes is None else scopes
+    event_pks = StripeEvent.objects.filter(bot=bot, customer_id=str(user_id)).annotate(
         pk_text=Cast("pk", CharField())).values("pk_text")
-    grant_pks = Entitlement.objects.filter(user_id=user_id).annotate(
+    grant_pks = Entitlement.objects.filter(user_id=user_id, scope__in=scopes).annotate(
         pk_text=Cast("pk", CharField())).values("pk_text")
     about_events = Q(content_type__app_label="telegram_payments",
                      content_type__model__in=["stripeevent", "refundevent"], object_id__in=event_pks)

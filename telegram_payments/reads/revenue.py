@@ -120,9 +120,10 @@ class Revenue:
 
 
 def _recorded_payment():
-    """The Stars payment of the outer row's charge, whatever its status (Telegram took its Stars)."""
+    """The Stars payment of the outer row's charge to its bot, whatever its status (Telegram took its
+    Stars). Two bots' charges may share an id: the bot is matched too."""
     return StripeEvent.objects.filter(
-        event_type=EVENT_PAYMENT, currency=STARS_CURRENCY,
+        event_type=EVENT_PAYMENT, currency=STARS_CURRENCY, bot=OuterRef("bot"),
         telegram_payment_charge_id=OuterRef("telegram_payment_charge_id"),
     )
 
@@ -161,11 +162,17 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
 
+def events_of(bots=None):
+    """The audit trail of `bots` (None: every bot's)."""
+    events = StripeEvent.objects.all()
+    return events if bots is None else events.filter(bot__in=[bot.pk for bot in bots])
+
+
 def revenue(*, days: int = DEFAULT_PERIOD, now: datetime | None = None, first_day: date | None = None,
-            last_day: date | None = None, previous_first_day: date | None = None) -> Revenue:
+            last_day: date | None = None, previous_first_day: date | None = None, bots=None) -> Revenue:
     """The last `days` days (today included, in the current time zone) and the `days` before them; or
     `first_day` to `last_day` (both included) beside the span from `previous_first_day` (default: as
-    many days just before) up to `first_day`."""
+    many days just before) up to `first_day`. `bots`: those bots' figures together (None: every bot's)."""
     now = now or timezone.now()
     if first_day is None or last_day is None:
         last_day = timezone.localdate(now)
@@ -176,7 +183,7 @@ def revenue(*, days: int = DEFAULT_PERIOD, now: datetime | None = None, first_da
         previous_first_day = first_day - timedelta(days=days)
 
     rows = (
-        money_events()
+        money_events(events_of(bots))
         .filter(received_at__gte=_start_of(previous_first_day), received_at__lt=_start_of(today + timedelta(days=1)))
         .annotate(day=TruncDate("received_at"))
         .values("day", "kind", "failed", "product")
@@ -198,14 +205,17 @@ def revenue(*, days: int = DEFAULT_PERIOD, now: datetime | None = None, first_da
                 product = products.setdefault(row["product"], ProductFigures(entitlement_type=row["product"]))
                 product.add(*figures)
 
-    titles = dict(Product.objects.values_list("entitlement_type", "title"))  # the catalog is short
+    catalog = Product.objects.all() if bots is None else Product.objects.filter(bot__in=[bot.pk for bot in bots])
+    titles = {}
+    for entitlement_type, title in catalog.order_by("-bot_id").values_list("entitlement_type", "title"):
+        titles[entitlement_type] = title  # the catalog is short; two bots' products of one type: either title
     for product in products.values():
         product.title = titles.get(product.entitlement_type, "")
 
     hold_start = now - HOLD
     payment = _recorded_payment()
     held = (
-        money_events()
+        money_events(events_of(bots))
         .annotate(  # a refund counts with its payment; one of a charge never seen here, when it was made
             paid_at=Case(When(event_type=EVENT_PAYMENT, then=F("received_at")),
                          default=Coalesce(Subquery(payment.values("received_at")[:1]), F("received_at"))),
@@ -222,22 +232,28 @@ def revenue(*, days: int = DEFAULT_PERIOD, now: datetime | None = None, first_da
     )
 
 
-def waiting_counts() -> dict:
-    """Events waiting for staff: failing (failed, not ended: `selectors.ended_failure`), and pending
-    (maybe stuck)."""
-    return StripeEvent.objects.filter(status__in=REPLAYABLE_STATUSES).aggregate(
+def waiting_counts(*, bots=None) -> dict:
+    """Events of `bots` (None: every bot's) waiting for staff: failing (failed, not ended:
+    `selectors.ended_failure`), and pending (maybe stuck)."""
+    return events_of(bots).filter(status__in=REPLAYABLE_STATUSES).aggregate(
         failed=Count("pk", filter=Q(status=EventStatus.FAILED) & ~ended_failure()),
         pending=Count("pk", filter=Q(status=EventStatus.PENDING)),
     )
 
 
-def failing_event_count() -> int:
-    return failed_waiting().count()
+def failing_event_count(*, bots=None) -> int:
+    failing = failed_waiting()
+    if bots is not None:
+        failing = failing.filter(bot__in=[bot.pk for bot in bots])
+    return failing.count()
 
 
-def active_entitlements(*, now: datetime | None = None) -> list[dict]:
-    """Active grants and distinct users per entitlement type."""
+def active_entitlements(*, now: datetime | None = None, scopes: list[str] | None = None) -> list[dict]:
+    """Active grants and distinct users per entitlement type, in `scopes` (None: every scope)."""
+    grants = Entitlement.objects.active(now or timezone.now())
+    if scopes is not None:
+        grants = grants.filter(scope__in=scopes)
     return list(
-        Entitlement.objects.active(now or timezone.now()).values("entitlement_type")
+        grants.values("entitlement_type")
         .annotate(count=Count("id"), users=Count("user_id", distinct=True)).order_by("entitlement_type")
     )

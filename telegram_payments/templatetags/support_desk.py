@@ -16,7 +16,12 @@ register.filter("nanostars", money.nanostars_number)
 register.filter("usd", money.usd_estimate)
 
 
-@register.simple_tag
-def failing_events() -> int:
-    """How many audit events failed and wait for staff (replay or refund)."""
-    return failing_event_count()
+@register.simple_tag(takes_context=True)
+def failing_events(context) -> int:
+    """How many audit events of the bots this staff member sees failed and wait for staff (replay or refund)."""
+    from telegram_payments.admin.mixins import sees_every_bot, visible_bots
+
+    request = context.get("request")
+    if request is None:
+        return 0  # no staff member: no bot's figures
+    return failing_event_count(bots=None if sees_every_bot(request) else visible_bots(request))
