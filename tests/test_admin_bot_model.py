@@ -257,6 +257,7 @@ def test_the_default_bots_page_offers_no_token_and_no_rotation(admin_client, fak
     assert "from TELEGRAM_BOT_TOKEN" in admin_client.get(LIST_URL).content.decode()
 
 
+@pytest.mark.bot_memberships_by_hand
 def test_an_agent_sees_only_the_bots_they_are_a_member_of(client, other_bots, staff_user, https_webhook):
     bot_a, _ = other_bots["a"]
     bot_b, _ = other_bots["b"]
