@@ -27,10 +27,10 @@ from telegram_payments.admin.mixins import StarsAdminMixin, reason_field, refuse
 from telegram_payments.models import Bot
 from telegram_payments.redaction import REDACTED, redact
 from telegram_payments.registry import services
+from telegram_payments.registry.access import VIEW_ALL_BOTS, sees_every_bot, visible_bots
 from telegram_payments.registry.credentials import CredentialError
 from telegram_payments.telegram_api.client import BotApiError
 
-VIEW_ALL_BOTS = "telegram_payments.view_all_bots"
 CHANGE_BOT = "telegram_payments.change_bot"
 FROM_SETTINGS = "from TELEGRAM_BOT_TOKEN (the environment)"
 
@@ -38,10 +38,6 @@ FROM_SETTINGS = "from TELEGRAM_BOT_TOKEN (the environment)"
 def can_manage_bots(user) -> bool:
     """Whether `user` may add and change bots (their tokens, secrets, webhooks and staff)."""
     return user.is_active and (user.is_superuser or (user.has_perm(CHANGE_BOT) and user.has_perm(VIEW_ALL_BOTS)))
-
-
-def sees_every_bot(user) -> bool:
-    return user.is_active and (user.is_superuser or user.has_perm(VIEW_ALL_BOTS))
 
 
 def without_token(message: str, token: str) -> str:
@@ -158,7 +154,7 @@ class BotAdmin(StarsAdminMixin, admin.ModelAdmin):
         queryset = super().get_queryset(request)
         if sees_every_bot(request.user):
             return queryset
-        return queryset.filter(memberships__user=request.user)
+        return queryset.filter(pk__in=[bot.pk for bot in visible_bots(request.user)])
 
     def has_add_permission(self, request):
         return can_manage_bots(request.user) and super().has_add_permission(request)
